@@ -1,0 +1,89 @@
+"""The `isaacsim` command: argument parsing and dispatch only; each command lives in its package.
+
+Any bad input (file, YAML, option) ends with one line on stderr and exit code 2, never a
+traceback. Heavy imports happen inside the command that needs them, so startup stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from isaacsim.errors import IsaacsimError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad option in one line (exit 2) instead of usage + message."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _add_arch(p: argparse.ArgumentParser) -> None:
+    p.add_argument("arch", metavar="ARCH", help="architecture YAML file or preset name (isaac, trq_baseline, trq)")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a dotted config key, e.g. --set adc.bits=6 (repeatable)",
+    )
+
+
+def load_arch_from_args(args) -> "object":
+    from isaacsim.config import load_arch, parse_set
+
+    overrides = dict(parse_set(item) for item in args.overrides)
+    return load_arch(args.arch, overrides)
+
+
+def _cmd_schema(args) -> int:
+    import json
+
+    from isaacsim.config.schema import arch_json_schema
+
+    print(json.dumps(arch_json_schema(), indent=2))
+    return 0
+
+
+def _cmd_describe(args) -> int:
+    from isaacsim.report.describe import describe_command
+
+    return describe_command(load_arch_from_args(args), as_json=args.json)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="isaacsim", description="Simulator of ISAAC-style ReRAM PIM accelerators with uniform and TRQ SAR ADCs.")
+    parser.add_argument("--version", action="version", version=f"isaacsim {__import__('isaacsim').__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    p = sub.add_parser("describe", help="hierarchy, counts, area and peak power per PE, tile and chip")
+    _add_arch(p)
+    p.add_argument("--json", action="store_true", help="print JSON (keys pe, tile, chip) instead of tables")
+    p.set_defaults(func=_cmd_describe)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of the architecture config")
+    p.set_defaults(func=_cmd_schema)
+    return parser
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    sys.stderr.write(f"isaacsim: warning: {message}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    warnings.showwarning = _one_line_warning
+    try:
+        return int(args.func(args) or 0)
+    except IsaacsimError as e:
+        msg = " ".join(str(e).split())
+        sys.stderr.write(f"isaacsim: error: {msg}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("isaacsim: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""Typed, frozen architecture-config models: every count, width, latency and ADC register.
+
+Each field carries a one-line description; the JSON Schema (`isaacsim schema`) and
+docs/config.md are generated from these models, so the docs cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from isaacsim.errors import ConfigWarning
+
+
+class Node(BaseModel):
+    """Base of every config node: frozen, and an unknown key is an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class ChipConfig(Node):
+    """The chip: tiles on a global network, plus off-chip links."""
+
+    tiles: int = Field(168, ge=1, le=1_000_000, description="Number of tiles on the chip (ISAAC: 168).")
+    auto_tiles: bool = Field(
+        False,
+        description="Grow the chip to as many tiles as the workload needs instead of failing when it does not fit.",
+    )
+    tiles_per_router: int = Field(4, ge=1, le=64, description="Tiles that share one c-mesh router (ISAAC: 4).")
+    noc_link_bits: int = Field(32, ge=1, le=4096, description="Width of one network-on-chip link in bits.")
+    hypertransport_links: int = Field(
+        4, ge=0, le=64, description="Off-chip HyperTransport links (ISAAC: 4); 0 for none."
+    )
+
+
+class TileConfig(Node):
+    """One tile: PEs, an eDRAM buffer, a bus to the PEs and the tile-level digital units."""
+
+    pes: int = Field(12, ge=1, le=1024, description="PEs (ISAAC's IMAs) per tile (ISAAC: 12).")
+    edram_kb: float = Field(64, gt=0, le=1_048_576, description="eDRAM buffer per tile in KiB (ISAAC: 64).")
+    bus_width_bits: int = Field(384, ge=1, le=65_536, description="Width of the tile bus between eDRAM and PEs in bits.")
+    edram_width_bits: int = Field(256, ge=1, le=65_536, description="eDRAM read/write port width in bits per access.")
+    output_register_bytes: int = Field(3072, ge=0, le=1 << 24, description="Tile output register in bytes (ISAAC: 3 KB).")
+    shift_add_units: int = Field(1, ge=0, le=1024, description="Tile-level shift-and-add units that merge PE outputs.")
+    sigmoid_units: int = Field(2, ge=0, le=1024, description="NFU activation (sigmoid/ReLU) units per tile.")
+    maxpool_units: int = Field(1, ge=0, le=1024, description="NFU max-pool units per tile.")
+
+
+class PEConfig(Node):
+    """One PE (ISAAC's IMA): crossbars with their DACs, S+H, shared ADCs, S+A and registers."""
+
+    crossbars: int = Field(8, ge=1, le=1024, description="Crossbars per PE (ISAAC: 8).")
+    adcs: int = Field(8, ge=1, le=4096, description="ADCs per PE, time-shared across the PE's crossbar columns (ISAAC: 8).")
+    shift_add_units: int = Field(4, ge=1, le=4096, description="Shift-and-add units per PE; each takes one ADC result per cycle.")
+    input_register_bytes: int = Field(2048, ge=1, le=1 << 24, description="PE input register in bytes (ISAAC: 2 KB).")
+    output_register_bytes: int = Field(256, ge=1, le=1 << 24, description="PE output register in bytes (ISAAC: 256 B).")
+
+
+class CrossbarConfig(Node):
+    """One ReRAM crossbar array with its row DACs and column sample-and-hold."""
+
+    rows: int = Field(128, ge=2, le=8192, description="Word lines (rows) per crossbar, S in the TRQ paper.")
+    cols: int = Field(128, ge=1, le=8192, description="Bit lines (columns) per crossbar.")
+    cell_bits: int = Field(2, ge=1, le=8, description="Bits stored per ReRAM cell (Rcell).")
+    dac_bits: int = Field(1, ge=1, le=8, description="Input bits applied per cycle by each row DAC (RDA).")
+    read_latency_ns: float = Field(
+        100.0, gt=0, le=1e6, description="Crossbar read latency in ns: DAC drive, settle and S+H latch (ISAAC: 100)."
+    )
+
+
+class DatapathConfig(Node):
+    """Number formats of inputs, weights and partial sums."""
+
+    input_bits: int = Field(16, ge=1, le=32, description="Input (activation) bits Ki, fed bit-serially.")
+    input_signed: bool = Field(
+        False, description="Signed inputs in two's complement (MSB cycle subtracted); false after ReLU."
+    )
+    weight_bits: int = Field(16, ge=2, le=32, description="Weight bits Kw, signed symmetric (8-bit: -127..127).")
+    weight_encoding: Literal["differential", "offset"] = Field(
+        "differential",
+        description="differential: +/- magnitudes on a crossbar pair; offset: w + 2^(Kw-1) stored unsigned.",
+    )
+    psum_bits: int = Field(16, ge=1, le=64, description="Width of the per-column partial-sum registers in S+A.")
+
+
+class ADCConfig(Node):
+    """The SAR ADC and its config registers; `mode` picks the coding (ideal, uniform or TRQ).
+
+    All registers are present whatever the mode, so a sweep can switch modes without editing
+    the others; only the active mode's registers are checked against each other.
+    """
+
+    mode: Literal["ideal", "uniform", "trq"] = Field("uniform", description="ADC coding: ideal, uniform SAR or Twin Range Quantization.")
+    resolution: int = Field(8, ge=1, le=16, description="Physical SAR resolution R in bits (the comparator DAC's levels).")
+    bits: int | None = Field(None, ge=1, le=16, description="uniform: bits K kept per conversion; null means R.")
+    delta: float | None = Field(None, gt=0, le=1e6, description="uniform: step D in lossless LSBs; null means 2^(R-K).")
+    n_r1: int = Field(4, ge=0, le=16, description="trq: bits of the dense range R1 (N_R1).")
+    n_r2: int = Field(4, ge=1, le=16, description="trq: bits of the wide range R2 (N_R2).")
+    m: int = Field(4, ge=0, le=16, description="trq: non-uniformity; D2 = 2^m * D1 (paper Eq. 8).")
+    delta_r1: float = Field(1.0, gt=0, le=1e6, description="trq: step D1 of R1 in lossless LSBs.")
+    bias: int = Field(0, ge=0, le=65_535, description="trq: offset of R1 in units of D2; R1 starts at bias*D2.")
+    sample_rate_msps: float = Field(
+        1280.0, gt=0, le=1e6, description="Conversions per microsecond at full resolution (ISAAC: 1.28 GS/s = 1280)."
+    )
+    ops_per_cycle: float | None = Field(
+        None, gt=0, le=1e6,
+        description="A/D operations one ADC performs per system cycle; null means sample_rate * R / clock.",
+    )
+    early_termination: bool = Field(
+        True, description="A TRQ conversion that ends early frees the ADC (latency and energy fall); false: energy only."
+    )
+
+    @property
+    def effective_bits(self) -> int:
+        """Uniform bits K (R when unset)."""
+        return self.resolution if self.bits is None else self.bits
+
+    @property
+    def effective_delta(self) -> float:
+        """Uniform step D in lossless LSBs (2^(R-K) when unset)."""
+        return float(2 ** (self.resolution - self.effective_bits)) if self.delta is None else self.delta
+
+    @property
+    def delta_r2(self) -> float:
+        """TRQ step of R2: D2 = 2^m * D1."""
+        return (2**self.m) * self.delta_r1
+
+    @model_validator(mode="after")
+    def _check_registers(self) -> ADCConfig:
+        r = self.resolution
+        if self.mode == "uniform" and self.bits is not None and self.bits > r:
+            raise ValueError(f"adc.bits={self.bits} exceeds adc.resolution={r}; allowed 1..{r}")
+        if self.mode == "trq":
+            if self.n_r2 + self.m > r:
+                raise ValueError(
+                    f"adc.n_r2 + adc.m = {self.n_r2} + {self.m} = {self.n_r2 + self.m} exceeds adc.resolution={r}; "
+                    f"m is allowed 0..{r - self.n_r2} (paper 000 sec. III-D)"
+                )
+            if self.n_r1 > r:
+                raise ValueError(f"adc.n_r1={self.n_r1} exceeds adc.resolution={r}; allowed 0..{r}")
+        return self
+
+
+class LatencyConfig(Node):
+    """Per-component latency overrides in ns; null takes the component table's value."""
+
+    shift_add: float | None = Field(None, gt=0, le=1e6, description="Shift-and-add of one ADC result (ns).")
+    register_access: float | None = Field(None, gt=0, le=1e6, description="PE input/output register access (ns).")
+    edram_access: float | None = Field(None, gt=0, le=1e6, description="One eDRAM access of edram_width_bits (ns).")
+    tile_bus: float | None = Field(None, gt=0, le=1e6, description="One tile-bus transfer of bus_width_bits (ns).")
+    router_hop: float | None = Field(None, gt=0, le=1e6, description="One network hop of noc_link_bits (ns).")
+    nfu: float | None = Field(None, gt=0, le=1e6, description="One NFU activation or pooling operation (ns).")
+    config_load: float | None = Field(None, gt=0, le=1e6, description="Loading the ADC/S+A config registers for a layer (ns).")
+
+
+class ComponentsConfig(Node):
+    """Which energy/area/latency table prices the hardware."""
+
+    table: str = Field(
+        "isaac_32nm",
+        min_length=1,
+        description="A shipped table name (isaac_32nm, trq_45nm) or a path to a component-table YAML file.",
+    )
+
+
+class MappingConfig(Node):
+    """How layers are placed onto crossbars."""
+
+    replication: Literal["none", "balance"] = Field(
+        "none", description="none: one copy of each layer; balance: replicate early layers as ISAAC does to balance the pipeline."
+    )
+    max_replication: int = Field(64, ge=1, le=4096, description="Upper bound on copies of one layer under replication: balance.")
+
+
+class Arch(Node):
+    """One architecture design point: the whole validated, frozen configuration."""
+
+    name: str = Field("custom", min_length=1, description="Name of this design point.")
+    description: str = Field("", description="Free text shown by describe.")
+    technology_nm: int = Field(32, ge=1, le=1000, description="Technology node in nm (informational; tables carry their own).")
+    clock_mhz: float = Field(100.0, gt=0, le=100_000, description="System clock in MHz; all timing is in cycles of it.")
+    chip: ChipConfig = Field(default_factory=ChipConfig, description="Chip-level organisation.")
+    tile: TileConfig = Field(default_factory=TileConfig, description="Tile-level organisation.")
+    pe: PEConfig = Field(default_factory=PEConfig, description="PE-level organisation.")
+    crossbar: CrossbarConfig = Field(default_factory=CrossbarConfig, description="Crossbar array geometry and cells.")
+    datapath: DatapathConfig = Field(default_factory=DatapathConfig, description="Number formats.")
+    adc: ADCConfig = Field(default_factory=ADCConfig, description="SAR ADC coding and registers.")
+    latency_ns: LatencyConfig = Field(default_factory=LatencyConfig, description="Latency overrides (ns).")
+    components: ComponentsConfig = Field(default_factory=ComponentsConfig, description="Component table selection.")
+    mapping: MappingConfig = Field(default_factory=MappingConfig, description="Layer placement options.")
+
+    @property
+    def clock_hz(self) -> float:
+        return self.clock_mhz * 1e6
+
+    @property
+    def clock_period_ns(self) -> float:
+        return 1e3 / self.clock_mhz
+
+    @property
+    def max_sample(self) -> int:
+        """Largest possible bit-line sample: rows x max DAC level x max cell level."""
+        c = self.crossbar
+        return c.rows * (2**c.dac_bits - 1) * (2**c.cell_bits - 1)
+
+    @property
+    def lossless_bits(self) -> int:
+        """ADC bits needed to convert every sample exactly (paper 000 Eq. 2, exact form)."""
+        return max(1, math.ceil(math.log2(self.max_sample + 1)))
+
+    @property
+    def adc_ops_per_cycle(self) -> float:
+        """A/D operations one ADC performs per system cycle."""
+        a = self.adc
+        if a.ops_per_cycle is not None:
+            return a.ops_per_cycle
+        return a.sample_rate_msps * 1e6 * a.resolution / self.clock_hz
+
+    @model_validator(mode="after")
+    def _warn_lossy(self) -> Arch:
+        need = self.lossless_bits
+        a = self.adc
+        if a.resolution < need:
+            warnings.warn(
+                f"{self.name}: adc.resolution={a.resolution} is below the lossless {need} bits for "
+                f"{self.crossbar.rows} rows, {self.crossbar.dac_bits}-bit DACs and {self.crossbar.cell_bits}-bit cells; "
+                f"samples above {2**a.resolution - 1} clip",
+                ConfigWarning,
+                stacklevel=2,
+            )
+        elif a.mode == "uniform" and a.effective_delta > 1:
+            warnings.warn(
+                f"{self.name}: uniform ADC with {a.effective_bits} bits (step {a.effective_delta:g}) is coarser than lossless",
+                ConfigWarning,
+                stacklevel=2,
+            )
+        return self
