@@ -1,0 +1,106 @@
+"""How one integer matrix (K rows x M outputs) lands on crossbars: weight slices, polarities,
+row and column partitions, input cycles, and the conversion count of paper 000 Eq. 3.
+
+This is the single source of these formulas; the kernels, placement, timing and energy
+models all read them from here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from isaacsim.config.models import Arch
+
+
+@dataclass(frozen=True)
+class MatrixGeometry:
+    """Crossbar footprint of a K x M weight matrix under an architecture."""
+
+    k: int
+    """Rows of the matrix (im2col: kernel_h * kernel_w * Cin / groups)."""
+    m: int
+    """Logical output columns (Cout / groups)."""
+    xbar_rows: int
+    xbar_cols: int
+    cell_bits: int
+    dac_bits: int
+    weight_bits: int
+    input_bits: int
+    input_signed: bool
+    encoding: str
+
+    @classmethod
+    def of(cls, k: int, m: int, arch: Arch) -> MatrixGeometry:
+        if k < 1 or m < 1:
+            raise ValueError(f"matrix must be at least 1 x 1, got {k} x {m}")
+        c, d = arch.crossbar, arch.datapath
+        return cls(k, m, c.rows, c.cols, c.cell_bits, c.dac_bits, d.weight_bits, d.input_bits,
+                   d.input_signed, d.weight_encoding)
+
+    # ---- weights
+    @property
+    def stored_bits(self) -> int:
+        """Bits stored per weight per polarity: Kw-1 magnitude bits (differential) or Kw (offset)."""
+        return self.weight_bits - 1 if self.encoding == "differential" else self.weight_bits
+
+    @property
+    def n_slices(self) -> int:
+        """Cell slices per weight per polarity, each in its own column, LSB slice first."""
+        return math.ceil(self.stored_bits / self.cell_bits)
+
+    @property
+    def polarities(self) -> int:
+        """2 for a differential crossbar pair (positive, negative twin), 1 for offset encoding."""
+        return 2 if self.encoding == "differential" else 1
+
+    @property
+    def cols_per_polarity(self) -> int:
+        """Physical columns one polarity needs: output j's slice s sits at column j*n_slices + s."""
+        return self.m * self.n_slices
+
+    @property
+    def mapped_cols(self) -> int:
+        """Physical bit lines used in all, both polarities; each is converted every input cycle."""
+        return self.cols_per_polarity * self.polarities
+
+    @property
+    def row_parts(self) -> int:
+        return math.ceil(self.k / self.xbar_rows)
+
+    @property
+    def col_parts(self) -> int:
+        """Crossbar columns-partitions per polarity."""
+        return math.ceil(self.cols_per_polarity / self.xbar_cols)
+
+    @property
+    def crossbars(self) -> int:
+        return self.row_parts * self.col_parts * self.polarities
+
+    @property
+    def cell_utilisation(self) -> float:
+        """Fraction of the allocated crossbar cells that hold a weight slice."""
+        return (self.k * self.mapped_cols) / (self.crossbars * self.xbar_rows * self.xbar_cols)
+
+    # ---- inputs
+    @property
+    def input_cycles(self) -> int:
+        """Bit-serial cycles per input vector, RDA bits each, LSB first.
+
+        Unsigned: ceil(Ki / RDA). Signed (two's complement): the Ki-1 magnitude bits in
+        ceil((Ki-1) / RDA) cycles, then the sign bit alone in a last cycle whose result is
+        subtracted. A multi-bit DAC cannot apply a chunk that mixes the negative-weight sign
+        bit with positive bits, so the sign bit gets its own cycle.
+        """
+        if self.input_signed:
+            return math.ceil((self.input_bits - 1) / self.dac_bits) + 1
+        return math.ceil(self.input_bits / self.dac_bits)
+
+    def conversions(self, n_vectors: int) -> int:
+        """Paper 000 Eq. 3: input vectors x row partitions x mapped columns x input cycles."""
+        return n_vectors * self.row_parts * self.mapped_cols * self.input_cycles
+
+    @property
+    def max_sample(self) -> int:
+        """Largest bit-line sample: rows x max DAC level x max cell level."""
+        return self.xbar_rows * (2**self.dac_bits - 1) * (2**self.cell_bits - 1)

@@ -1,0 +1,1 @@
+"""Reporting: tables, CSV/JSON/Parquet, matplotlib figures, timeline traces."""
