@@ -46,9 +46,10 @@ def _cmd_schema(args) -> int:
 
 
 def _cmd_describe(args) -> int:
+    arch = load_arch_from_args(args)
     from isaacsim.report.describe import describe_command
 
-    return describe_command(load_arch_from_args(args), as_json=args.json)
+    return describe_command(arch, as_json=args.json)
 
 
 def build_parser() -> argparse.ArgumentParser:
