@@ -1,0 +1,142 @@
+"""Shape of one matrix layer (conv2d or linear) as the mapper sees it: im2col matrix and vector count."""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Literal
+
+from isaacsim.config.models import Arch
+from isaacsim.mapping.geometry import MatrixGeometry
+
+
+def _pair(value: int | tuple[int, int] | list[int], field: str, name: str) -> tuple[int, int]:
+    """Normalise an int or a 2-sequence of ints to a (h, w) tuple of Python ints."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ValueError(f"layer {name!r}: {field} must be an int or a pair (h, w), got {value!r}")
+        pair = (value[0], value[1])
+    else:
+        pair = (value, value)
+    for v in pair:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise ValueError(f"layer {name!r}: {field} must hold integers, got {value!r}")
+    return (int(pair[0]), int(pair[1]))
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """A conv2d or linear layer's shape; conv2d maps through im2col to `groups` matrices of k x m.
+
+    Build with `LayerShape.conv2d(...)` or `LayerShape.linear(...)`; kernel, stride, padding,
+    dilation and input_hw accept an int or an (h, w) pair. Padding is symmetric. A linear
+    layer is a 1x1 "conv" on a 1x1 input: one input vector per inference.
+    """
+
+    name: str
+    kind: Literal["conv2d", "linear"]
+    in_channels: int
+    out_channels: int
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    input_hw: tuple[int, int] = (1, 1)
+
+    def __post_init__(self) -> None:
+        name = self.name
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"layer name must be a non-empty string, got {name!r}")
+        if self.kind not in ("conv2d", "linear"):
+            raise ValueError(f"layer {name!r}: kind must be 'conv2d' or 'linear', got {self.kind!r}")
+        for field in ("kernel", "stride", "padding", "dilation", "input_hw"):
+            object.__setattr__(self, field, _pair(getattr(self, field), field, name))
+        for field in ("in_channels", "out_channels", "groups"):
+            v = getattr(self, field)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+                raise ValueError(f"layer {name!r}: {field} must be a positive integer, got {v!r}")
+            object.__setattr__(self, field, int(v))
+        for field, low in (("kernel", 1), ("stride", 1), ("dilation", 1), ("input_hw", 1), ("padding", 0)):
+            v = getattr(self, field)
+            if min(v) < low:
+                raise ValueError(f"layer {name!r}: {field} must be >= {low}, got {v}")
+        if self.kind == "linear":
+            if (self.kernel, self.stride, self.padding, self.dilation, self.groups, self.input_hw) != (
+                (1, 1), (1, 1), (0, 0), (1, 1), 1, (1, 1)
+            ):
+                raise ValueError(
+                    f"layer {name!r}: a linear layer takes only in/out features "
+                    "(kernel 1, stride 1, padding 0, dilation 1, groups 1, input 1x1)"
+                )
+        g = self.groups
+        if self.in_channels % g or self.out_channels % g:
+            raise ValueError(
+                f"layer {name!r}: in_channels={self.in_channels} and out_channels={self.out_channels} "
+                f"must both be divisible by groups={g}"
+            )
+        oh, ow = self.output_hw
+        if oh < 1 or ow < 1:
+            raise ValueError(
+                f"layer {name!r}: kernel {self.kernel} (dilation {self.dilation}) does not fit the "
+                f"{self.input_hw[0]}x{self.input_hw[1]} input with padding {self.padding}"
+            )
+
+    # ---- constructors
+    @classmethod
+    def conv2d(
+        cls,
+        name: str,
+        in_channels: int,
+        out_channels: int,
+        kernel: int | tuple[int, int],
+        input_hw: int | tuple[int, int],
+        *,
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        dilation: int | tuple[int, int] = 1,
+        groups: int = 1,
+    ) -> LayerShape:
+        return cls(name, "conv2d", in_channels, out_channels, kernel, stride, padding, dilation, groups, input_hw)
+
+    @classmethod
+    def linear(cls, name: str, in_features: int, out_features: int) -> LayerShape:
+        return cls(name, "linear", in_features, out_features)
+
+    # ---- derived shape
+    @property
+    def output_hw(self) -> tuple[int, int]:
+        """Output spatial size: floor((H + 2p - d(k-1) - 1) / s) + 1 per axis (PyTorch's rule)."""
+        return tuple(
+            (h + 2 * p - d * (k - 1) - 1) // s + 1
+            for h, p, d, k, s in zip(self.input_hw, self.padding, self.dilation, self.kernel, self.stride, strict=True)
+        )  # type: ignore[return-value]
+
+    @property
+    def n_vectors(self) -> int:
+        """Input vectors applied to each group's matrix per inference: output pixels (1 for linear)."""
+        oh, ow = self.output_hw
+        return oh * ow
+
+    @property
+    def k(self) -> int:
+        """Rows of each group's matrix: kh * kw * Cin / groups (im2col)."""
+        return self.kernel[0] * self.kernel[1] * (self.in_channels // self.groups)
+
+    @property
+    def m(self) -> int:
+        """Columns (outputs) of each group's matrix: Cout / groups."""
+        return self.out_channels // self.groups
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates per inference."""
+        return self.groups * self.n_vectors * self.k * self.m
+
+    def geometry(self, arch: Arch) -> MatrixGeometry:
+        """Crossbar footprint of one group's k x m matrix."""
+        return MatrixGeometry.of(self.k, self.m, arch)
+
+    def crossbars_per_copy(self, arch: Arch) -> int:
+        """Crossbars one copy of the whole layer needs: groups x the geometry's count."""
+        return self.groups * self.geometry(arch).crossbars
