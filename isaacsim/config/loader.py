@@ -49,6 +49,8 @@ def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        context = getattr(e, "context", None)
+        problem = f"{context}: {problem}" if context else problem
         raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from None
     if data is None:
         raise ConfigError(f"{path}: {what} file is empty")
@@ -57,7 +59,7 @@ def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
     return data
 
 
-def _find_preset(ref: str, base_dir: Path | None) -> Path:
+def _find_preset(ref: str, base_dir: Path | None, source: str = "extends") -> Path:
     cands: list[Path] = []
     p = Path(ref)
     names = [ref] if p.suffix in (".yaml", ".yml") else [ref, ref + ".yaml"]
@@ -72,7 +74,7 @@ def _find_preset(ref: str, base_dir: Path | None) -> Path:
     for c in cands:
         if c.is_file():
             return c.resolve()
-    raise ConfigError(f"extends: no preset or file named {ref!r}; shipped presets: {', '.join(preset_names())}")
+    raise ConfigError(f"{source}: no preset or file named {ref!r}; presets: {', '.join(preset_names())}")
 
 
 def deep_merge(base: dict, over: Mapping) -> dict:
@@ -122,7 +124,7 @@ def _resolve(path: Path, chain: tuple[Path, ...]) -> dict:
         return data
     if not isinstance(parent_ref, str):
         raise ConfigError(f"{path}: extends must be a preset name or path, got {type(parent_ref).__name__}")
-    parent = _resolve(_find_preset(parent_ref, path.parent), (*chain, path))
+    parent = _resolve(_find_preset(parent_ref, path.parent, f"{path}: extends"), (*chain, path))
     return deep_merge(parent, data)
 
 
@@ -144,17 +146,19 @@ def parse_set(item: str) -> tuple[str, Any]:
 def raw_config(source: str | os.PathLike | Mapping, overrides: Mapping[str, Any] | None = None) -> tuple[dict, str]:
     """The merged, not yet validated, config tree and a label naming where it came from."""
     if isinstance(source, Mapping):
-        data = dict(source)
+        data = copy.deepcopy(dict(source))  # overrides must not write into the caller's dict
         label = "<dict>"
         parent_ref = data.pop("extends", None)
         data = _split_dotted(data, label)
         if parent_ref is not None:
             if not isinstance(parent_ref, str):
-                raise ConfigError("extends must be a preset name or path")
-            data = deep_merge(_resolve(_find_preset(parent_ref, None), ()), data)
+                raise ConfigError(f"{label}: extends must be a preset name or path, got {type(parent_ref).__name__}")
+            data = deep_merge(_resolve(_find_preset(parent_ref, None, f"{label}: extends"), ()), data)
     elif isinstance(source, (str, os.PathLike)):
         p = Path(source)
-        if not p.exists() and p.suffix == "" and (p.name in preset_names()):
+        if not p.exists() and p.suffix == "":
+            if p.name not in preset_names():
+                raise ConfigError(f"{source}: no such architecture file or preset; presets: {', '.join(preset_names())}")
             p = _find_preset(p.name, None)
         label = str(source)
         data = _resolve(p.resolve(), ())
@@ -187,6 +191,10 @@ def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
     return model
 
 
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 def _range_text(root: type[BaseModel], loc: tuple) -> str:
     parent = _model_at(root, loc[:-1])
     if parent is None or loc[-1] not in parent.model_fields:
@@ -202,8 +210,14 @@ def _range_text(root: type[BaseModel], loc: tuple) -> str:
                 hi, hi_op = getattr(meta, attr), op
     if lo is None and hi is None:
         return ""
-    parts = [f"{lo_op} {lo}" if lo is not None else "", f"{hi_op} {hi}" if hi is not None else ""]
+    parts = [f"{lo_op} {_num(lo)}" if lo is not None else "", f"{hi_op} {_num(hi)}" if hi is not None else ""]
     return "allowed " + " and ".join(p for p in parts if p)
+
+
+def _yaml_type(v: Any) -> str:
+    if v is None:
+        return "null"
+    return {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(type(v), type(v).__name__)
 
 
 def format_validation_error(err: ValidationError, root: type[BaseModel]) -> str:
@@ -221,7 +235,11 @@ def format_validation_error(err: ValidationError, root: type[BaseModel]) -> str:
             msgs.append(f"{path}: unknown key{hint}; valid keys at {where}: {', '.join(valid)}")
         elif kind == "value_error":
             msg = str(e.get("ctx", {}).get("error", e["msg"]))
+            rng = _range_text(root, loc) if loc else ""
+            msg = f"{msg}; {rng}" if rng else msg
             msgs.append(msg if (not loc or path in msg) else f"{path}: {msg}")
+        elif kind in ("model_type", "model_attributes_type", "dict_type"):
+            msgs.append(f"{path}: expected a section (a mapping of keys), got {_yaml_type(e.get('input'))}")
         else:
             rng = _range_text(root, loc) if loc else ""
             got = e.get("input")
