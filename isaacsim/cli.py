@@ -74,16 +74,17 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    warnings.showwarning = _one_line_warning
-    try:
-        return int(args.func(args) or 0)
-    except IsaacsimError as e:
-        msg = " ".join(str(e).split())
-        sys.stderr.write(f"isaacsim: error: {msg}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("isaacsim: interrupted\n")
-        return 130
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        try:
+            return int(args.func(args) or 0)
+        except IsaacsimError as e:
+            msg = " ".join(str(e).split())
+            sys.stderr.write(f"isaacsim: error: {msg}\n")
+            return 2
+        except KeyboardInterrupt:
+            sys.stderr.write("isaacsim: interrupted\n")
+            return 130
 
 
 if __name__ == "__main__":
