@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import difflib
 import os
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -181,13 +182,34 @@ def load_arch(source: str | os.PathLike | Mapping, overrides: Mapping[str, Any] 
 # ---------------------------------------------------------------- error formatting
 
 
+def _submodel(ann) -> tuple[type[BaseModel] | None, bool]:
+    """The pydantic model inside an annotation (`M`, `M | None`, `dict[str, M]`), and whether
+    it sits behind a mapping key."""
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann, False
+    origin, args = typing.get_origin(ann), typing.get_args(ann)
+    if origin in (dict, Mapping) and len(args) == 2:
+        inner, _ = _submodel(args[1])
+        return inner, True
+    for a in args:
+        inner, keyed = _submodel(a)
+        if inner is not None:
+            return inner, keyed
+    return None, False
+
+
 def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
     model: type[BaseModel] | None = root
-    for part in loc:
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
         if model is None or not isinstance(part, str) or part not in model.model_fields:
             return None
-        ann = model.model_fields[part].annotation
-        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+        model, keyed = _submodel(model.model_fields[part].annotation)
+        if keyed:
+            if not parts:
+                return None
+            parts.pop(0)
     return model
 
 
