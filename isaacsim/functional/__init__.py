@@ -1,0 +1,1 @@
+"""Functional model: runs a mapped workload through the datapath; produces outputs and traces."""

@@ -1,0 +1,23 @@
+"""Numba kernels: pure functions on integer arrays (no config objects, no simpy), compiled with caching.
+
+`sar` traces one SAR conversion (range detection, then bit-by-bit binary search) and tabulates it
+over every possible bit-line sample; `fused` runs a whole layer (bit-serial samples, conversion,
+shift-and-add with finite partial-sum registers) without materialising the samples.
+"""
+
+from isaacsim.kernels.fused import fused_layer
+from isaacsim.kernels.packing import pack_input_planes
+from isaacsim.kernels.popcount import popcount64
+from isaacsim.kernels.sar import IDEAL, TRQ, UNIFORM, sar_convert, sar_convert_array, sar_table
+
+__all__ = [
+    "IDEAL",
+    "TRQ",
+    "UNIFORM",
+    "fused_layer",
+    "pack_input_planes",
+    "popcount64",
+    "sar_convert",
+    "sar_convert_array",
+    "sar_table",
+]
