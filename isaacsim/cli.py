@@ -29,7 +29,7 @@ def _add_arch(p: argparse.ArgumentParser) -> None:
     )
 
 
-def load_arch_from_args(args) -> "object":
+def load_arch_from_args(args):
     from isaacsim.config import load_arch, parse_set
 
     overrides = dict(parse_set(item) for item in args.overrides)

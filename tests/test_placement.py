@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+import isaacsim
 from isaacsim import MappingError, load_arch
 from isaacsim.mapping import LayerShape, MatrixGeometry, place_network, replication_targets
 
@@ -272,3 +273,18 @@ def test_docs_resnet18_numbers():
         place_network(resnet18(), arch(**{"chip.tiles": 4}))
     mb = place_network(resnet18(), arch(**{"mapping.replication": "balance"}))
     assert (mb.crossbars_used, mb.tiles_used) == (12468, 131)
+
+
+def test_mapping_attaches_per_layer_adc_registers():
+    """Each placed layer carries its ADC registers: named ones from `registers`, the arch's otherwise."""
+    from isaacsim.adc.registers import ADCRegisters
+
+    arch = isaacsim.load_arch("trq")
+    layers = [LayerShape.linear("fc1", 64, 32), LayerShape.linear("fc2", 32, 10)]
+    custom = {"mode": "uniform", "resolution": 8, "bits": 5}
+    net = place_network(layers, arch, registers={"fc2": custom})
+    assert net.layer("fc1").adc == ADCRegisters.of(arch.adc)
+    assert net.layer("fc2").adc == ADCRegisters.of(custom)
+    assert net.layer("fc2").summary()["adc"]["bits"] == 5
+    with pytest.raises(isaacsim.ConfigError, match="fc3"):
+        place_network(layers, arch, registers={"fc3": custom})

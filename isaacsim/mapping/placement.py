@@ -23,14 +23,16 @@ Policy (docs/mapping.md has the worked example):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
+from isaacsim.adc.registers import ADCRegisters
 from isaacsim.config.models import Arch
-from isaacsim.errors import MappingError
+from isaacsim.errors import ConfigError, MappingError
 from isaacsim.mapping.geometry import MatrixGeometry
 from isaacsim.mapping.layers import LayerShape
 
@@ -48,6 +50,8 @@ class LayerPlacement:
     n_pes: int
     pes_per_tile: int
     crossbars_per_pe: int
+    adc: ADCRegisters
+    """The layer's ADC / S+A config registers (TRQ or uniform), loaded when the layer runs."""
 
     @property
     def name(self) -> str:
@@ -130,6 +134,7 @@ class LayerPlacement:
             "row_parts": g.row_parts,
             "col_parts": g.col_parts,
             "crossbars_per_copy": self.crossbars_per_copy,
+            "adc": self.adc.to_dict(),
             "copies": self.copies,
             "crossbars": self.crossbars,
             "pes": self.n_pes,
@@ -234,8 +239,14 @@ def _shrink(wanted: list[int], fits) -> list[int]:
     return best
 
 
-def place_network(layers: Sequence[LayerShape], arch: Arch) -> NetworkMapping:
-    """Place `layers` (network order) on `arch`'s chip under its mapping policy (module docstring)."""
+def place_network(
+    layers: Sequence[LayerShape], arch: Arch, registers: Mapping[str, Any] | None = None
+) -> NetworkMapping:
+    """Place `layers` (network order) on `arch`'s chip under its mapping policy (module docstring).
+
+    `registers` maps layer names to per-layer ADC config registers (ADCRegisters, ADCConfig or
+    a dict such as a calibrated registers file holds); layers not named get `arch.adc`.
+    """
     layers = list(layers)
     if not layers:
         raise MappingError("cannot map an empty network: no layers given")
@@ -244,6 +255,12 @@ def place_network(layers: Sequence[LayerShape], arch: Arch) -> NetworkMapping:
         if layer.name in seen:
             raise MappingError(f"layer name {layer.name!r} appears more than once; layer names must be unique")
         seen.add(layer.name)
+    registers = dict(registers or {})
+    unknown = sorted(set(registers) - seen)
+    if unknown:
+        raise ConfigError(f"registers given for unknown layer(s) {', '.join(unknown)}; layers: {', '.join(sorted(seen))}")
+    default_regs = ADCRegisters.of(arch.adc)
+    regs = [ADCRegisters.of(registers[ly.name]) if ly.name in registers else default_regs for ly in layers]
     xpp, ppt = arch.pe.crossbars, arch.tile.pes
     geoms = [layer.geometry(arch) for layer in layers]
     per_copy = [layer.groups * g.crossbars for layer, g in zip(layers, geoms, strict=True)]
@@ -274,8 +291,8 @@ def place_network(layers: Sequence[LayerShape], arch: Arch) -> NetworkMapping:
 
     placed = []
     pe = 0
-    for layer, g, pc, c in zip(layers, geoms, per_copy, copies, strict=True):
+    for layer, g, pc, c, r in zip(layers, geoms, per_copy, copies, regs, strict=True):
         n_pes = -(-(pc * c) // xpp)
-        placed.append(LayerPlacement(layer, g, c, pc, pe, n_pes, ppt, xpp))
+        placed.append(LayerPlacement(layer, g, c, pc, pe, n_pes, ppt, xpp, r))
         pe += n_pes
     return NetworkMapping(tuple(placed), tiles, configured, ppt, xpp, arch.mapping.replication)
