@@ -1,0 +1,43 @@
+"""Slow checks (run with `python -m pytest -m slow`): full-size layers on the shipped presets.
+
+The fast suite covers small random shapes; these run layers with full 128x128 crossbars,
+several row and column partitions, and the presets' real number formats, through `mvm`
+against the slow plane-by-plane reference of tests/test_kernels.py.
+"""
+
+import numpy as np
+import pytest
+
+import isaacsim
+from isaacsim.adc import ADCRegisters
+from isaacsim.mapping.geometry import MatrixGeometry
+from tests.test_kernels import reference_layer
+
+pytestmark = pytest.mark.slow
+
+ADCS = [
+    {"adc.mode": "ideal"},
+    {"adc.mode": "uniform", "adc.bits": 5},
+    {"adc.mode": "trq", "adc.n_r1": 4, "adc.n_r2": 4, "adc.m": 4},
+    {"adc.mode": "trq", "adc.n_r1": 3, "adc.n_r2": 3, "adc.m": 3, "adc.bias": 1},
+]
+
+
+@pytest.mark.parametrize("adc", ADCS, ids=lambda a: "-".join(str(v) for v in a.values()))
+@pytest.mark.parametrize("preset", ["trq_baseline", "isaac"])
+def test_full_size_layer_matches_reference(preset, adc):
+    arch = isaacsim.load_arch(preset, overrides={**adc, "chip.auto_tiles": True})
+    d = arch.datapath
+    rng = np.random.default_rng(7)
+    n, k, m = 40, 3 * 128 + 77, 150  # 4 row partitions; columns not a multiple of 128
+    x = rng.integers(0, 2**d.input_bits, (n, k))
+    lim = 2 ** (d.weight_bits - 1) - 1
+    w = rng.integers(-lim, lim + 1, (k, m))
+    y, stats = isaacsim.mvm(x, w, arch)
+    y_ref, hist_ref, ovf_ref = reference_layer(x, w, arch, ADCRegisters.of(arch.adc))
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(stats["sample_hist"], hist_ref)
+    assert stats["overflows"] == ovf_ref
+    assert stats["conversions"] == MatrixGeometry.of(k, m, arch).conversions(n)
+    if adc["adc.mode"] == "ideal" and arch.adc.resolution >= arch.lossless_bits:
+        np.testing.assert_array_equal(y, x @ w)
