@@ -1,0 +1,143 @@
+"""Integer reference executor: the golden numpy model of a workload graph, with a pluggable matmul.
+
+Every rule here is pure integer arithmetic on int64 (docs/workloads.md gives the formulas), so the
+result is bit-exact on any machine. `matmul(node_name, x2d, w2d) -> int64 (N, M)` computes each
+conv (per group, via im2col) and linear product; the default is `x2d @ w2d`; the simulated executor
+swaps in the crossbar datapath (`isaacsim.mvm`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from isaacsim.errors import WorkloadError
+from isaacsim.mapping.im2col import conv_output_hw, conv_weight_matrix, fold_output, im2col
+from isaacsim.workload.format import TensorFormat
+from isaacsim.workload.io import Workload, pair
+
+MatMul = Callable[[str, np.ndarray, np.ndarray], np.ndarray]
+
+
+def exact_matmul(node_name: str, x2d: np.ndarray, w2d: np.ndarray) -> np.ndarray:
+    """The default product: int64 x @ w."""
+    return x2d.astype(np.int64) @ w2d.astype(np.int64)
+
+
+def round_shift(v: np.ndarray, shift: int) -> np.ndarray:
+    """round_half_up(v / 2^shift) = floor((v + 2^(shift-1)) / 2^shift), arithmetic shift on int64."""
+    v = np.asarray(v, dtype=np.int64)
+    return (v + (1 << (shift - 1))) >> shift if shift > 0 else v
+
+
+def clamp(v: np.ndarray, fmt: TensorFormat) -> np.ndarray:
+    return np.clip(v, fmt.lo, fmt.hi)
+
+
+def _per_channel(v, ndim: int) -> np.ndarray:
+    """A (C,) vector or scalar broadcast against (B, C, ...) of ndim dims."""
+    v = np.asarray(v, dtype=np.int64)
+    return v.reshape((1, -1) + (1,) * (ndim - 2)) if v.ndim == 1 else v
+
+
+def _matrix_requant(wl: Workload, n, acc: np.ndarray) -> np.ndarray:
+    rq = n.requant
+    v = acc
+    if n.bias is not None:
+        v = v + _per_channel(wl.arrays[n.bias], acc.ndim)
+    if v.size and int(np.abs(v).max()) >= 2**31:
+        raise WorkloadError(f"layer {n.name!r}: accumulator + bias overflows int32")
+    mult = wl.arrays[rq.multiplier] if isinstance(rq.multiplier, str) else rq.multiplier
+    y = round_shift(v * _per_channel(mult, acc.ndim), rq.shift) + rq.zero_point
+    if n.activation == "relu":
+        y = np.maximum(y, rq.zero_point)
+    return clamp(y, rq)
+
+
+def _conv(wl: Workload, n, x: np.ndarray, matmul: MatMul, zp: int) -> np.ndarray:
+    k, s, p, d = pair(n.kernel), pair(n.stride), pair(n.padding), pair(n.dilation)
+    cols = im2col(x, k, s, p, d, n.groups, pad_value=zp)  # (g, B, N, K)
+    wm = conv_weight_matrix(wl.arrays[n.weight], n.groups)  # (g, K, M)
+    g, b, nn, kk = cols.shape
+    ys = np.stack([np.asarray(matmul(n.name, cols[i].reshape(b * nn, kk), wm[i]), dtype=np.int64)
+                   .reshape(b, nn, -1) for i in range(g)])
+    return fold_output(ys, conv_output_hw(x.shape[2:], k, s, p, d))
+
+
+def _windows(x: np.ndarray, k, s, p, fill: int):
+    """Yield the kh*kw strided views of the padded (B, C, H, W) input, one per kernel offset."""
+    b, c, h, w = x.shape
+    ho, wo = conv_output_hw((h, w), k, s, p)
+    xp = np.full((b, c, h + 2 * p[0], w + 2 * p[1]), fill, dtype=np.int64)
+    xp[:, :, p[0]:p[0] + h, p[1]:p[1] + w] = x
+    for i in range(k[0]):
+        for j in range(k[1]):
+            yield xp[:, :, i:i + s[0] * (ho - 1) + 1:s[0], j:j + s[1] * (wo - 1) + 1:s[1]]
+
+
+def avg_round(total: np.ndarray, count: int) -> np.ndarray:
+    """round_half_up(total / count) = floor((2*total + count) / (2*count))."""
+    return (2 * total + count) // (2 * count)
+
+
+def execute(wl: Workload, x, *, matmul: MatMul | None = None, return_nodes: bool = False):
+    """Run the graph on integer inputs x (B, *input.shape); return the output node's int64 codes
+    (B, ...), or (output, {node name: output}) with return_nodes."""
+    mm = matmul or exact_matmul
+    x = np.asarray(x)
+    inp = wl.manifest.input
+    if x.dtype.kind not in "iu":
+        raise WorkloadError(f"inputs must be integers, got dtype {x.dtype}")
+    if tuple(x.shape[1:]) != tuple(inp.shape):
+        raise WorkloadError(f"inputs have shape {x.shape}, expected (B, {', '.join(map(str, inp.shape))})")
+    if x.size and (int(x.min()) < inp.lo or int(x.max()) > inp.hi):
+        raise WorkloadError(f"input codes must lie in {inp.lo}..{inp.hi}")
+    vals: dict[str, np.ndarray] = {"input": x.astype(np.int64)}
+    fmts = wl.formats
+    for n in wl.manifest.graph:
+        ins = [vals[i] for i in n.inputs]
+        fin = [fmts[i] for i in n.inputs]
+        a = ins[0]
+        if n.op == "conv2d":
+            y = _matrix_requant(wl, n, _conv(wl, n, a, mm, fin[0].zero_point))
+        elif n.op == "linear":
+            w = wl.arrays[n.weight].astype(np.int64).T
+            y = _matrix_requant(wl, n, np.asarray(mm(n.name, a, w), dtype=np.int64))
+        elif n.op == "relu":
+            y = np.maximum(a, fin[0].zero_point)
+        elif n.op == "maxpool":
+            k = pair(n.kernel)
+            s = pair(n.stride if n.stride is not None else n.kernel)
+            y = np.maximum.reduce(list(_windows(a, k, s, pair(n.padding), np.iinfo(np.int64).min)))
+        elif n.op == "avgpool":
+            k = pair(n.kernel)
+            s = pair(n.stride if n.stride is not None else n.kernel)
+            total = sum(_windows(a, k, s, pair(n.padding), fin[0].zero_point))
+            y = avg_round(total, k[0] * k[1])
+        elif n.op == "global_avgpool":
+            y = avg_round(a.sum(axis=(2, 3), keepdims=True), a.shape[2] * a.shape[3])
+        elif n.op == "flatten":
+            y = a.reshape(a.shape[0], -1)
+        else:  # add, concat
+            rq = n.requant
+            terms = [(v - f.zero_point) * m for v, f, m in zip(ins, fin, rq.multipliers, strict=True)]
+            if n.op == "add":
+                y = round_shift(sum(terms), rq.shift) + rq.zero_point
+                if n.activation == "relu":
+                    y = np.maximum(y, rq.zero_point)
+                y = clamp(y, rq)
+            else:
+                y = np.concatenate([clamp(round_shift(t, rq.shift) + rq.zero_point, rq) for t in terms], axis=1)
+        vals[n.name] = np.asarray(y, dtype=np.int64)
+    out = vals[wl.output]
+    if return_nodes:
+        del vals["input"]
+        return out, vals
+    return out
+
+
+def predict(wl: Workload, x, *, matmul: MatMul | None = None) -> np.ndarray:
+    """Top-1 class per input: argmax of the output codes (lowest index on ties)."""
+    out = execute(wl, x, matmul=matmul)
+    return out.reshape(out.shape[0], -1).argmax(axis=1)

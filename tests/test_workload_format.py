@@ -1,0 +1,277 @@
+"""Workload format: round trip save/load, shapes and LayerShapes, and one-line errors for malformed files."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import yaml
+from pydantic import ValidationError
+
+import isaacsim
+from isaacsim.errors import WorkloadError
+from isaacsim.workload import Workload, load_workload, save_workload
+
+
+def _fmt(bits=8, signed=False, scale=0.05, zp=0):
+    return {"bits": bits, "signed": signed, "scale": scale, "zero_point": zp}
+
+
+def tiny_parts(seed: int = 0, n_eval: int = 4):
+    """A small residual net with a concat: (manifest dict, arrays, eval data)."""
+    rng = np.random.default_rng(seed)
+
+    def w(*shape):
+        return rng.integers(-127, 128, size=shape).astype(np.int8)
+
+    def b(n):
+        return rng.integers(-2000, 2000, size=n).astype(np.int32)
+
+    arrays = {
+        "conv1.w": w(4, 2, 3, 3), "conv1.b": b(4),
+        "conv2.w": w(4, 4, 3, 3), "conv2.b": b(4),
+        "conv2.m": rng.integers(2**13, 2**14, size=4).astype(np.int32),
+        "conv3.w": w(2, 2, 1, 1),
+        "fc.w": w(5, 6), "fc.b": b(5),
+    }
+    graph = [
+        {"name": "conv1", "op": "conv2d", "inputs": ["input"], "weight": "conv1.w", "bias": "conv1.b",
+         "out_channels": 4, "kernel": 3, "padding": 1, "weight_scale": 0.01,
+         "requant": {**_fmt(), "multiplier": 11000, "shift": 22}, "activation": "relu"},
+        {"name": "pool1", "op": "maxpool", "inputs": ["conv1"], "kernel": 2},
+        {"name": "conv2", "op": "conv2d", "inputs": ["pool1"], "weight": "conv2.w", "bias": "conv2.b",
+         "out_channels": 4, "kernel": [3, 3], "padding": 1, "weight_scale": [0.01, 0.02, 0.01, 0.03],
+         "requant": {**_fmt(scale=0.04), "multiplier": "conv2.m", "shift": 23}, "activation": "relu"},
+        {"name": "res", "op": "add", "inputs": ["pool1", "conv2"],
+         "requant": {**_fmt(scale=0.06), "multipliers": [700, 900], "shift": 10}, "activation": "relu"},
+        {"name": "conv3", "op": "conv2d", "inputs": ["res"], "weight": "conv3.w", "out_channels": 2,
+         "kernel": 1, "groups": 2, "requant": {**_fmt(signed=True), "multiplier": 3000, "shift": 14}},
+        {"name": "relu3", "op": "relu", "inputs": ["conv3"]},
+        {"name": "cat", "op": "concat", "inputs": ["res", "relu3"],
+         "requant": {**_fmt(scale=0.07, zp=2), "multipliers": [1, 3], "shift": 1}},
+        {"name": "avg", "op": "avgpool", "inputs": ["cat"], "kernel": 3, "stride": 1, "padding": 1},
+        {"name": "gap", "op": "global_avgpool", "inputs": ["avg"]},
+        {"name": "flat", "op": "flatten", "inputs": ["gap"]},
+        {"name": "fc", "op": "linear", "inputs": ["flat"], "weight": "fc.w", "bias": "fc.b", "out_features": 5,
+         "requant": {**_fmt(signed=True, scale=0.1), "multiplier": 5000, "shift": 16}},
+    ]
+    manifest = {"format_version": 1, "name": "tiny", "input": {"shape": [2, 6, 6], **_fmt(scale=1 / 255, zp=3)},
+                "graph": graph}
+    x = rng.integers(0, 256, size=(n_eval, 2, 6, 6)).astype(np.uint8)
+    y = rng.integers(0, 5, size=n_eval).astype(np.int64)
+    return manifest, arrays, (x, y)
+
+
+def write_raw(path, manifest, arrays, eval_data=None):
+    """Write files without validation (for malformed cases)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if manifest is not None:
+        (path / "workload.yaml").write_text(manifest if isinstance(manifest, str) else yaml.safe_dump(manifest))
+    if arrays is not None:
+        np.savez(path / "arrays.npz", **arrays)
+    if eval_data is not None:
+        np.savez(path / "eval.npz", **eval_data)
+    return path
+
+
+def test_round_trip(tmp_path):
+    manifest, arrays, ev = tiny_parts()
+    wl = save_workload(manifest, tmp_path / "w", arrays=arrays, eval=ev)
+    assert isinstance(wl, Workload)
+    wl2 = isaacsim.load_workload(tmp_path / "w")
+    assert wl2.manifest == wl.manifest
+    assert set(wl2.arrays) == set(arrays)
+    for k, a in arrays.items():
+        assert wl2.arrays[k].dtype == a.dtype and np.array_equal(wl2.arrays[k], a)
+    assert np.array_equal(wl2.eval.x, ev[0]) and np.array_equal(wl2.eval.y, ev[1])
+    assert wl2.calib is None
+    # save a loaded Workload again, to another place
+    wl3 = save_workload(wl2, tmp_path / "w3")
+    assert wl3.manifest == wl2.manifest
+    with pytest.raises(ValueError):
+        wl2.arrays["conv1.w"][0, 0, 0, 0] = 1  # read-only
+
+
+def test_frozen_manifest(tmp_path):
+    manifest, arrays, _ = tiny_parts()
+    wl = save_workload(manifest, tmp_path / "w", arrays=arrays)
+    with pytest.raises(ValidationError):
+        wl.manifest.name = "x"
+    with pytest.raises(ValidationError):
+        wl.manifest.graph[0].kernel = 5
+
+
+def test_shapes_and_layers(tmp_path):
+    manifest, arrays, _ = tiny_parts()
+    wl = save_workload(manifest, tmp_path / "w", arrays=arrays)
+    assert wl.shapes["conv1"] == (4, 6, 6)
+    assert wl.shapes["pool1"] == (4, 3, 3)
+    assert wl.shapes["cat"] == (6, 3, 3)
+    assert wl.shapes["gap"] == (6, 1, 1)
+    assert wl.shapes["flat"] == (6,)
+    assert wl.shapes["fc"] == (5,)
+    layers = wl.layers()
+    assert [ly.name for ly in layers] == ["conv1", "conv2", "conv3", "fc"]
+    c1, c2, c3, fc = layers
+    assert (c1.k, c1.m, c1.n_vectors, c1.input_hw) == (18, 4, 36, (6, 6))
+    assert (c2.k, c2.m, c2.n_vectors) == (36, 4, 9)
+    assert (c3.groups, c3.k, c3.m) == (2, 2, 1)
+    assert (fc.kind, fc.k, fc.m) == ("linear", 6, 5)
+    assert wl.formats["cat"].zero_point == 2 and wl.formats["avg"].zero_point == 2
+
+
+def test_calib_dict_and_int16_weights(tmp_path):
+    manifest, arrays, ev = tiny_parts()
+    m = copy.deepcopy(manifest)
+    m["graph"][0]["weight_bits"] = 12
+    arrays = dict(arrays, **{"conv1.w": (arrays["conv1.w"].astype(np.int16) * 16)})
+    wl = save_workload(m, tmp_path / "w", arrays=arrays, calib={"x": ev[0]})
+    assert wl.calib.y is None and wl.arrays["conv1.w"].dtype == np.int16
+
+
+# ---------------------------------------------------------------- malformed workloads
+
+
+def _mutate(fn):
+    manifest, arrays, ev = tiny_parts()
+    manifest = copy.deepcopy(manifest)
+    arrays = dict(arrays)
+    out = fn(manifest, arrays)
+    return out if out is not None else (manifest, arrays)
+
+
+def _set(path_keys, value):
+    def f(m, a):
+        d = m
+        for k in path_keys[:-1]:
+            d = d[k]
+        d[path_keys[-1]] = value
+    return f
+
+
+def _drop_array(key):
+    def f(m, a):
+        del a[key]
+    return f
+
+
+def _drop(path_keys):
+    def f(m, a):
+        d = m
+        for k in path_keys[:-1]:
+            d = d[k]
+        del d[path_keys[-1]]
+    return f
+
+
+CASES = {
+    "bad_version": (_set(["format_version"], 2), ["workload.yaml", "format_version 2"]),
+    "no_version": (_drop(["format_version"]), ["workload.yaml", "format_version"]),
+    "unknown_op": (_set(["graph", 5, "op"], "gelu"), ["'relu3'", "unknown op 'gelu'", "conv2d"]),
+    "unknown_input": (_set(["graph", 1, "inputs"], ["conv9"]), ["'pool1'", "'conv9'", "names no node"]),
+    "forward_ref": (_set(["graph", 1, "inputs"], ["conv2"]), ["'pool1'", "'conv2'", "defined later"]),
+    "cycle": (_set(["graph", 0, "inputs"], ["fc"]), ["'conv1'", "'fc'", "cycle"]),
+    "missing_array": (_drop_array("conv2.w"), ["arrays.npz", "'conv2'", "'conv2.w'", "missing"]),
+    "missing_multiplier": (_drop_array("conv2.m"), ["'conv2'", "multiplier", "missing"]),
+    "wrong_dtype": (lambda m, a: a.__setitem__("conv1.w", a["conv1.w"].astype(np.float32)),
+                    ["'conv1'", "dtype float32", "int8"]),
+    "bias_dtype": (lambda m, a: a.__setitem__("fc.b", a["fc.b"].astype(np.int64)), ["'fc'", "bias", "int32"]),
+    "channels_mismatch": (_set(["graph", 2, "out_channels"], 5), ["'conv2'", "shape (4, 4, 3, 3)",
+                                                                  "expected (5, 4, 3, 3)"]),
+    "kernel_mismatch": (_set(["graph", 0, "kernel"], 5), ["'conv1'", "expected (4, 2, 5, 5)"]),
+    "in_features_mismatch": (_set(["graph", 10, "inputs"], ["gap"]), ["'fc'", "flatten"]),
+    "weight_range": (lambda m, a: a.__setitem__("fc.w", np.full((5, 6), -128, np.int8)), ["'fc'", "-127..127"]),
+    "extra_key": (_set(["graph", 0, "strides"], 2), ["'conv1'", "strides", "did you mean", "stride"]),
+    "bad_kernel_type": (_set(["graph", 1, "kernel"], "big"), ["'pool1'", "kernel"]),
+    "duplicate_name": (_set(["graph", 1, "name"], "conv1"), ["'conv1'", "duplicate"]),
+    "add_mult_count": (_set(["graph", 3, "requant", "multipliers"], [1]), ["'res'", "1 multipliers for 2 inputs"]),
+    "add_shape": (_set(["graph", 3, "inputs"], ["pool1", "conv1"]), ["'res'", "different shapes"]),
+    "zero_point_range": (_set(["input", "zero_point"], 300), ["input", "zero_point 300"]),
+    "missing_requant": (_drop(["graph", 10, "requant"]), ["'fc'", "requant"]),
+    "groups": (_set(["graph", 4, "groups"], 3), ["'conv3'", "groups=3"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_malformed(tmp_path, case):
+    fn, needles = CASES[case]
+    manifest, arrays = _mutate(fn)
+    write_raw(tmp_path / "w", manifest, arrays)
+    with pytest.raises(WorkloadError) as ei:
+        load_workload(tmp_path / "w")
+    msg = str(ei.value)
+    assert "\n" not in msg
+    for n in needles:
+        assert n in msg, (case, msg)
+
+
+def test_missing_manifest(tmp_path):
+    _, arrays, _ = tiny_parts()
+    write_raw(tmp_path / "w", None, arrays)
+    with pytest.raises(WorkloadError, match="workload.yaml: manifest missing"):
+        load_workload(tmp_path / "w")
+    with pytest.raises(WorkloadError, match="not a workload directory"):
+        load_workload(tmp_path / "nowhere")
+
+
+def test_missing_arrays_file(tmp_path):
+    manifest, _, _ = tiny_parts()
+    write_raw(tmp_path / "w", manifest, None)
+    with pytest.raises(WorkloadError, match="arrays.npz: arrays file missing"):
+        load_workload(tmp_path / "w")
+
+
+def test_yaml_syntax_error(tmp_path):
+    _, arrays, _ = tiny_parts()
+    write_raw(tmp_path / "w", "format_version: 1\ngraph: [a, b\n  name: x: y\n", arrays)
+    with pytest.raises(WorkloadError, match=r"workload.yaml: YAML syntax error at line \d+"):
+        load_workload(tmp_path / "w")
+
+
+def test_object_array_npz(tmp_path):
+    manifest, arrays, _ = tiny_parts()
+    arrays = dict(arrays, junk=np.array([{"a": 1}, None], dtype=object))
+    write_raw(tmp_path / "w", manifest, arrays)
+    with pytest.raises(WorkloadError, match="arrays.npz: holds object"):
+        load_workload(tmp_path / "w")
+
+
+def test_corrupt_npz(tmp_path):
+    manifest, _, _ = tiny_parts()
+    d = write_raw(tmp_path / "w", manifest, None)
+    (d / "arrays.npz").write_bytes(b"not a zip")
+    with pytest.raises(WorkloadError, match="arrays.npz: unreadable"):
+        load_workload(d)
+
+
+def test_bad_eval_data(tmp_path):
+    manifest, arrays, (x, y) = tiny_parts()
+    write_raw(tmp_path / "a", manifest, arrays, {"x": x.astype(np.float32)})
+    with pytest.raises(WorkloadError, match="eval.npz: x must be an integer array"):
+        load_workload(tmp_path / "a")
+    write_raw(tmp_path / "b", manifest, arrays, {"x": x[:, :1]})
+    with pytest.raises(WorkloadError, match="eval.npz: x has shape"):
+        load_workload(tmp_path / "b")
+    write_raw(tmp_path / "c", manifest, arrays, {"x": x.astype(np.int64) + 300})
+    with pytest.raises(WorkloadError, match="eval.npz: x values must lie in"):
+        load_workload(tmp_path / "c")
+    write_raw(tmp_path / "d", manifest, arrays, {"x": x, "y": y[:2]})
+    with pytest.raises(WorkloadError, match="eval.npz: y has shape"):
+        load_workload(tmp_path / "d")
+
+
+def test_save_validates_first(tmp_path):
+    manifest, arrays, _ = tiny_parts()
+    arrays.pop("fc.w")
+    with pytest.raises(WorkloadError, match="'fc'"):
+        save_workload(manifest, tmp_path / "w", arrays=arrays)
+    assert not (tmp_path / "w").exists()
+
+
+def test_cli_style_one_line_for_top_level_errors(tmp_path):
+    manifest, arrays, _ = tiny_parts()
+    manifest["nmae"] = "x"
+    write_raw(tmp_path / "w", manifest, arrays)
+    with pytest.raises(WorkloadError, match=r"workload.yaml: nmae: unknown key \(did you mean 'name'\?\)"):
+        load_workload(tmp_path / "w")
