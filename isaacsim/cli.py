@@ -52,6 +52,37 @@ def _cmd_describe(args) -> int:
     return describe_command(arch, as_json=args.json)
 
 
+def _cmd_run(args) -> int:
+    arch = load_arch_from_args(args)
+    from isaacsim.report.run import run_command
+
+    return run_command(arch, args.workload, samples=args.samples, registers=args.registers, out=args.out,
+                       as_json=args.json, batch_size=args.batch_size, timing=args.timing,
+                       timing_report=args.timing_report, trace=args.trace)
+
+
+def _cmd_zoo_list(args) -> int:
+    from isaacsim.report.zoo import zoo_list_command
+
+    return zoo_list_command(as_json=args.json)
+
+
+def _cmd_zoo_make(args) -> int:
+    from isaacsim.report.zoo import zoo_make_command
+
+    return zoo_make_command(args.name, args.out, seed=args.seed, samples=args.samples)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="isaacsim", description="Simulator of ISAAC-style ReRAM PIM accelerators with uniform and TRQ SAR ADCs.")
     parser.add_argument("--version", action="version", version=f"isaacsim {__import__('isaacsim').__version__}")
@@ -61,6 +92,33 @@ def build_parser() -> argparse.ArgumentParser:
     _add_arch(p)
     p.add_argument("--json", action="store_true", help="print JSON (keys pe, tile, chip) instead of tables")
     p.set_defaults(func=_cmd_describe)
+
+    p = sub.add_parser("run", help="simulate a workload through the bit-exact datapath; per-layer ADC statistics")
+    _add_arch(p)
+    p.add_argument("workload", metavar="WORKLOAD", help="workload directory, or zoo:NAME for a model-zoo workload")
+    p.add_argument("--samples", type=_positive_int, metavar="N",
+                   help="run the first N samples (default: the whole eval set, else calib, else 16 random inputs)")
+    p.add_argument("--registers", metavar="FILE", help="per-layer ADC registers (YAML or JSON register file)")
+    p.add_argument("--out", metavar="DIR", help="write config.yaml, summary.json, layers.csv, registers.yaml here")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
+    p.add_argument("--batch-size", type=_positive_int, metavar="N", help="samples per batch (default: memory-bounded)")
+    p.add_argument("--timing", choices=("default", "fine"), default="default",
+                   help="timing model (not implemented yet: only default is accepted)")
+    p.add_argument("--timing-report", action="store_true", help="per-unit timing report (not implemented yet)")
+    p.add_argument("--trace", metavar="FILE.json", help="timeline trace (not implemented yet)")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("zoo", help="shape-faithful synthetic workloads: list them, or make one")
+    zsub = p.add_subparsers(dest="zoo_command", required=True, parser_class=_Parser, metavar="ACTION")
+    z = zsub.add_parser("list", help="table of the zoo's workloads")
+    z.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    z.set_defaults(func=_cmd_zoo_list)
+    z = zsub.add_parser("make", help="write one zoo workload directory")
+    z.add_argument("name", metavar="NAME", help="zoo workload name (see isaacsim zoo list)")
+    z.add_argument("--out", metavar="DIR", required=True, help="directory to write")
+    z.add_argument("--seed", type=int, default=0, help="random seed of the weights and data (default 0)")
+    z.add_argument("--samples", type=_positive_int, metavar="N", help="eval samples to generate (default: the entry's)")
+    z.set_defaults(func=_cmd_zoo_make)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the architecture config")
     p.set_defaults(func=_cmd_schema)

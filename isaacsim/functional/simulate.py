@@ -1,0 +1,243 @@
+"""The simulated executor (`isaacsim.simulate`): a workload graph with every conv/linear product
+sent through the bit-exact crossbar datapath (`isaacsim.mvm`) under each layer's ADC registers.
+
+Steps: load and check (input formats and weight bits against the datapath), place the network
+(per-layer registers), pick the samples, then run them in batches: the simulated executor and
+the reference executor (exact matmul = ideal ADC) on the same inputs. Statistics are committed
+per completed batch, so a failure part-way leaves a Result of everything before it.
+docs/running.md is the user's page.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import time
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from isaacsim.config import Arch, load_arch
+from isaacsim.errors import ConfigError, ConfigWarning, IsaacsimError, MappingError, WorkloadError
+from isaacsim.functional.mvm import mvm
+from isaacsim.functional.result import LayerStats, Result
+from isaacsim.mapping import slicing
+from isaacsim.mapping.placement import NetworkMapping, place_network
+from isaacsim.workload import Workload, execute, load_workload
+
+DEFAULT_RANDOM_SAMPLES = 16
+"""Inputs drawn when the workload has neither eval nor calib data."""
+RANDOM_SEED = 0
+"""Seed of those inputs (uniform over the input format's code range)."""
+MEMORY_BUDGET = 256 * 2**20
+"""Bytes a batch may use, as estimated by `auto_batch_size`."""
+
+
+def check_formats(wl: Workload, arch: Arch) -> None:
+    """Every conv2d/linear input tensor and weight must fit the datapath; MappingError otherwise.
+
+    An unsigned b-bit tensor fits unsigned inputs of >= b bits or signed inputs of > b bits; a
+    signed b-bit tensor fits signed inputs of >= b bits only. Weights need weight_bits <= Kw.
+    """
+    d = arch.datapath
+    arch_fmt = f"{'signed' if d.input_signed else 'unsigned'} {d.input_bits}-bit"
+    for n in wl.nodes:
+        if n.op not in ("conv2d", "linear"):
+            continue
+        f = wl.formats[n.inputs[0]]
+        if f.signed:
+            fits = d.input_signed and d.input_bits >= f.bits
+        else:
+            fits = d.input_bits >= f.bits + (1 if d.input_signed else 0)
+        if not fits:
+            raise MappingError(
+                f"layer {n.name!r}: its input {n.inputs[0]!r} is a {'signed' if f.signed else 'unsigned'} "
+                f"{f.bits}-bit tensor, which does not fit the arch's {arch_fmt} inputs "
+                f"(datapath.input_bits, datapath.input_signed)"
+            )
+        if n.weight_bits > d.weight_bits:
+            raise MappingError(
+                f"layer {n.name!r}: {n.weight_bits}-bit weights do not fit the arch's "
+                f"datapath.weight_bits={d.weight_bits}"
+            )
+
+
+def select_samples(wl: Workload, samples: int | None):
+    """(x, y or None, source, available or None): the eval set, else calib, else seeded random."""
+    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, numbers.Integral)
+                                or samples < 1):
+        raise ConfigError(f"samples must be a whole number >= 1, got {samples!r}")
+    ds, source = (wl.eval, "eval") if wl.eval is not None else (wl.calib, "calib")
+    if ds is None:
+        n = DEFAULT_RANDOM_SAMPLES if samples is None else int(samples)
+        inp = wl.manifest.input
+        rng = np.random.default_rng(RANDOM_SEED)
+        return rng.integers(inp.lo, inp.hi + 1, size=(n, *inp.shape), dtype=np.int64), None, "random", None
+    available = int(ds.x.shape[0])
+    if available == 0:
+        raise WorkloadError(f"workload {wl.name!r}: its {source} set holds no samples")
+    n = available if samples is None else min(int(samples), available)
+    if samples is not None and samples > available:
+        warnings.warn(f"workload {wl.name!r} has {available} {source} samples; running all {available} "
+                      f"(asked for {samples})", ConfigWarning, stacklevel=3)
+    return ds.x[:n], None if ds.y is None else ds.y[:n], source, available
+
+
+def auto_batch_size(wl: Workload, arch: Arch, n: int, budget: int = MEMORY_BUDGET) -> int:
+    """Samples per batch so that the estimated peak memory stays within `budget` bytes.
+
+    Per sample: every node's activation twice (both executors keep all of them, int64), plus
+    the largest layer's im2col rows (int64, about five copies live at once in im2col, the
+    group slice and the operand checks), its packed bit-serial inputs and its outputs.
+    """
+    act = 8 * sum(int(np.prod(s)) for s in wl.shapes.values())
+    peak = 0
+    for ly in wl.layers():
+        geo = ly.geometry(arch)
+        rows = ly.groups * ly.n_vectors
+        packed = rows * geo.input_cycles * geo.row_parts * geo.dac_bits * slicing.n_words(geo) * 8
+        peak = max(peak, 5 * 8 * rows * ly.k + packed + 3 * 8 * rows * ly.m)
+    per_sample = 2 * act + peak
+    return int(max(1, min(n, budget // max(per_sample, 1))))
+
+
+class _Bar:
+    """A rich progress bar on stderr (samples done, current layer); inert when off or not a terminal."""
+
+    def __init__(self, enabled: bool, total: int, label: str):
+        self._p = None
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        console = Console(stderr=True)
+        if not console.is_terminal:
+            return
+        self._label = label
+        self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                           TextColumn("samples"), TimeElapsedColumn(), console=console, transient=True)
+        self._task = self._p.add_task(label, total=total)
+
+    def __enter__(self):
+        if self._p is not None:
+            self._p.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self._p is not None:
+            self._p.stop()
+        return False
+
+    def layer(self, name: str) -> None:
+        if self._p is not None:
+            self._p.update(self._task, description=f"{self._label}: {name}")
+
+    def advance(self, n: int) -> None:
+        if self._p is not None:
+            self._p.advance(self._task, n)
+
+
+def _matmul(arch: Arch, mapping: NetworkMapping, stats: dict[str, LayerStats], bar: _Bar):
+    regs = {lp.name: lp.adc for lp in mapping.layers}
+
+    def mm(name: str, x2d: np.ndarray, w2d: np.ndarray) -> np.ndarray:
+        bar.layer(name)
+        try:
+            y, st = mvm(x2d, w2d, arch, adc=regs[name])
+        except IsaacsimError:
+            raise
+        except ValueError as e:  # operands outside the datapath's formats (check_formats prevents it)
+            raise MappingError(f"layer {name!r}: {e}") from None
+        stats[name].add_call(st)
+        if y.dtype.kind == "f":  # a non-integral ADC step: round half up to the integer accumulator
+            y = np.floor(y + 0.5).astype(np.int64)
+        return y
+
+    return mm
+
+
+def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workload | str | os.PathLike, *,
+             samples: int | None = None, timing: bool = True,
+             registers: Mapping[str, Any] | str | os.PathLike | None = None,
+             batch_size: int | None = None, progress: bool = False, raise_on_error: bool = True) -> Result:
+    """Run `workload` on `arch` through the bit-exact datapath and return a `Result`.
+
+    arch: an Arch, a YAML path or preset name, or a dict. workload: a Workload or a directory.
+    samples: None runs the eval set (else calib, else DEFAULT_RANDOM_SAMPLES seeded random
+    inputs); N runs the first N (all, with a ConfigWarning, when the set is smaller).
+    registers: {layer: registers} or a register file path (`isaacsim.adc.regfile`); layers not
+    named use `arch.adc`. batch_size: samples per batch (default: `auto_batch_size`).
+    timing: accepted for the contract; the timing model is not implemented yet, so the timing
+    keys of the summary stay None. progress: a progress bar on stderr (terminals only).
+
+    Bad inputs raise before anything runs (ConfigError, WorkloadError, MappingError). An error
+    or KeyboardInterrupt inside a batch ends the run with status 'failed' / 'interrupted' and
+    the completed batches kept; it is re-raised unless raise_on_error=False, in which case the
+    partial Result is returned with `.exception` set.
+    """
+    arch = arch if isinstance(arch, Arch) else load_arch(arch)
+    wl = workload if isinstance(workload, Workload) else load_workload(workload)
+    if isinstance(registers, (str, os.PathLike)):
+        from isaacsim.adc.regfile import load_registers
+
+        registers = load_registers(registers)
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
+                                   or batch_size < 1):
+        raise ConfigError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    check_formats(wl, arch)
+    mapping = place_network(wl.layers(), arch, registers)
+    x, y, source, available = select_samples(wl, samples)
+    n = int(x.shape[0])
+    bs = int(batch_size) if batch_size is not None else auto_batch_size(wl, arch, n)
+    layers = {lp.name: LayerStats.of(lp) for lp in mapping.layers}
+    res = Result(arch=arch, workload=wl.name, mapping=mapping, layers=layers, sample_source=source,
+                 samples_available=available, samples_requested=samples, samples_planned=n,
+                 batch_size=bs, labels=y)
+    outs: list[np.ndarray] = []
+    refs: list[np.ndarray] = []
+    n_batches = -(-n // bs)
+    with _Bar(progress, n, wl.name) as bar:
+        try:
+            for b, start in enumerate(range(0, n, bs)):
+                xb = x[start:start + bs]
+                try:
+                    batch = {k: s.empty_like() for k, s in layers.items()}
+                    t0 = time.perf_counter()
+                    out = execute(wl, xb, matmul=_matmul(arch, mapping, batch, bar))
+                    t1 = time.perf_counter()
+                    bar.layer("reference")
+                    ref = execute(wl, xb)
+                    t2 = time.perf_counter()
+                except (Exception, KeyboardInterrupt) as e:
+                    where = f"batch {b + 1} of {n_batches} (samples {start}..{start + len(xb) - 1})"
+                    if isinstance(e, KeyboardInterrupt):
+                        res.status, res.error = "interrupted", f"interrupted in {where}"
+                    else:
+                        msg = str(e) if isinstance(e, IsaacsimError) else f"{type(e).__name__}: {e}"
+                        res.status, res.error = "failed", f"{where}: {msg}"
+                    res.exception = e
+                    break
+                for k, s in batch.items():
+                    layers[k].merge(s)
+                outs.append(out)
+                refs.append(ref)
+                res.wall_s += t1 - t0
+                res.reference_wall_s += t2 - t1
+                res.batches += 1
+                bar.advance(len(xb))
+        finally:
+            if outs:
+                res.outputs = np.concatenate(outs)
+                res.reference_outputs = np.concatenate(refs)
+    if res.exception is not None and raise_on_error:
+        raise res.exception
+    return res

@@ -1,0 +1,159 @@
+"""`isaacsim run`: simulate a workload, print the per-layer ADC table (or JSON), write --out files.
+
+--out DIR holds config.yaml (the resolved arch), summary.json (`Result.summary()`), layers.csv
+(`Result.to_frame()`) and registers.yaml (the per-layer registers used, register-file format).
+They are written even when the run stops part-way; the exit code is then 2 (error) or 130
+(interrupted).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from isaacsim.config.models import Arch
+from isaacsim.errors import ConfigError, IsaacsimError, WorkloadError
+from isaacsim.functional.result import Result
+
+ZOO_PREFIX = "zoo:"
+
+
+def resolve_workload(ref: str):
+    """A workload directory, or `zoo:NAME` built in memory by the model zoo."""
+    if ref.startswith(ZOO_PREFIX):
+        name = ref[len(ZOO_PREFIX):]
+        try:
+            from isaacsim.workload.zoo import make
+        except ImportError:
+            raise WorkloadError(f"{ref}: the model zoo (isaacsim.workload.zoo) is not available") from None
+        return make(name)
+    from isaacsim.workload import load_workload
+
+    return load_workload(ref)
+
+
+def check_unimplemented(timing: str, timing_report: bool, trace: str | None) -> None:
+    """The timing options of the contract are accepted but not implemented yet."""
+    if timing != "default":
+        raise ConfigError(f"--timing {timing}: the cycle-level timing model is not implemented yet; "
+                          "only --timing default is accepted")
+    if timing_report:
+        raise ConfigError("--timing-report: the cycle-level timing model is not implemented yet")
+    if trace is not None:
+        raise ConfigError(f"--trace {trace}: timeline traces are not implemented yet")
+
+
+def _out_dir(out: str) -> Path:
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a directory")
+    return p
+
+
+def write_outputs(out: Path, res: Result) -> None:
+    """config.yaml, summary.json, layers.csv and registers.yaml under `out` (created if needed)."""
+    from isaacsim.adc.regfile import save_registers
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(yaml.safe_dump(res.arch.model_dump(mode="json"), sort_keys=False))
+        (out / "summary.json").write_text(json.dumps(res.summary(), indent=2) + "\n")
+        res.to_frame().to_csv(out / "layers.csv", index=False)
+        save_registers(out / "registers.yaml", res.registers(),
+                       meta={"arch": res.arch.name, "workload": res.workload, "written_by": "isaacsim run"})
+    except OSError as e:
+        raise ConfigError(f"--out {out}: cannot write ({e.__class__.__name__}: {e.strerror or e})") from None
+
+
+def _adc_text(adc: dict) -> str:
+    if adc["mode"] == "ideal":
+        return f"ideal {adc['resolution']}b"
+    if adc["mode"] == "uniform":
+        return f"uniform {adc['bits']}b step {adc['delta']:g}"
+    bias = f" b={adc['bias']}" if adc["bias"] else ""
+    d1 = f" D1={adc['delta_r1']:g}" if adc["delta_r1"] != 1 else ""
+    return f"trq n_r1={adc['n_r1']} n_r2={adc['n_r2']} m={adc['m']}{d1}{bias}"
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1%}"
+
+
+def _num(v: float | None, fmt: str = ".3f") -> str:
+    return "-" if v is None else format(v, fmt)
+
+
+def print_text(res: Result) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from isaacsim.functional.simulate import RANDOM_SEED
+
+    con = Console(highlight=False)
+    s = res.summary()
+    src = {"eval": "eval set", "calib": "calib set", "random": f"random inputs, seed {RANDOM_SEED}"}[s["sample_source"]]
+    done = f"{s['samples']}" if s["samples"] == res.samples_planned else f"{s['samples']} of {res.samples_planned}"
+    con.print(f"[bold]{s['workload']}[/bold] on [bold]{s['arch']}[/bold]: {done} samples ({src}), "
+              f"{s['batches']} batch(es) of up to {s['batch_size']}")
+    if s["status"] != "ok":
+        con.print(f"[bold]status {s['status']}[/bold]: {s['error']}")
+    adcs = {_adc_text(ly["adc"]) for ly in s["layers"]}
+    per_layer_adc = len(adcs) > 1
+    if not per_layer_adc:
+        con.print(f"ADC (every layer): {adcs.pop()}")
+    tab = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    cols = [("layer", "left")] + ([("ADC", "left")] if per_layer_adc else []) + [
+        ("conversions", "right"), ("A/D ops", "right"), ("ops/conv", "right"), ("R1 share", "right"),
+        ("overflows", "right")]
+    for col, just in cols:
+        tab.add_column(col, justify=just, no_wrap=True)
+    for ly in s["layers"]:
+        adc = [_adc_text(ly["adc"])] if per_layer_adc else []
+        tab.add_row(ly["name"], *adc, f"{ly['conversions']:,}", f"{ly['ad_ops']:,}",
+                    _num(ly["ops_per_conversion"]), _pct(ly["r1_share"]), f"{ly['overflows']:,}")
+    a = s["adc"]
+    trq = any(ly["adc"]["mode"] == "trq" for ly in s["layers"])
+    r1 = a["r1_conversions"] / a["conversions"] if trq and a["conversions"] else None
+    tab.add_section()
+    tab.add_row("total", *([""] if per_layer_adc else []), f"{a['conversions']:,}", f"{a['ad_ops']:,}",
+                _num(a["ops_per_conversion"]), _pct(r1), f"{a['overflows']:,}", style="bold")
+    con.print(tab)
+    acc = (f"accuracy {_pct(s['accuracy'])} (ideal ADC {_pct(s['reference_accuracy'])})"
+           if s["accuracy"] is not None else "accuracy - (no labels)")
+    con.print(f"{acc}; top-1 agreement with the ideal ADC {_pct(s['agreement'])}")
+    m = s["mapping"]
+    con.print(f"mapping: {m['crossbars_used']:,} crossbars on {m['pes_used']:,} PEs, {m['tiles_used']} of "
+              f"{m['tiles']} tiles")
+    con.print(f"wall time: {s['wall_s']:.3f} s simulated, {s['reference_wall_s']:.3f} s reference")
+
+
+def run_command(arch: Arch, workload: str, *, samples: int | None = None, registers: str | None = None,
+                out: str | None = None, as_json: bool = False, batch_size: int | None = None,
+                timing: str = "default", timing_report: bool = False, trace: str | None = None) -> int:
+    """Run, print, write --out; 0 on success, 2 after a failed run, 130 after an interrupt."""
+    from isaacsim.functional.simulate import simulate
+
+    check_unimplemented(timing, timing_report, trace)
+    out_dir = _out_dir(out) if out is not None else None
+    wl = resolve_workload(workload)
+    res = simulate(arch, wl, samples=samples, registers=registers, batch_size=batch_size,
+                   progress=True, raise_on_error=False)
+    if out_dir is not None:
+        write_outputs(out_dir, res)
+    if as_json:
+        print(json.dumps(res.summary(), indent=2))
+    else:
+        print_text(res)
+    if res.status == "interrupted":
+        sys.stderr.write(f"isaacsim: {res.error}\n")
+        return 130
+    if res.status == "failed":
+        if not isinstance(res.exception, IsaacsimError):
+            raise res.exception
+        sys.stderr.write(f"isaacsim: error: {' '.join(str(res.error).split())}\n")
+        return 2
+    return 0
