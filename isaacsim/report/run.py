@@ -94,6 +94,8 @@ def print_text(res: Result) -> None:
     from isaacsim.functional.simulate import RANDOM_SEED
 
     con = Console(highlight=False)
+    if not con.is_terminal:  # files and pipes: never cut numbers to fit 80 columns
+        con.width = max(con.width, 200)
     s = res.summary()
     src = {"eval": "eval set", "calib": "calib set", "random": f"random inputs, seed {RANDOM_SEED}"}[s["sample_source"]]
     done = f"{s['samples']}" if s["samples"] == res.samples_planned else f"{s['samples']} of {res.samples_planned}"
@@ -101,18 +103,23 @@ def print_text(res: Result) -> None:
               f"{s['batches']} batch(es) of up to {s['batch_size']}")
     if s["status"] != "ok":
         con.print(f"[bold]status {s['status']}[/bold]: {s['error']}")
-    adcs = {_adc_text(ly["adc"]) for ly in s["layers"]}
+    adcs: dict[str, list[str]] = {}
+    for ly in s["layers"]:
+        adcs.setdefault(_adc_text(ly["adc"]), []).append(ly["name"])
     per_layer_adc = len(adcs) > 1
-    if not per_layer_adc:
-        con.print(f"ADC (every layer): {adcs.pop()}")
+    if per_layer_adc:
+        for text, names in adcs.items():
+            con.print(f"ADC {text}: {', '.join(names)}")
+    else:
+        con.print(f"ADC (every layer): {next(iter(adcs))}")
     tab = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     cols = [("layer", "left")] + ([("ADC", "left")] if per_layer_adc else []) + [
         ("conversions", "right"), ("A/D ops", "right"), ("ops/conv", "right"), ("R1 share", "right"),
         ("overflows", "right")]
     for col, just in cols:
-        tab.add_column(col, justify=just, no_wrap=True)
+        tab.add_column(col, justify=just, no_wrap=col != "layer", overflow="fold" if col == "layer" else "ellipsis")
     for ly in s["layers"]:
-        adc = [_adc_text(ly["adc"])] if per_layer_adc else []
+        adc = [ly["adc"]["mode"]] if per_layer_adc else []
         tab.add_row(ly["name"], *adc, f"{ly['conversions']:,}", f"{ly['ad_ops']:,}",
                     _num(ly["ops_per_conversion"]), _pct(ly["r1_share"]), f"{ly['overflows']:,}")
     a = s["adc"]
