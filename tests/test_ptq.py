@@ -237,3 +237,12 @@ def test_errors_name_the_layer():
         _fixed_point([3e9, 1.0], "layer 'x'")
     m, shift = _fixed_point([0.5, 0.25, 1e-3], "layer 'x'")
     assert m[0] == 2**30 and shift == 31
+
+
+def test_narrow_weights():
+    _, _, wl = make(0, n_eval=40, weight_bits=4)
+    for n in wl.nodes:
+        if n.op in ("conv2d", "linear"):
+            w = wl.arrays[n.weight]
+            assert n.weight_bits == 4 and w.dtype == np.int8 and np.abs(w.astype(int)).max() == 7
+    assert wl.formats["fc"].bits == 8

@@ -199,7 +199,7 @@ def _entry(name: str, description: str, build: Callable[[], dict], eval_samples:
 
 ZOO: dict[str, ZooEntry] = dict([
     _entry("lenet5", "LeNet-5, MNIST 1x28x28: 2 conv + 3 fc", lenet5, 64, 32),
-    _entry("resnet20", "ResNet-20, CIFAR-10 3x32x32: 19 conv + fc, 1x1 projection shortcuts", resnet20, 16, 8),
+    _entry("resnet20", "ResNet-20, CIFAR-10 3x32x32: 19 conv + fc, 1x1 projection shortcuts", resnet20, 16, 32),
     _entry("resnet18", "ResNet-18, ImageNet 3x224x224 (torchvision layout)", resnet18, 2, 4),
     _entry("squeezenet1_1", "SqueezeNet 1.1, ImageNet 3x224x224 (torchvision layout)", squeezenet1_1, 2, 4),
 ])
