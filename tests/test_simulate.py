@@ -211,14 +211,48 @@ def test_stats_are_exact(net, preset):
 
 def test_batching_does_not_change_anything(net):
     arch = isaacsim.load_arch("trq")
-    a = isaacsim.simulate(arch, net)
-    b = isaacsim.simulate(arch, net, batch_size=1)
-    assert a.batches == 1 and b.batches == net.eval.x.shape[0]
+    a = isaacsim.simulate(arch, net, samples=5)
+    b = isaacsim.simulate(arch, net, samples=5, batch_size=1)
+    assert a.batches == 1 and b.batches == 5
     assert np.array_equal(a.outputs, b.outputs)
     sa, sb = a.summary(), b.summary()
     for la, lb in zip(sa["layers"], sb["layers"], strict=True):
         assert {k: v for k, v in la.items() if k != "mvm_calls"} == {k: v for k, v in lb.items() if k != "mvm_calls"}
         assert np.array_equal(a.layers[la["name"]].sample_hist, b.layers[lb["name"]].sample_hist)
+
+
+def test_reference_matmul_is_exact():
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 256, (50, 300))
+    w = rng.integers(-127, 128, (300, 7))
+    y = sim_mod.reference_matmul("l", x, w)
+    assert y.dtype == np.int64 and np.array_equal(y, x @ w)
+    big = np.full((2, 3), 2**40, np.int64)  # K * max|x| * max|w| >= 2^53: the int64 path
+    wb = np.full((3, 2), 2**12, np.int64)
+    assert np.array_equal(sim_mod.reference_matmul("l", big, wb), np.full((2, 2), 3 * 2**52, np.int64))
+    assert np.array_equal(sim_mod.reference_matmul("l", big + 1, wb), (big + 1) @ wb)
+
+
+def test_packed_weights_are_reused_and_exact(net, monkeypatch):
+    from isaacsim.functional.mvm import PackedWeights
+
+    arch = isaacsim.load_arch("trq")
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 256, (9, 300))
+    w = rng.integers(-127, 128, (300, 40))
+    y0, s0 = isaacsim.mvm(x, w, arch)
+    y1, s1 = isaacsim.mvm(x, PackedWeights.of(w, arch), arch)
+    assert np.array_equal(y0, y1) and s0["conversions"] == s1["conversions"] and s0["ad_ops"] == s1["ad_ops"]
+    assert np.array_equal(s0["sample_hist"], s1["sample_hist"])
+    with pytest.raises(ValueError, match="different crossbar"):
+        isaacsim.mvm(x, PackedWeights.of(w, arch), isaacsim.load_arch("trq", overrides={"crossbar.rows": 64}))
+    with pytest.raises(ValueError, match="inner sizes"):
+        isaacsim.mvm(x[:, :10], PackedWeights.of(w, arch), arch)
+    built = []
+    real = PackedWeights.of
+    monkeypatch.setattr(PackedWeights, "of", classmethod(lambda cls, w, a: built.append(w.shape) or real(w, a)))
+    res = isaacsim.simulate(arch, net, batch_size=4)
+    assert res.batches == 3 and len(built) == 7  # c1, 4 groups of c2, c3, fc: packed once per run
 
 
 def test_auto_batch_size_respects_budget(net):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numba
@@ -16,12 +17,31 @@ from isaacsim.mapping import slicing
 from isaacsim.mapping.geometry import MatrixGeometry
 
 
+@dataclass(frozen=True, eq=False)
+class PackedWeights:
+    """A weight matrix sliced into cell bit-planes for one arch: the crossbars programmed once.
+
+    Pass it to `mvm` in place of w to reuse the slicing and packing across calls (the
+    simulated executor does this across batches); `PackedWeights.of(w, arch)`.
+    """
+
+    geometry: MatrixGeometry
+    planes: np.ndarray
+
+    @classmethod
+    def of(cls, w, arch: Arch) -> PackedWeights:
+        _, w = slicing.check_operands(np.zeros((0, np.shape(w)[0]), np.int64), w)
+        geo = MatrixGeometry.of(w.shape[0], w.shape[1], arch)
+        return cls(geo, slicing.pack_weights(w, geo))
+
+
 def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | None = None):
     """y = x @ w as the datapath computes it, and the ADC / S+A statistics.
 
     x: (N, K) integers in the arch's input format (unsigned, or signed two's complement);
-    w: (K, M) signed symmetric integers of `datapath.weight_bits`; `adc` (dict, ADCConfig or
-    ADCRegisters) overrides `arch.adc`. Out-of-range operands raise ValueError.
+    w: (K, M) signed symmetric integers of `datapath.weight_bits`, or `PackedWeights` built
+    for this arch; `adc` (dict, ADCConfig or ADCRegisters) overrides `arch.adc`. Out-of-range
+    operands raise ValueError.
 
     y is (N, M) int64 when the ADC's base step (1, D or D1) is a whole number, else float64
     (the S+A sums integer step counts, multiplied by the step at the end). With a lossless ADC,
@@ -32,11 +52,19 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
     max_sample + 1, raw bit-line samples before clipping), ops_hist (length R + 3, conversions
     by A/D operations), overflows (partial-sum register adds that wrapped), and the geometry.
     """
-    x, w = slicing.check_operands(x, w)
+    if isinstance(w, PackedWeights):
+        geo, ww = w.geometry, w.planes
+        if geo != MatrixGeometry.of(geo.k, geo.m, arch):
+            raise ValueError("PackedWeights were built for a different crossbar or datapath configuration")
+        x, _ = slicing.check_operands(x, np.zeros((geo.k, 0), np.int64))
+    else:
+        x, w = slicing.check_operands(x, w)
+        geo = MatrixGeometry.of(w.shape[0], w.shape[1], arch)
+        ww = None
     regs = ADCRegisters.of(arch.adc if adc is None else adc)
-    geo = MatrixGeometry.of(w.shape[0], w.shape[1], arch)
     xw, shift, sign = slicing.pack_inputs(x, geo)
-    ww = slicing.pack_weights(w, geo)
+    if ww is None:
+        ww = slicing.pack_weights(w, geo)
     _, msb, units, ops = sar_table(geo.max_sample, *regs.kernel_args())
     acc, hist, overflows = fused_layer(
         xw, ww, units, shift, sign, geo.cell_bits, geo.n_slices, geo.polarities,
