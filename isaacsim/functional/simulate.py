@@ -225,8 +225,8 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
     bs = int(batch_size) if batch_size is not None else auto_batch_size(wl, arch, n)
     layers = {lp.name: LayerStats.of(lp) for lp in mapping.layers}
     res = Result(arch=arch, workload=wl.name, mapping=mapping, layers=layers, sample_source=source,
-                 samples_available=available, samples_requested=samples, samples_planned=n,
-                 batch_size=bs, labels=y)
+                 samples_available=available, samples_requested=None if samples is None else int(samples),
+                 samples_planned=n, batch_size=bs, labels=y)
     outs: list[np.ndarray] = []
     refs: list[np.ndarray] = []
     n_batches = -(-n // bs)
