@@ -172,3 +172,27 @@ def test_packed_inputs_unpack_to_the_chunks():
     chunks = planes[:, :, 0] + 2 * planes[:, :, 1].astype(np.int64)
     assert sign.tolist() == [1, 1, 1, 1, -1] and shift.tolist() == [0, 2, 4, 6, 7]
     np.testing.assert_array_equal((sign[None, :, None] * (chunks << shift[None, :, None])).sum(1), x)
+
+
+@pytest.mark.filterwarnings("ignore::isaacsim.ConfigWarning")  # lossy ADC is irrelevant here
+@settings(max_examples=40, deadline=None)
+@given(
+    k=st.integers(1, 300), m=st.integers(1, 9), rows=st.sampled_from([3, 64, 70, 128, 200]),
+    cell_bits=st.sampled_from([1, 2, 3, 4]), wbits=st.sampled_from([2, 4, 8, 9]),
+    encoding=st.sampled_from(["differential", "offset"]), seed=st.integers(0, 2**16),
+)
+def test_numba_weight_packing_matches_numpy_reference(k, m, rows, cell_bits, wbits, encoding, seed):
+    """slicing.pack_weights (numba) == pack_weights_reference (cell_values + np.packbits)."""
+    arch = isaacsim.load_arch("trq", overrides={
+        "crossbar.rows": rows, "crossbar.cell_bits": cell_bits, "datapath.weight_bits": wbits,
+        "datapath.weight_encoding": encoding})
+    geo = MatrixGeometry.of(k, m, arch)
+    hi = 2 ** (wbits - 1) - 1
+    w = np.random.default_rng(seed).integers(-hi, hi + 1, (k, m))
+    w[:, 0] = hi  # a full-scale column and a zero column when there is room
+    if m > 1:
+        w[:, -1] = 0
+    got = slicing.pack_weights(w, geo)
+    ref = slicing.pack_weights_reference(w, geo)
+    assert got.dtype == ref.dtype == np.uint64
+    np.testing.assert_array_equal(got, ref)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from isaacsim.kernels.packing import pack_input_planes
+from isaacsim.kernels.packing import pack_input_planes, pack_weight_planes
 from isaacsim.mapping.geometry import MatrixGeometry
 
 
@@ -117,7 +117,17 @@ def cell_values(w: np.ndarray, geo: MatrixGeometry) -> np.ndarray:
 
 
 def pack_weights(w: np.ndarray, geo: MatrixGeometry) -> np.ndarray:
-    """Weights (K, M) -> packed cell bit-planes uint64 (row_parts, cell_bits, words, mapped_cols)."""
+    """Weights (K, M) -> packed cell bit-planes uint64 (row_parts, cell_bits, words, mapped_cols).
+
+    The numba packer works straight from the stored magnitudes, so no (K, mapped_cols) cell array
+    is built; tests/test_kernels.py holds it to `pack_weights_reference`.
+    """
+    mags = np.ascontiguousarray(stored_magnitudes(w, geo).transpose(0, 2, 1), dtype=np.int64)  # (Q, M, K)
+    return pack_weight_planes(mags, geo.n_slices, geo.cell_bits, geo.xbar_rows, geo.row_parts, n_words(geo))
+
+
+def pack_weights_reference(w: np.ndarray, geo: MatrixGeometry) -> np.ndarray:
+    """The same packing in plain numpy via `cell_values` (slow, obviously correct; for tests)."""
     cells = cell_values(w, geo)
     planes = np.stack([((cells >> b) & 1).T for b in range(geo.cell_bits)])  # (B, cols, K)
     packed = _pack_rows(planes.astype(np.uint8), geo)  # (B, cols, P, W)
