@@ -8,6 +8,7 @@ Analog Arithmetic in Crossbars", ISCA 2016, table of ISAAC-CE power and area: 12
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pytest
 import yaml
@@ -134,3 +135,19 @@ def test_yaml_syntax_error(tmp_path):
     p.write_text("name: x\ncomponents: [unclosed\n")
     with pytest.raises(ConfigError, match=r"broken\.yaml.*YAML syntax error"):
         load_table(p)
+
+
+def test_relative_table_path_resolves_from_the_arch_file(tmp_path, monkeypatch):
+    """`components.table: tables/mine.yaml` in a YAML means next to that YAML, not the cwd."""
+    (tmp_path / "cfg" / "tables").mkdir(parents=True)
+    (tmp_path / "cfg" / "tables" / "mine.yaml").write_text((TABLE_DIR / "isaac_32nm.yaml").read_text())
+    arch_file = tmp_path / "cfg" / "arch.yaml"
+    arch_file.write_text("extends: isaac\ncomponents:\n  table: tables/mine.yaml\n")
+    monkeypatch.chdir(tmp_path)  # the table is not at ./tables/mine.yaml
+    arch = load_arch(arch_file)
+    assert Path(arch.components.table) == tmp_path / "cfg" / "tables" / "mine.yaml"
+    assert load_table(arch.components.table).entry("adc") == load_table("isaac_32nm").entry("adc")
+    # a child preset inherits the parent's anchored path unchanged
+    child = tmp_path / "child.yaml"
+    child.write_text(f"extends: {arch_file}\nadc.bits: 6\n")
+    assert Path(load_arch(child).components.table) == tmp_path / "cfg" / "tables" / "mine.yaml"

@@ -114,6 +114,17 @@ def _split_dotted(data: dict, source: str) -> dict:
     return nested
 
 
+def _anchor_table(data: dict, base_dir: Path) -> None:
+    """A relative `components.table` path written in a file means relative to that file."""
+    comp = data.get("components")
+    ref = comp.get("table") if isinstance(comp, dict) else None
+    if not isinstance(ref, str) or "/" not in ref and not ref.endswith((".yaml", ".yml")):
+        return  # absent, not a string, or a shipped table name
+    p = Path(ref).expanduser()
+    if not p.is_absolute():
+        comp["table"] = str(base_dir / p)
+
+
 def _resolve(path: Path, chain: tuple[Path, ...]) -> dict:
     if path in chain:
         names = " -> ".join(p.name for p in (*chain, path))
@@ -121,6 +132,7 @@ def _resolve(path: Path, chain: tuple[Path, ...]) -> dict:
     data = read_yaml_mapping(path, "architecture")
     parent_ref = data.pop("extends", None)
     data = _split_dotted(data, str(path))
+    _anchor_table(data, path.parent)
     if parent_ref is None:
         return data
     if not isinstance(parent_ref, str):

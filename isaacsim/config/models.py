@@ -173,7 +173,7 @@ class ComponentsConfig(Node):
     table: str = Field(
         "isaac_32nm",
         min_length=1,
-        description="A shipped table name (isaac_32nm, trq_45nm) or a path to a component-table YAML file.",
+        description="A shipped table name (isaac_32nm, trq_45nm) or a path to a component-table YAML file (relative to the YAML that names it).",
     )
 
 
