@@ -1,0 +1,31 @@
+"""Timing model: stage latencies and rates at the system clock, and the analytic lower bounds.
+
+`build_stages(arch)` lists every pipeline stage with its latency in ns and cycles and its exact
+rate per cycle (`stages.py`); `layer_bound` / `network_bound` give the per-layer analytic lower
+bound, the busiest resource's work over its rate (`bounds.py`, DESIGN 4).
+"""
+
+from isaacsim.timing.bounds import (
+    LayerBound,
+    NetworkBound,
+    ResourceWork,
+    estimate_counts,
+    layer_bound,
+    network_bound,
+)
+from isaacsim.timing.stages import DEFAULTS, Stage, Stages, build_stages, cycles_of, occupancy
+
+__all__ = [
+    "DEFAULTS",
+    "LayerBound",
+    "NetworkBound",
+    "ResourceWork",
+    "Stage",
+    "Stages",
+    "build_stages",
+    "cycles_of",
+    "estimate_counts",
+    "layer_bound",
+    "network_bound",
+    "occupancy",
+]

@@ -1,0 +1,142 @@
+"""Stage latencies and rates at the clock (DESIGN 4): presets, overrides, defaults, counts."""
+
+import warnings
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+import yaml
+
+from isaacsim import load_arch
+from isaacsim.components import table_path
+from isaacsim.timing import build_stages, cycles_of, occupancy
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def arch(name, **overrides):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # isaac's 8-bit ADC is below lossless for 2-bit cells
+        return load_arch(ROOT / "arch_configs" / f"{name}.yaml", overrides)
+
+
+def test_isaac_published_pipeline_is_balanced():
+    """ISAAC (Shafiee et al., ISCA 2016): 128x128 crossbars read in 100 ns, 8 ADCs per IMA at
+    1.28 GS/s and 8 bits, 100 MHz. Expected values are computed here from those figures."""
+    st = build_stages(arch("isaac"))
+    clock_hz, read_s, adc_sps, bits, xbars, cols, adcs = 100e6, 100e-9, 1.28e9, 8, 8, 128, 8
+
+    xb = st["crossbar_read"]
+    assert xb.latency_cycles == round(read_s * clock_hz) == 10
+    assert xb.multi_cycle and xb.rate == Fraction(1, 10) and xb.unit == "reads"
+
+    adc = st["adc"]
+    assert adc.rate == Fraction(round(adc_sps * bits), round(clock_hz)) == Fraction(512, 5)
+    assert float(adc.rate) == 102.4 and not adc.multi_cycle and adc.latency_cycles == 1
+    assert adc.latency_ns == Fraction(78125, 100000)  # one 8-bit conversion: 8 / 1.024e10 s
+
+    sa = st["shift_add"]
+    assert sa.rate == Fraction(128, 5)  # 10 ns / 0.390625 ns
+    # the PE's S+A units take every ADC result: 4 x 25.6 = 8 ADCs x 102.4 ops / 8 ops per result
+    assert sa.per_pe * sa.rate == adc.per_pe * adc.rate / bits
+
+    # one read of all 8 crossbars gives 8 x 128 samples of 8 ops: exactly one read time of the ADCs
+    ops_per_read = xbars * cols * bits
+    assert ops_per_read == 8192
+    assert Fraction(ops_per_read) / (adcs * adc.rate) == xb.latency_cycles
+
+
+def test_isaac_counts_and_byte_rates():
+    st = build_stages(arch("isaac"))
+    xb = st["crossbar_read"]
+    assert (xb.per_pe, xb.per_tile, xb.per_chip) == (8, 96, 8 * 12 * 168)
+    assert st["edram"].rate == 32 and st["tile_bus"].rate == 48 and st["noc_link"].rate == 4
+    assert st["noc_link"].resource == "router" and st["noc_link"].per_tile == 1
+    assert st["edram"].level == "tile" and st["edram"].per_pe is None
+    assert st["sigmoid"].per_tile == 2 and st["sigmoid"].rate == 1
+    assert st["input_register"].rate == 2048 and st["output_register"].rate == 256
+    assert st["hypertransport"].per_chip == 4 and st["hypertransport"].rate == 64  # 6.4 GB/s / 100 MHz
+    for s in st.stages:
+        assert s.latency_cycles >= 1 and s.multi_cycle == (s.latency_ns > st.period_ns)
+        assert s.as_dict()["stage"] == s.name
+
+
+@pytest.mark.parametrize("name", ["isaac", "trq_baseline", "trq"])
+def test_presets_share_the_isaac_timing(name):
+    st = build_stages(arch(name))
+    assert st["crossbar_read"].latency_cycles == 10
+    assert st["adc"].rate == Fraction(512, 5) and st["shift_add"].rate == Fraction(128, 5)
+    assert [s.name for s in st.stages if s.multi_cycle] == ["crossbar_read"]
+
+
+def test_clock_change_rounds_up():
+    st = build_stages(arch("isaac", clock_mhz=250))
+    assert st.period_ns == 4
+    assert st["crossbar_read"].latency_cycles == 25 and st["crossbar_read"].rate == Fraction(1, 25)
+    assert st["adc"].rate == Fraction(1280 * 8, 250)  # 40.96 ops per 4 ns cycle
+    e = st["edram"]  # 10 ns at 4 ns: 2.5 -> 3 cycles, busy 3 cycles per 32-byte access
+    assert e.latency_cycles == 3 and e.multi_cycle and e.rate == Fraction(32, 3)
+    assert st["shift_add"].rate == Fraction(4) / Fraction("0.390625")
+
+
+def test_latency_overrides_round_up():
+    st = build_stages(arch("isaac", **{
+        "crossbar.read_latency_ns": 33, "latency_ns.shift_add": 20, "latency_ns.edram_access": 15,
+        "latency_ns.router_hop": 10.5, "latency_ns.nfu": 5, "latency_ns.config_load": 25,
+        "latency_ns.tile_bus": 2.5, "latency_ns.register_access": 30,
+    }))
+    xb = st["crossbar_read"]
+    assert (xb.latency_cycles, xb.rate, xb.multi_cycle) == (4, Fraction(1, 4), True)
+    assert (st["shift_add"].latency_cycles, st["shift_add"].rate) == (2, Fraction(1, 2))
+    assert (st["edram"].latency_cycles, st["edram"].rate) == (2, 16)
+    assert (st["noc_link"].latency_cycles, st["noc_link"].rate) == (2, 2)
+    assert st["sigmoid"].rate == 2 and st["maxpool"].rate == 2 and not st["sigmoid"].multi_cycle
+    assert st["config_load"].latency_cycles == 3 and st["config_load"].latency_from == "latency_ns.config_load"
+    assert st["tile_bus"].rate == 48 * 4 and st["tile_bus"].latency_cycles == 1
+    assert st["input_register"].latency_cycles == 3 and st["output_register"].rate == Fraction(256, 3)
+    assert st["edram"].latency_from == "latency_ns.edram_access"
+
+
+def test_adc_rate_override_and_sample_rate():
+    assert build_stages(arch("isaac", **{"adc.ops_per_cycle": 16}))["adc"].rate == 16
+    st = build_stages(arch("trq_baseline", **{"adc.sample_rate_msps": 100}))
+    assert st["adc"].rate == 8 and st["adc"].latency_cycles == 1  # 8 ops at 8 per cycle: one cycle
+    slow = build_stages(arch("trq_baseline", **{"adc.sample_rate_msps": 10}))["adc"]
+    assert slow.rate == Fraction(4, 5) and slow.latency_cycles == 10 and slow.multi_cycle
+
+
+def test_config_load_sources_and_table_notes():
+    isaac, trq = build_stages(arch("isaac")), build_stages(arch("trq"))
+    assert "default" in isaac["config_load"].latency_from  # isaac_32nm has no trq_config entry
+    assert isaac["config_load"].latency_ns == isaac["tile_bus"].latency_ns
+    assert "trq_config" in trq["config_load"].latency_from and trq["config_load"].latency_cycles == 1
+    assert isaac.notes == ()
+    assert len(trq.notes) == 1 and "1 ns per A/D operation" in trq.notes[0]
+
+
+def test_table_without_latency_takes_one_period(tmp_path):
+    data = yaml.safe_load(table_path("isaac_32nm").read_text())
+    del data["components"]["maxpool"]["latency_ns"]
+    data["components"]["edram"]["latency_ns"] = 25
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(data))
+    st = build_stages(arch("isaac", **{"components.table": str(path)}))
+    assert st["maxpool"].latency_ns == st.period_ns and "default" in st["maxpool"].latency_from
+    assert st["edram"].latency_cycles == 3 and st["edram"].rate == Fraction(32, 3)
+
+
+def test_zero_units_are_not_stages():
+    st = build_stages(arch("isaac", **{"tile.sigmoid_units": 0, "tile.output_register_bytes": 0,
+                                       "chip.hypertransport_links": 0}))
+    for name in ("sigmoid", "tile_output_register", "hypertransport"):
+        assert name not in st
+    with pytest.raises(KeyError, match="stages:"):
+        st["sigmoid"]
+
+
+def test_cycle_helpers():
+    assert cycles_of(Fraction(100), Fraction(10)) == 10
+    assert cycles_of(Fraction(101), Fraction(10)) == 11
+    assert cycles_of(Fraction(1, 10), Fraction(10)) == 1
+    assert occupancy(Fraction(5), Fraction(10)) == Fraction(1, 2)
+    assert occupancy(Fraction(15), Fraction(10)) == 2
