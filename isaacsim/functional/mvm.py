@@ -11,7 +11,7 @@ import numpy as np
 
 from isaacsim.adc.registers import ADCRegisters
 from isaacsim.config.models import ADCConfig, Arch
-from isaacsim.kernels.fused import fused_layer
+from isaacsim.kernels.fused import fused_layer, fused_layer_traced
 from isaacsim.kernels.sar import sar_table
 from isaacsim.mapping import slicing
 from isaacsim.mapping.geometry import MatrixGeometry
@@ -35,7 +35,8 @@ class PackedWeights:
         return cls(geo, slicing.pack_weights(w, geo))
 
 
-def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | None = None):
+def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | None = None, *,
+        trace: bool = False):
     """y = x @ w as the datapath computes it, and the ADC / S+A statistics.
 
     x: (N, K) integers in the arch's input format (unsigned, or signed two's complement);
@@ -51,6 +52,14 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
     ops_per_conversion, r1_conversions / r2_conversions (TRQ, else 0), sample_hist (length
     max_sample + 1, raw bit-line samples before clipping), ops_hist (length R + 3, conversions
     by A/D operations), overflows (partial-sum register adds that wrapped), and the geometry.
+
+    trace=True adds stats["ad_ops_trace"]: int32 (N, input_cycles, crossbars, lanes), the A/D
+    operations each ADC lane of each crossbar of the matrix does for input vector n in cycle c
+    (detection comparisons included; its total is ad_ops). Crossbar t is (col_part, row_part,
+    polarity), polarity fastest (`MatrixGeometry.crossbar_index`); column j of a crossbar is
+    converted by lane j % arch.pe.adcs, lanes = min(pe.adcs, crossbar.cols)
+    (docs/datapath.md, "ADC operation traces"). It takes 4 x N x cycles x crossbars x lanes
+    bytes. y and the other statistics are the same with or without it.
     """
     if isinstance(w, PackedWeights):
         geo, ww = w.geometry, w.planes
@@ -66,10 +75,22 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
     if ww is None:
         ww = slicing.pack_weights(w, geo)
     _, msb, units, ops = sar_table(geo.max_sample, *regs.kernel_args())
-    acc, hist, overflows = fused_layer(
-        xw, ww, units, shift, sign, geo.cell_bits, geo.n_slices, geo.polarities,
-        arch.datapath.psum_bits, numba.get_num_threads(),
-    )
+    ad_trace = None
+    if trace:
+        lanes = geo.lanes(arch.pe.adcs)
+        per_slot = -(-geo.xbar_cols // lanes) * int(ops.max())
+        if per_slot > np.iinfo(np.int32).max:  # an entry sums one cycle of one lane: far below
+            raise ValueError(f"an ADC lane's A/D operations per window ({per_slot}) overflow int32")
+        acc, hist, overflows, ad_trace = fused_layer_traced(
+            xw, ww, units, ops, geo.column_lanes(arch.pe.adcs), geo.crossbars * lanes, shift, sign,
+            geo.cell_bits, geo.n_slices, geo.polarities, arch.datapath.psum_bits, numba.get_num_threads(),
+        )
+        ad_trace = ad_trace.reshape(x.shape[0], geo.input_cycles, geo.crossbars, lanes)
+    else:
+        acc, hist, overflows = fused_layer(
+            xw, ww, units, shift, sign, geo.cell_bits, geo.n_slices, geo.polarities,
+            arch.datapath.psum_bits, numba.get_num_threads(),
+        )
     y = acc * int(regs.step) if regs.integral_step else acc * regs.step
     if geo.encoding == "offset":
         y = y - slicing.offset_correction(x, geo)
@@ -98,4 +119,6 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
         "input_cycles": geo.input_cycles,
         "max_sample": geo.max_sample,
     }
+    if ad_trace is not None:
+        stats["ad_ops_trace"] = ad_trace
     return y, stats

@@ -3,7 +3,8 @@
 `Result.summary()` is the `isaacsim run --json` document (DESIGN 9 keys; docs/running.md lists
 them and which stay null until the timing and energy models fill them). `Result.to_frame()` is a
 tidy per-layer table. Histograms (`LayerStats.sample_hist`, `ops_hist`) stay on the object for
-the timing and calibration models; they are not in the JSON summary.
+the timing and calibration models; they are not in the JSON summary, and neither are the
+A/D-operation traces that `simulate(..., traces=N)` keeps (`LayerStats.ad_ops_trace`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ class LayerStats:
     """Raw bit-line samples by value (length max_sample + 1)."""
     ops_hist: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     """Conversions by A/D-operation count (length resolution + 3)."""
+    ad_ops_trace: np.ndarray | None = None
+    """A/D operations per window, cycle, crossbar and ADC lane of the run's first samples
+    (`simulate(..., traces=N)`; None when off): int32 (samples, groups, vectors, input_cycles,
+    crossbars_per_group, lanes); `isaacsim.mvm`'s ad_ops_trace per sample and group, vectors =
+    Ho * Wo (1 for linear). docs/datapath.md, "ADC operation traces"."""
 
     @classmethod
     def of(cls, lp: LayerPlacement) -> LayerStats:
@@ -66,17 +72,25 @@ class LayerStats:
         out[: b.size] += b
         return out
 
-    def add_call(self, stats: dict[str, Any]) -> None:
-        """Add one `isaacsim.mvm` call's statistics."""
+    def add_call(self, stats: dict[str, Any], calls: int = 1) -> None:
+        """Add one `isaacsim.mvm` call's statistics (calls=0: the rest of a product split in two)."""
         self.conversions += int(stats["conversions"])
         self.ad_ops += int(stats["ad_ops"])
         self.r1_conversions += int(stats["r1_conversions"])
         self.r2_conversions += int(stats["r2_conversions"])
         self.overflows += int(stats["overflows"])
         self.n_vectors += int(stats["n_vectors"])
-        self.mvm_calls += 1
+        self.mvm_calls += calls
         self.sample_hist = self._add_hist(self.sample_hist, np.asarray(stats["sample_hist"], np.int64))
         self.ops_hist = self._add_hist(self.ops_hist, np.asarray(stats["ops_hist"], np.int64))
+
+    def add_trace(self, group: int, samples: int, trace: np.ndarray) -> None:
+        """Store one group's `mvm` ad_ops_trace (samples * vectors, cycles, crossbars, lanes) of
+        this accumulator's samples; groups arrive in order 0 .. groups - 1."""
+        tr = trace.reshape(samples, -1, *trace.shape[1:])
+        if self.ad_ops_trace is None:
+            self.ad_ops_trace = np.zeros((samples, self.groups, *tr.shape[1:]), np.int32)
+        self.ad_ops_trace[:, group] = tr
 
     def merge(self, other: LayerStats) -> None:
         """Add another accumulator of the same layer (a completed batch) into this one."""
@@ -85,6 +99,9 @@ class LayerStats:
             setattr(self, k, getattr(self, k) + getattr(other, k))
         self.sample_hist = self._add_hist(self.sample_hist, other.sample_hist)
         self.ops_hist = self._add_hist(self.ops_hist, other.ops_hist)
+        if other.ad_ops_trace is not None:  # a later batch's samples follow this one's
+            self.ad_ops_trace = (other.ad_ops_trace if self.ad_ops_trace is None
+                                 else np.concatenate([self.ad_ops_trace, other.ad_ops_trace]))
 
     @property
     def ops_per_conversion(self) -> float | None:
@@ -187,6 +204,10 @@ class Result:
         t = {k: sum(getattr(s, k) for s in self.layers.values()) for k in keys}
         t["ops_per_conversion"] = _ratio(t["ad_ops"], t["conversions"])
         return t
+
+    def traces(self) -> dict[str, np.ndarray]:
+        """{layer: LayerStats.ad_ops_trace} for the layers that kept one (`simulate(traces=N)`)."""
+        return {n: s.ad_ops_trace for n, s in self.layers.items() if s.ad_ops_trace is not None}
 
     def registers(self) -> dict[str, dict[str, Any]]:
         """{layer: register dict} as used, in the register-file format's `layers` shape."""

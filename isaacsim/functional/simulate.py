@@ -161,10 +161,14 @@ def reference_matmul(name: str, x2d: np.ndarray, w2d: np.ndarray) -> np.ndarray:
 
 
 def _matmul(arch: Arch, mapping: NetworkMapping, stats: dict[str, LayerStats], bar: _Bar,
-            packed: dict[tuple[str, int], PackedWeights]):
+            packed: dict[tuple[str, int], PackedWeights], batch: int = 1, traced: int = 0):
     """The simulated product for one batch. `packed` (shared across batches) holds each layer's
     and group's sliced weights: the reference executor calls a conv's groups in order, once per
-    batch, with the same read-only weights, so (layer, group) identifies the matrix."""
+    batch, with the same read-only weights, so (layer, group) identifies the matrix.
+
+    The batch has `batch` samples, and the first `traced` of them keep their A/D-operation
+    traces: the product is split into the traced rows (samples first, im2col rows sample-major)
+    and the rest, counted as one mvm call."""
     regs = {lp.name: lp.adc for lp in mapping.layers}
     groups = {lp.name: lp.layer.groups for lp in mapping.layers}
     calls: dict[str, int] = {}
@@ -173,16 +177,26 @@ def _matmul(arch: Arch, mapping: NetworkMapping, stats: dict[str, LayerStats], b
         bar.layer(name)
         key = (name, calls.get(name, 0) % groups[name])
         calls[name] = calls.get(name, 0) + 1
+        rows = x2d.shape[0] // batch * traced
         try:
             pw = packed.get(key)
             if pw is None or (pw.geometry.k, pw.geometry.m) != w2d.shape:
                 pw = packed[key] = PackedWeights.of(w2d, arch)
-            y, st = mvm(x2d, pw, arch, adc=regs[name])
+            if rows:
+                y, st = mvm(x2d[:rows], pw, arch, adc=regs[name], trace=True)
+                stats[name].add_trace(key[1], traced, st.pop("ad_ops_trace"))
+                stats[name].add_call(st)
+                if rows < x2d.shape[0]:
+                    y_rest, st = mvm(x2d[rows:], pw, arch, adc=regs[name])
+                    stats[name].add_call(st, calls=0)
+                    y = np.concatenate([y, y_rest])
+            else:
+                y, st = mvm(x2d, pw, arch, adc=regs[name])
+                stats[name].add_call(st)
         except IsaacsimError:
             raise
         except ValueError as e:  # operands outside the datapath's formats (check_formats prevents it)
             raise MappingError(f"layer {name!r}: {e}") from None
-        stats[name].add_call(st)
         if y.dtype.kind == "f":  # a non-integral ADC step: round half up to the integer accumulator
             y = np.floor(y + 0.5).astype(np.int64)
         return y
@@ -193,7 +207,8 @@ def _matmul(arch: Arch, mapping: NetworkMapping, stats: dict[str, LayerStats], b
 def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workload | str | os.PathLike, *,
              samples: int | None = None, timing: bool = True,
              registers: Mapping[str, Any] | str | os.PathLike | None = None,
-             batch_size: int | None = None, progress: bool = False, raise_on_error: bool = True) -> Result:
+             batch_size: int | None = None, progress: bool = False, raise_on_error: bool = True,
+             traces: int = 0) -> Result:
     """Run `workload` on `arch` through the bit-exact datapath and return a `Result`.
 
     arch: an Arch, a YAML path or preset name, or a dict. workload: a Workload or a directory.
@@ -203,6 +218,10 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
     named use `arch.adc`. batch_size: samples per batch (default: `auto_batch_size`).
     timing: accepted for the contract; the timing model is not implemented yet, so the timing
     keys of the summary stay None. progress: a progress bar on stderr (terminals only).
+    traces: keep the A/D-operation traces of the run's first `traces` samples on
+    `LayerStats.ad_ops_trace` (`Result.traces()`; not in the JSON summary): int32 (samples,
+    groups, vectors, input_cycles, crossbars_per_group, lanes) per layer, 4 bytes x vectors x
+    cycles x crossbars x lanes per sample and layer (ResNet-18 on trq: about 0.5 GB a sample).
 
     Bad inputs raise before anything runs (ConfigError, WorkloadError, MappingError). An error
     or KeyboardInterrupt inside a batch ends the run with status 'failed' / 'interrupted' and
@@ -218,6 +237,8 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
                                    or batch_size < 1):
         raise ConfigError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    if isinstance(traces, bool) or not isinstance(traces, numbers.Integral) or traces < 0:
+        raise ConfigError(f"traces must be a whole number >= 0, got {traces!r}")
     check_formats(wl, arch)
     mapping = place_network(wl.layers(), arch, registers)
     x, y, source, available = select_samples(wl, samples)
@@ -238,7 +259,8 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
                 try:
                     batch = {k: s.empty_like() for k, s in layers.items()}
                     t0 = time.perf_counter()
-                    out = execute(wl, xb, matmul=_matmul(arch, mapping, batch, bar, packed))
+                    traced = max(0, min(int(traces) - start, len(xb)))
+                    out = execute(wl, xb, matmul=_matmul(arch, mapping, batch, bar, packed, len(xb), traced))
                     t1 = time.perf_counter()
                     bar.layer("reference")
                     ref = execute(wl, xb, matmul=reference_matmul)

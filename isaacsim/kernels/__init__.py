@@ -2,10 +2,11 @@
 
 `sar` traces one SAR conversion (range detection, then bit-by-bit binary search) and tabulates it
 over every possible bit-line sample; `fused` runs a whole layer (bit-serial samples, conversion,
-shift-and-add with finite partial-sum registers) without materialising the samples.
+shift-and-add with finite partial-sum registers) without materialising the samples;
+`fused_layer_traced` also sums each window's A/D operations per crossbar and ADC lane.
 """
 
-from isaacsim.kernels.fused import fused_layer
+from isaacsim.kernels.fused import fused_layer, fused_layer_traced
 from isaacsim.kernels.packing import pack_input_planes
 from isaacsim.kernels.popcount import popcount64
 from isaacsim.kernels.sar import IDEAL, TRQ, UNIFORM, sar_convert, sar_convert_array, sar_table
@@ -15,6 +16,7 @@ __all__ = [
     "TRQ",
     "UNIFORM",
     "fused_layer",
+    "fused_layer_traced",
     "pack_input_planes",
     "popcount64",
     "sar_convert",

@@ -75,31 +75,113 @@ def fused_layer(xw, ww, units_lut, cyc_shift, cyc_sign, cell_bits, n_slices, n_p
                                 h[s] += 1
                                 psum[col] += (units_lut[s] << s_sh) * sgn
                         continue
-                    samp[:] = 0
-                    for a in range(n_dac):
-                        for b in range(cell_bits):
-                            sh = a + b
-                            for wd in range(n_words):
-                                xv = xw[n, c, p, a, wd]
-                                if xv == 0:
-                                    continue
-                                wrow = ww[p, b, wd]
-                                for col in range(n_cols):
-                                    samp[col] += np.int64(popcount64(xv & wrow[col])) << sh
+                    _cycle_samples(xw, ww, n, c, p, samp)
                     for col in range(n_cols):
                         n_ovf += _convert_add(samp[col], col, psum, h, units_lut, s_sh, sgn, wsh)
-                for q in range(n_pol):
-                    base = q * cpp
-                    for j in range(m_out):
-                        acc = np.int64(0)
-                        for s in range(n_slices):
-                            acc += psum[base + j * n_slices + s] << (s * cell_bits)
-                        if q == 0:
-                            out[n, j] += acc
-                        else:
-                            out[n, j] -= acc
+                _merge(psum, out[n], n_pol, n_slices, cell_bits)
         ovf[t] = n_ovf
     return out, hist.sum(axis=0), ovf.sum()
+
+
+@njit(cache=True, parallel=True)
+def fused_layer_traced(xw, ww, units_lut, ops_lut, col_slot, n_slots, cyc_shift, cyc_sign, cell_bits,
+                       n_slices, n_pol, psum_bits, n_threads):
+    """`fused_layer` that also returns each window's A/D-operation trace.
+
+    ops_lut: int64 (max_sample + 1,) A/D operations of each sample (`sar.sar_table`).
+    col_slot: int64 (row_parts, n_cols) where column col of row partition p is converted:
+        t * lanes + lane (`MatrixGeometry.column_lanes`); n_slots = crossbars * lanes.
+
+    Returns (out, histogram, overflow count) as `fused_layer`, and trace int32
+    (N, cycles, n_slots): trace[n, c, slot] = sum of ops_lut[sample] over the samples of input
+    vector n in cycle c that slot converts. The caller bounds an entry (columns per slot x the
+    largest ops) inside int32.
+    """
+    n_vec, n_cyc, n_parts, n_dac, n_words = xw.shape
+    n_cols = ww.shape[3]
+    m_out = n_cols // n_pol // n_slices
+    n_hist = units_lut.shape[0]
+    n_chunks = max(1, min(n_vec, n_threads))
+    hist = np.zeros((n_chunks, n_hist), np.int64)
+    ovf = np.zeros(n_chunks, np.int64)
+    out = np.zeros((n_vec, m_out), np.int64)
+    trace = np.zeros((n_vec, n_cyc, n_slots), np.int32)
+    ops32 = ops_lut.astype(np.int32)
+    wsh = 64 - psum_bits
+    check = _may_overflow(units_lut, cyc_shift, cyc_sign, psum_bits)
+    fast = n_dac == 1 and cell_bits == 1 and n_words == 2
+    for t in prange(n_chunks):
+        lo = t * n_vec // n_chunks
+        hi = (t + 1) * n_vec // n_chunks
+        samp = np.empty(n_cols, np.int64)
+        psum = np.empty(n_cols, np.int64)
+        h = hist[t]
+        n_ovf = 0
+        for n in range(lo, hi):
+            for p in range(n_parts):
+                psum[:] = 0
+                slot = col_slot[p]
+                for c in range(n_cyc):
+                    tr = trace[n, c]
+                    s_sh = cyc_shift[c]
+                    sgn = cyc_sign[c]
+                    if fast:
+                        x0 = xw[n, c, p, 0, 0]
+                        x1 = xw[n, c, p, 0, 1]
+                        w0 = ww[p, 0, 0]
+                        w1 = ww[p, 0, 1]
+                        for col in range(n_cols):
+                            s = np.int64(popcount64(x0 & w0[col])) + np.int64(popcount64(x1 & w1[col]))
+                            tr[slot[col]] += ops32[s]
+                            if check:
+                                n_ovf += _convert_add(s, col, psum, h, units_lut, s_sh, sgn, wsh)
+                            else:
+                                h[s] += 1
+                                psum[col] += (units_lut[s] << s_sh) * sgn
+                        continue
+                    _cycle_samples(xw, ww, n, c, p, samp)
+                    for col in range(n_cols):
+                        s = samp[col]
+                        tr[slot[col]] += ops32[s]
+                        n_ovf += _convert_add(s, col, psum, h, units_lut, s_sh, sgn, wsh)
+                _merge(psum, out[n], n_pol, n_slices, cell_bits)
+        ovf[t] = n_ovf
+    return out, hist.sum(axis=0), ovf.sum(), trace
+
+
+@njit(cache=True, inline="always")
+def _cycle_samples(xw, ww, n, c, p, samp):
+    """Input vector n's samples of row partition p in cycle c, all columns, into samp (generic path)."""
+    n_dac, n_words = xw.shape[3], xw.shape[4]
+    cell_bits, n_cols = ww.shape[1], ww.shape[3]
+    samp[:] = 0
+    for a in range(n_dac):
+        for b in range(cell_bits):
+            sh = a + b
+            for wd in range(n_words):
+                xv = xw[n, c, p, a, wd]
+                if xv == 0:
+                    continue
+                wrow = ww[p, b, wd]
+                for col in range(n_cols):
+                    samp[col] += np.int64(popcount64(xv & wrow[col])) << sh
+
+
+@njit(cache=True, inline="always")
+def _merge(psum, out_n, n_pol, n_slices, cell_bits):
+    """Add one row partition's registers into an output row: shifted by slice, signed by polarity."""
+    cpp = psum.shape[0] // n_pol
+    m_out = cpp // n_slices
+    for q in range(n_pol):
+        base = q * cpp
+        for j in range(m_out):
+            acc = np.int64(0)
+            for s in range(n_slices):
+                acc += psum[base + j * n_slices + s] << (s * cell_bits)
+            if q == 0:
+                out_n[j] += acc
+            else:
+                out_n[j] -= acc
 
 
 @njit(cache=True, inline="always")

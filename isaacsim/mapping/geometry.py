@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from isaacsim.config.models import Arch
 
 
@@ -104,3 +106,32 @@ class MatrixGeometry:
     def max_sample(self) -> int:
         """Largest bit-line sample: rows x max DAC level x max cell level."""
         return self.xbar_rows * (2**self.dac_bits - 1) * (2**self.cell_bits - 1)
+
+    # ---- crossbars and ADC lanes (docs/datapath.md, "ADC operation traces")
+    def crossbar_index(self, row_part: int, col_part: int, polarity: int) -> int:
+        """Crossbar t of one group's matrix: (col_part, row_part, polarity), polarity fastest.
+
+        The order of `LayerPlacement.crossbar_index` for copy 0, group 0.
+        """
+        return (col_part * self.row_parts + row_part) * self.polarities + polarity
+
+    def lanes(self, adcs: int) -> int:
+        """ADC lanes per crossbar: column j is converted by lane j % adcs; min(adcs, xbar_cols)."""
+        if adcs < 1:
+            raise ValueError(f"adcs must be >= 1, got {adcs}")
+        return min(adcs, self.xbar_cols)
+
+    def column_lanes(self, adcs: int) -> np.ndarray:
+        """Where each kernel column's samples are converted: int64 (row_parts, mapped_cols) of
+        t * lanes + lane, t the crossbar (`crossbar_index`), lane = (column within crossbar) % adcs.
+
+        Kernel column q * cols_per_polarity + c (polarity q) sits in column-partition
+        c // xbar_cols, at column c % xbar_cols of that crossbar.
+        """
+        lanes = self.lanes(adcs)
+        col = np.arange(self.mapped_cols, dtype=np.int64)
+        q, c = np.divmod(col, self.cols_per_polarity)
+        part, j = np.divmod(c, self.xbar_cols)
+        p = np.arange(self.row_parts, dtype=np.int64)[:, None]
+        t = (part[None, :] * self.row_parts + p) * self.polarities + q[None, :]
+        return t * lanes + (j % lanes)[None, :]
