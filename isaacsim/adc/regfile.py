@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from isaacsim.adc.registers import ADCRegisters
-from isaacsim.config.loader import read_yaml_mapping
+from isaacsim.config.loader import read_text_file, read_yaml_mapping
 from isaacsim.errors import ConfigError
 
 FORMAT_VERSION = 1
@@ -28,14 +28,7 @@ TOP_KEYS = ("format_version", "layers", "meta")
 def _read(path: Path) -> dict[str, Any]:
     if path.suffix.lower() != ".json":
         return read_yaml_mapping(path, "register")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such register file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, expected a register file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read register file ({e.__class__.__name__}: {e})") from None
+    text = read_text_file(path, "register", "JSON")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:

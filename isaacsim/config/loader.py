@@ -34,16 +34,21 @@ def preset_names() -> list[str]:
     return sorted(names)
 
 
-def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping; every failure is one ConfigError line."""
+def read_text_file(path: Path, what: str, kind: str = "YAML") -> str:
+    """A user's text file; a missing, directory or unreadable path is one ConfigError line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such {what} file") from None
     except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, expected a YAML {what} file") from None
+        raise ConfigError(f"{path}: is a directory, expected a {kind} {what} file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read {what} file ({e.__class__.__name__}: {e})") from None
+
+
+def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping; every failure is one ConfigError line."""
+    text = read_text_file(path, what)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:

@@ -27,6 +27,7 @@ from isaacsim.errors import WorkloadError
 from isaacsim.mapping.im2col import conv_output_hw, conv_weight_matrix, fold_output, im2col
 from isaacsim.workload.format import OPS, TensorFormat
 from isaacsim.workload.io import Dataset, Workload, build, pair, save_workload, weight_dtype
+from isaacsim.workload.reference import pool_windows
 
 DEFAULT_PERCENTILE = 99.99
 MATRIX_OPS = ("conv2d", "linear")
@@ -219,16 +220,6 @@ def _params(spec, params: Mapping[str, np.ndarray]) -> dict[str, tuple[np.ndarra
 # ---------------------------------------------------------------- float forward
 
 
-def _pool_windows(x, k, s, p, fill):
-    b, c, h, w = x.shape
-    ho, wo = conv_output_hw((h, w), k, s, p)
-    xp = np.full((b, c, h + 2 * p[0], w + 2 * p[1]), fill, dtype=x.dtype)
-    xp[:, :, p[0]:p[0] + h, p[1]:p[1] + w] = x
-    for i in range(k[0]):
-        for j in range(k[1]):
-            yield xp[:, :, i:i + s[0] * (ho - 1) + 1:s[0], j:j + s[1] * (wo - 1) + 1:s[1]]
-
-
 def _float_node(n, ins, wb, dtype):
     op, a = n["op"], ins[0]
     if op == "conv2d":
@@ -251,9 +242,9 @@ def _float_node(n, ins, wb, dtype):
     elif op in ("maxpool", "avgpool"):
         k, s, p = pair(n["kernel"]), pair(n["stride"]), pair(n["padding"])
         if op == "maxpool":
-            y = np.maximum.reduce(list(_pool_windows(a, k, s, p, -np.inf)))
+            y = np.maximum.reduce(list(pool_windows(a, k, s, p, -np.inf)))
         else:
-            y = sum(_pool_windows(a, k, s, p, 0)) / (k[0] * k[1])
+            y = sum(pool_windows(a, k, s, p, 0)) / (k[0] * k[1])
     elif op == "global_avgpool":
         y = a.mean(axis=(2, 3), keepdims=True)
     elif op == "flatten":

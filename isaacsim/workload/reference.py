@@ -65,11 +65,12 @@ def _conv(wl: Workload, n, x: np.ndarray, matmul: MatMul, zp: int) -> np.ndarray
     return fold_output(ys, conv_output_hw(x.shape[2:], k, s, p, d))
 
 
-def _windows(x: np.ndarray, k, s, p, fill: int):
-    """Yield the kh*kw strided views of the padded (B, C, H, W) input, one per kernel offset."""
+def pool_windows(x: np.ndarray, k, s, p, fill):
+    """Yield the kh*kw strided views of the padded (B, C, H, W) input, one per kernel offset
+    (padding = fill, in x's dtype; the float forward of `ptq` shares this)."""
     b, c, h, w = x.shape
     ho, wo = conv_output_hw((h, w), k, s, p)
-    xp = np.full((b, c, h + 2 * p[0], w + 2 * p[1]), fill, dtype=np.int64)
+    xp = np.full((b, c, h + 2 * p[0], w + 2 * p[1]), fill, dtype=x.dtype)
     xp[:, :, p[0]:p[0] + h, p[1]:p[1] + w] = x
     for i in range(k[0]):
         for j in range(k[1]):
@@ -109,11 +110,11 @@ def execute(wl: Workload, x, *, matmul: MatMul | None = None, return_nodes: bool
         elif n.op == "maxpool":
             k = pair(n.kernel)
             s = pair(n.stride if n.stride is not None else n.kernel)
-            y = np.maximum.reduce(list(_windows(a, k, s, pair(n.padding), np.iinfo(np.int64).min)))
+            y = np.maximum.reduce(list(pool_windows(a, k, s, pair(n.padding), np.iinfo(np.int64).min)))
         elif n.op == "avgpool":
             k = pair(n.kernel)
             s = pair(n.stride if n.stride is not None else n.kernel)
-            total = sum(_windows(a, k, s, pair(n.padding), fin[0].zero_point))
+            total = sum(pool_windows(a, k, s, pair(n.padding), fin[0].zero_point))
             y = avg_round(total, k[0] * k[1])
         elif n.op == "global_avgpool":
             y = avg_round(a.sum(axis=(2, 3), keepdims=True), a.shape[2] * a.shape[3])
