@@ -2,7 +2,8 @@
 
 `build_stages(arch)` lists every pipeline stage with its latency in ns and cycles and its exact
 rate per cycle (`stages.py`); `layer_bound` / `network_bound` give the per-layer analytic lower
-bound, the busiest resource's work over its rate (`bounds.py`, DESIGN 4).
+bound, the busiest resource's work over its rate (`bounds.py`, DESIGN 4); `simulate_layer` runs
+one layer's cycle-exact schedule on its PEs from its A/D-operation trace (`layer.py`).
 """
 
 from isaacsim.timing.bounds import (
@@ -13,11 +14,13 @@ from isaacsim.timing.bounds import (
     layer_bound,
     network_bound,
 )
+from isaacsim.timing.layer import LayerTiming, layer_steps, simulate_layer
 from isaacsim.timing.stages import DEFAULTS, Stage, Stages, build_stages, cycles_of, occupancy
 
 __all__ = [
     "DEFAULTS",
     "LayerBound",
+    "LayerTiming",
     "NetworkBound",
     "ResourceWork",
     "Stage",
@@ -26,6 +29,8 @@ __all__ = [
     "cycles_of",
     "estimate_counts",
     "layer_bound",
+    "layer_steps",
     "network_bound",
     "occupancy",
+    "simulate_layer",
 ]
