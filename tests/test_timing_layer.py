@@ -256,3 +256,53 @@ def test_isaac_balanced_pe(early_termination, granularity):
     assert lt.counters["sh_stall"] == lt.counters["input_stall"] == lt.counters["sa_stall"] == 0
     assert lt.adc_utilisation == pytest.approx(1440 / 1450)
     assert bound_of(lp, a, trace).bound_cycles == 1440
+
+
+# ---- real traces (isaacsim.mvm / isaacsim.simulate) -------------------------------------------
+
+@pytest.mark.parametrize("adcs", [1, 3, 8, 40])
+def test_lane_columns_agree_with_the_trace_layout(adcs):
+    a = arch(**{**SMALL, "crossbar.cols": 24, "pe.adcs": adcs})
+    lp = placed(a, LayerShape.linear("fc", 40, 9))
+    g = lp.geometry
+    want = np.bincount(g.column_lanes(adcs).ravel(), minlength=g.crossbars * g.lanes(adcs))
+    np.testing.assert_array_equal(lane_columns(lp, adcs).ravel(), want)
+
+
+@pytest.mark.parametrize("early_termination", [True, False])
+@pytest.mark.parametrize("over", [{"pe.adcs": 3, "adc.ops_per_cycle": 2.5}, {"pe.adcs": 8}, {"pe.adcs": 32, "crossbar.cols": 8}])
+def test_real_mvm_traces(over, early_termination):
+    """TRQ traces from isaacsim.mvm on a small conv: both granularities agree, the bound holds."""
+    a = arch(**{**SMALL, **over, "adc.early_termination": early_termination})
+    layer = LayerShape.conv2d("c", 3, 4, 3, 4, padding=1)
+    lp = placed(a, layer, copies=2)
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 256, (layer.n_vectors, lp.geometry.k))
+    w = rng.integers(-127, 128, (lp.geometry.k, lp.geometry.m))
+    _, stats = isaacsim.mvm(x, w, a, trace=True)
+    trace = stats["ad_ops_trace"]
+    stages = build_stages(a)
+    d = simulate_layer(lp, trace, stages)
+    f = simulate_layer(lp, trace, stages, granularity="fine")
+    assert d.cycles == f.cycles and d.counters == f.counters
+    np.testing.assert_array_equal(d.window_end, f.window_end)
+    ops = stats["ad_ops"] if early_termination else a.adc.resolution * stats["conversions"]
+    assert d.adc_ops == ops
+    assert d.cycles >= layer_bound(lp, stages, stats["ad_ops"], stats["conversions"]).bound_cycles
+
+
+def test_simulated_lenet5_layers_from_run_traces():
+    """simulate(traces=1) on the shipped LeNet-5: every layer's schedule from its own trace."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    a = arch()
+    res = isaacsim.simulate(a, root / "workloads" / "lenet5_mnist5k", samples=1, traces=1)
+    mapping = place_network(isaacsim.load_workload(root / "workloads" / "lenet5_mnist5k").layers(), a)
+    stages = build_stages(a)
+    assert sorted(res.traces()) == sorted(lp.name for lp in mapping.layers)
+    for name, tr in res.traces().items():
+        lp = mapping.layer(name)
+        st = res.layers[name]
+        lt = simulate_layer(lp, tr[0], stages)
+        assert lt.adc_ops == st.ad_ops
+        assert lt.cycles >= layer_bound(lp, stages, st.ad_ops, st.conversions).bound_cycles
