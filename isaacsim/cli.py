@@ -58,7 +58,7 @@ def _cmd_run(args) -> int:
 
     return run_command(arch, args.workload, samples=args.samples, registers=args.registers, out=args.out,
                        as_json=args.json, batch_size=args.batch_size, timing=args.timing,
-                       timing_report=args.timing_report, trace=args.trace)
+                       timing_report=args.timing_report, trace=args.trace, no_timing=args.no_timing)
 
 
 def _cmd_zoo_list(args) -> int:
@@ -103,9 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
     p.add_argument("--batch-size", type=_positive_int, metavar="N", help="samples per batch (default: memory-bounded)")
     p.add_argument("--timing", choices=("default", "fine"), default="default",
-                   help="timing model (not implemented yet: only default is accepted)")
-    p.add_argument("--timing-report", action="store_true", help="per-unit timing report (not implemented yet)")
-    p.add_argument("--trace", metavar="FILE.json", help="timeline trace (not implemented yet)")
+                   help="timing granularity: a kernel per window (default) or an event per read and ADC job (fine)")
+    p.add_argument("--timing-report", action="store_true",
+                   help="print the timing report (stages, per-layer cycles vs bound, utilisation, stalls)")
+    p.add_argument("--trace", metavar="FILE.json", help="write the pipeline timeline (Chrome/Perfetto trace events)")
+    p.add_argument("--no-timing", action="store_true", help="functional run only: skip the cycle-level timing model")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("zoo", help="shape-faithful synthetic workloads: list them, or make one")

@@ -19,3 +19,7 @@ class MappingError(IsaacsimError, ValueError):
 
 class ConfigWarning(UserWarning):
     """A legal but noteworthy setting, such as an ADC coarser than lossless."""
+
+
+class TimingWarning(UserWarning):
+    """The timing model could not time a run whose functional results stand."""

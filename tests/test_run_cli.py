@@ -110,7 +110,8 @@ def test_out_written_on_interrupt(wl_dir, tmp_path, monkeypatch, capsys):
         return real(*a, **k)
 
     monkeypatch.setattr(sim_mod, "mvm", mvm)
-    rc, out, err = run(["run", "trq", wl_dir, "--batch-size", "3", "--out", str(tmp_path / "o"), "--json"], capsys)
+    rc, out, err = run(["run", "trq", wl_dir, "--batch-size", "3", "--out", str(tmp_path / "o"), "--json",
+                         "--no-timing"], capsys)
     assert rc == 130 and err == "isaacsim: interrupted in batch 2 of 2 (samples 3..5)\n"
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert (s["status"], s["samples"]) == ("interrupted", 3)
@@ -145,9 +146,8 @@ def _bad_cases(tmp_path, wl_dir):
         "too big": (["run", "trq", wl_dir, "--set", "chip.tiles=1", "--set", "tile.pes=1", "--set", "pe.crossbars=2"],
                     "tiles"),
         "input format": (["run", "trq", wl_dir, "--set", "datapath.input_bits=4"], "layer 'c1'"),
-        "timing fine": (["run", "trq", wl_dir, "--timing", "fine"], "not implemented"),
-        "timing report": (["run", "trq", wl_dir, "--timing-report"], "not implemented"),
-        "trace": (["run", "trq", wl_dir, "--trace", "t.json"], "not implemented"),
+        "no timing report": (["run", "trq", wl_dir, "--no-timing", "--timing-report"], "--no-timing"),
+        "no timing trace": (["run", "trq", wl_dir, "--no-timing", "--trace", "t.json"], "--no-timing"),
         "out is a file": (["run", "trq", wl_dir, "--out", str(tmp_path / "afile")], "not a directory"),
         "zoo unknown": (["run", "trq", "zoo:no_such_net"], "no_such_net"),
     }
@@ -155,7 +155,7 @@ def _bad_cases(tmp_path, wl_dir):
 
 CASES = ["missing workload", "missing arch", "bad arch yaml", "bad set key", "bad set form", "bad set value",
          "registers missing", "registers value", "registers syntax", "registers layer", "registers key",
-         "too big", "input format", "timing fine", "timing report", "trace", "out is a file", "zoo unknown"]
+         "too big", "input format", "no timing report", "no timing trace", "out is a file", "zoo unknown"]
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -251,7 +251,7 @@ def test_packed_weights_are_reused_and_exact(net, monkeypatch):
     built = []
     real = PackedWeights.of
     monkeypatch.setattr(PackedWeights, "of", classmethod(lambda cls, w, a: built.append(w.shape) or real(w, a)))
-    res = isaacsim.simulate(arch, net, batch_size=4)
+    res = isaacsim.simulate(arch, net, batch_size=4, timing=False)
     assert res.batches == 3 and len(built) == 7  # c1, 4 groups of c2, c3, fc: packed once per run
 
 
@@ -280,8 +280,13 @@ def test_summary_keys_and_json(net):
         assert k in s, k
     for k in ADC_KEYS:
         assert k in s["adc"], k
-    for k in ("energy_j", "latency_cycles", "latency_s", "power_w", "timing"):
+    for k in ("energy_j", "power_w"):
         assert s[k] is None
+    t = s["timing"]
+    assert s["latency_cycles"] == t["latency_cycles"] > 0 and s["latency_s"] == t["latency_s"] > 0
+    assert t["clock_hz"] == 100e6 and [ly["name"] for ly in t["layers"]] == ["c1", "c2", "c3", "fc"]
+    off = isaacsim.simulate("trq", net, samples=1, timing=False).summary()
+    assert off["timing"] is None and off["latency_cycles"] is None and off["latency_s"] is None
     assert s["adc"]["energy_j"] is None and s["adc"]["energy_share"] is None and s["breakdown"] == []
     assert plain(s)
     assert json.loads(json.dumps(s)) == s
@@ -435,12 +440,13 @@ def _fail_on_call(monkeypatch, n_fail: int, exc: BaseException):
 def test_failure_keeps_completed_batches(net, monkeypatch):
     arch = ideal_arch()
     first = isaacsim.simulate(arch, net, samples=4)
-    # 4 layers, conv c2 has 4 groups: 7 mvm calls per batch; fail inside the second batch
+    # 4 layers, conv c2 has 4 groups: 7 mvm calls per batch (timing off: no traced split); fail
+    # inside the second batch
     _fail_on_call(monkeypatch, 9, WorkloadError("layer 'c2': accumulator + bias overflows int32"))
     with pytest.raises(WorkloadError, match="overflows"):
-        isaacsim.simulate(arch, net, batch_size=4)
+        isaacsim.simulate(arch, net, batch_size=4, timing=False)
     _fail_on_call(monkeypatch, 9, WorkloadError("layer 'c2': accumulator + bias overflows int32"))
-    res = isaacsim.simulate(arch, net, batch_size=4, raise_on_error=False)
+    res = isaacsim.simulate(arch, net, batch_size=4, raise_on_error=False, timing=False)
     assert res.status == "failed" and res.batches == 1 and res.samples == 4
     assert res.error == "batch 2 of 3 (samples 4..7): layer 'c2': accumulator + bias overflows int32"
     assert isinstance(res.exception, WorkloadError)
@@ -452,7 +458,7 @@ def test_failure_keeps_completed_batches(net, monkeypatch):
 
 def test_interrupt_keeps_completed_batches(net, monkeypatch):
     _fail_on_call(monkeypatch, 15, KeyboardInterrupt())
-    res = isaacsim.simulate(ideal_arch(), net, batch_size=4, raise_on_error=False)
+    res = isaacsim.simulate(ideal_arch(), net, batch_size=4, raise_on_error=False, timing=False)
     assert res.status == "interrupted" and res.samples == 8 and res.batches == 2
     assert res.error == "interrupted in batch 3 of 3 (samples 8..11)"
     _fail_on_call(monkeypatch, 1, KeyboardInterrupt())

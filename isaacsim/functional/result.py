@@ -157,7 +157,8 @@ class Result:
     reference_wall_s: float = 0.0
     """Seconds in the reference executor."""
     timing: dict[str, Any] | None = None
-    """Filled by the timing model (not yet implemented: None)."""
+    """`NetworkTiming.as_dict()` of sample 0 (`simulate(timing=True)`), {"error": ...} if the
+    timing model failed, None when timing is off."""
 
     # ---- derived
     @property
@@ -233,8 +234,8 @@ class Result:
             "reference_accuracy": self.reference_accuracy,
             "agreement": self.agreement,
             "energy_j": None,
-            "latency_cycles": None,
-            "latency_s": None,
+            "latency_cycles": (self.timing or {}).get("latency_cycles"),
+            "latency_s": (self.timing or {}).get("latency_s"),
             "power_w": None,
             "timing": self.timing,
             "adc": {

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from isaacsim.config import Arch, load_arch
-from isaacsim.errors import ConfigError, ConfigWarning, IsaacsimError, MappingError, WorkloadError
+from isaacsim.errors import ConfigError, ConfigWarning, TimingWarning, IsaacsimError, MappingError, WorkloadError
 from isaacsim.functional.mvm import PackedWeights, mvm
 from isaacsim.functional.result import LayerStats, Result
 from isaacsim.mapping import slicing
@@ -208,7 +208,7 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
              samples: int | None = None, timing: bool = True,
              registers: Mapping[str, Any] | str | os.PathLike | None = None,
              batch_size: int | None = None, progress: bool = False, raise_on_error: bool = True,
-             traces: int = 0) -> Result:
+             traces: int = 0, timing_granularity: str = "default", timeline=None) -> Result:
     """Run `workload` on `arch` through the bit-exact datapath and return a `Result`.
 
     arch: an Arch, a YAML path or preset name, or a dict. workload: a Workload or a directory.
@@ -216,8 +216,13 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
     inputs); N runs the first N (all, with a ConfigWarning, when the set is smaller).
     registers: {layer: registers} or a register file path (`isaacsim.adc.regfile`); layers not
     named use `arch.adc`. batch_size: samples per batch (default: `auto_batch_size`).
-    timing: accepted for the contract; the timing model is not implemented yet, so the timing
-    keys of the summary stay None. progress: a progress bar on stderr (terminals only).
+    timing: run the cycle-level pipeline (`isaacsim.timing.simulate_network`, docs/timing.md) on
+    the first sample's A/D-operation traces and fill `Result.timing` and the summary's
+    `latency_cycles` / `latency_s`; False skips it (those keys stay None). A failure of the
+    timing model keeps the functional results: `Result.timing` is then {"error": ...} and a
+    TimingWarning says why. timing_granularity: "default" (a kernel per window) or "fine"
+    (an event per crossbar read and ADC job; small networks only). timeline: an
+    `isaacsim.timing.events.Timeline` that collects the pipeline's spans. progress: a progress bar on stderr (terminals only).
     traces: keep the A/D-operation traces of the run's first `traces` samples on
     `LayerStats.ad_ops_trace` (`Result.traces()`; not in the JSON summary): int32 (samples,
     groups, vectors, input_cycles, crossbars_per_group, lanes) per layer, 4 bytes x vectors x
@@ -239,6 +244,8 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
         raise ConfigError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
     if isinstance(traces, bool) or not isinstance(traces, numbers.Integral) or traces < 0:
         raise ConfigError(f"traces must be a whole number >= 0, got {traces!r}")
+    if timing_granularity not in ("default", "fine"):
+        raise ConfigError(f"timing_granularity must be 'default' or 'fine', got {timing_granularity!r}")
     check_formats(wl, arch)
     mapping = place_network(wl.layers(), arch, registers)
     x, y, source, available = select_samples(wl, samples)
@@ -259,7 +266,7 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
                 try:
                     batch = {k: s.empty_like() for k, s in layers.items()}
                     t0 = time.perf_counter()
-                    traced = max(0, min(int(traces) - start, len(xb)))
+                    traced = max(0, min(max(int(traces), 1 if timing else 0) - start, len(xb)))
                     out = execute(wl, xb, matmul=_matmul(arch, mapping, batch, bar, packed, len(xb), traced))
                     t1 = time.perf_counter()
                     bar.layer("reference")
@@ -286,6 +293,26 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
             if outs:
                 res.outputs = np.concatenate(outs)
                 res.reference_outputs = np.concatenate(refs)
+    if timing and res.samples:
+        _timing(res, wl, arch, timing_granularity, timeline, keep_traces=int(traces) > 0)
     if res.exception is not None and raise_on_error:
         raise res.exception
     return res
+
+
+def _timing(res: Result, wl: Workload, arch: Arch, granularity: str, timeline, keep_traces: bool) -> None:
+    """Fill res.timing from sample 0's traces; an error is recorded, never raised."""
+    from isaacsim.timing import build_stages
+    from isaacsim.timing.network import simulate_network
+
+    try:
+        nt = simulate_network(wl, res.mapping, res.traces(), build_stages(arch), arch=arch,
+                              granularity=granularity, timeline=timeline)
+        res.timing = nt.as_dict()
+    except Exception as e:  # the functional results stand; say why timing is missing
+        res.timing = {"error": f"{type(e).__name__}: {e}"}
+        warnings.warn(f"timing model failed: {type(e).__name__}: {e}", TimingWarning, stacklevel=3)
+    finally:
+        if not keep_traces:
+            for s in res.layers.values():
+                s.ad_ops_trace = None

@@ -88,3 +88,54 @@ def pe_schedule(work, conv, step_window, ready, l_r, adc_num, adc_den, sa_num, s
         prev_read = latch
         prev_conv = latch + busy
     return read_end, conv_end, window_end, counters
+
+
+@njit(cache=True)
+def pe_rounds(work, conv, starts, n_steps, pes, ready, l_r, adc_num, adc_den, sa_num, sa_den,
+              read_state, conv_state, counters):
+    """Run the recurrence for several (PE, round) calls at once: call i runs PE pes[i]'s steps
+    starts[i] .. starts[i] + n_steps - 1 from the PE's carried state (read_state[pe],
+    conv_state[pe], updated in place), all of the round's inputs ready at ready[i]; the
+    counters of each call are added to counters[pe, :]. Returns, per call, the first step's
+    latch, the last step's conv_end (the round's end) and the ADC busy cycles of the round."""
+    n = pes.shape[0]
+    n_adcs = work.shape[1]
+    first = np.empty(n, np.int64)
+    end = np.empty(n, np.int64)
+    adc_busy = np.zeros(n, np.int64)
+    for k in range(n):
+        e = pes[k]
+        prev_read = read_state[e]
+        prev_conv = conv_state[e]
+        for j in range(n_steps):
+            i = starts[k] + j
+            base = prev_read + l_r
+            latch = base
+            if prev_conv > latch:
+                counters[e, 3] += prev_conv - latch
+                latch = prev_conv
+            if j == 0:
+                r = ready[k] + l_r
+                if r > latch:
+                    counters[e, 4] += r - latch
+                    latch = r
+                first[k] = latch
+            adc = np.int64(0)
+            for a in range(n_adcs):
+                c = _ceil_div(work[i, a] * adc_den, adc_num)
+                if c > adc:
+                    adc = c
+            sa = _ceil_div(conv[i] * sa_den, sa_num)
+            busy = adc if adc > sa else sa
+            counters[e, 0] += adc
+            counters[e, 1] += sa
+            counters[e, 2] += busy
+            if sa > adc:
+                counters[e, 5] += sa - adc
+            adc_busy[k] += adc
+            prev_read = latch
+            prev_conv = latch + busy
+        read_state[e] = prev_read
+        conv_state[e] = prev_conv
+        end[k] = prev_conv
+    return first, end, adc_busy

@@ -35,15 +35,9 @@ def resolve_workload(ref: str):
     return load_workload(ref)
 
 
-def check_unimplemented(timing: str, timing_report: bool, trace: str | None) -> None:
-    """The timing options of the contract are accepted but not implemented yet."""
-    if timing != "default":
-        raise ConfigError(f"--timing {timing}: the cycle-level timing model is not implemented yet; "
-                          "only --timing default is accepted")
-    if timing_report:
-        raise ConfigError("--timing-report: the cycle-level timing model is not implemented yet")
-    if trace is not None:
-        raise ConfigError(f"--trace {trace}: timeline traces are not implemented yet")
+def check_timing_options(no_timing: bool, timing_report: bool, trace: str | None) -> None:
+    if no_timing and (timing_report or trace is not None):
+        raise ConfigError("--no-timing cannot be combined with --timing-report or --trace")
 
 
 def _out_dir(out: str) -> Path:
@@ -140,21 +134,41 @@ def print_text(res: Result) -> None:
 
 def run_command(arch: Arch, workload: str, *, samples: int | None = None, registers: str | None = None,
                 out: str | None = None, as_json: bool = False, batch_size: int | None = None,
-                timing: str = "default", timing_report: bool = False, trace: str | None = None) -> int:
+                timing: str = "default", timing_report: bool = False, trace: str | None = None,
+                no_timing: bool = False) -> int:
     """Run, print, write --out; 0 on success, 2 after a failed run, 130 after an interrupt."""
     from isaacsim.functional.simulate import simulate
 
-    check_unimplemented(timing, timing_report, trace)
+    check_timing_options(no_timing, timing_report, trace)
     out_dir = _out_dir(out) if out is not None else None
     wl = resolve_workload(workload)
+    timeline = None
+    if trace is not None:
+        from isaacsim.report.perfetto import max_events_for
+        from isaacsim.timing.events import Timeline
+
+        # a cap that keeps the file under 50 MB; tracks: a PE and its ADC pool per PE, plus layers
+        timeline = Timeline(max_events=max_events_for(tracks=2 * arch.chip.tiles * arch.tile.pes + 1024))
     res = simulate(arch, wl, samples=samples, registers=registers, batch_size=batch_size,
-                   progress=True, raise_on_error=False)
+                   progress=True, raise_on_error=False, timing=not no_timing, timing_granularity=timing,
+                   timeline=timeline)
     if out_dir is not None:
         write_outputs(out_dir, res)
+    if trace is not None and res.timing and "error" not in res.timing:
+        from isaacsim.report.perfetto import write_trace
+
+        try:
+            write_trace(timeline, trace, clock_hz=res.timing["clock_hz"])
+        except OSError as e:
+            raise ConfigError(f"--trace {trace}: cannot write ({e.__class__.__name__}: {e.strerror or e})") from None
     if as_json:
         print(json.dumps(res.summary(), indent=2))
     else:
         print_text(res)
+        if timing_report:
+            from isaacsim.report.timing import print_timing
+
+            print_timing(res.timing)
     if res.status == "interrupted":
         sys.stderr.write(f"isaacsim: {res.error}\n")
         return 130

@@ -360,10 +360,11 @@ def _fine(env, s: PESteps, rates: Rates, ready_ev, lp, trace) -> dict:
     return res
 
 
-def _counters_from_times(read_end, adc_end, sa_end, s: PESteps, rates: Rates) -> dict[str, int]:
+def _counters_from_times(read_end, adc_end, sa_end, s: PESteps, rates: Rates, read_end0: int = 0,
+                         conv_end0: int = 0) -> dict[str, int]:
     """The kernel's counters, measured from the fine model's event times."""
     c = dict.fromkeys(COUNTERS, 0)
-    prev_read = prev_conv = 0
+    prev_read, prev_conv = read_end0, conv_end0
     for i in range(len(read_end)):
         adc, sa = int(adc_end[i] - read_end[i]), int(sa_end[i] - read_end[i])
         base = prev_read + rates.read_cycles
@@ -375,3 +376,67 @@ def _counters_from_times(read_end, adc_end, sa_end, s: PESteps, rates: Rates) ->
         c["sa_stall"] += max(0, sa - adc)
         prev_read, prev_conv = int(read_end[i]), int(read_end[i]) + max(adc, sa)
     return c
+
+
+def fine_round(s: PESteps, rates: Rates, lp: LayerPlacement, trace: np.ndarray, r: int, ready: int,
+               read_end0: int = 0, conv_end0: int = 0) -> tuple[int, int, int, dict[str, int], int]:
+    """Round r of one PE in the fine granularity, on its own simpy environment: a read process
+    per step, one process per ADC (one job per conversion) and one S+A rate process, from the
+    PE's carried state (read_end0, conv_end0), the round's inputs ready at `ready`. The network
+    pipeline calls it in place of the kernel. Returns (first latch, read_end, conv_end of the
+    round's last step, counters, simpy events)."""
+    env = simpy.Environment()
+    cyc = s.input_cycles
+    cols = lane_columns(lp, rates.adcs)
+    tr = _trace5(lp, trace, cols.shape[1])
+    an, ad = _ints(rates.adc)
+    sn, sd = _ints(rates.shift_add)
+    latch = [env.event() for _ in range(cyc)]
+    adc_done = [[env.event() for _ in range(rates.adcs)] for _ in range(cyc)]
+    sa_done = [env.event() for _ in range(cyc)]
+    conv_done = [simpy.AllOf(env, [*adc_done[j], sa_done[j]]) for j in range(cyc)]
+    read_end = np.zeros(cyc, np.int64)
+    adc_end = np.zeros(cyc, np.int64)
+    sa_end = np.zeros(cyc, np.int64)
+
+    def read(j):
+        if j:
+            yield latch[j - 1]
+        else:
+            yield env.timeout(max(read_end0, ready))
+        yield env.timeout(rates.read_cycles)
+        if j:
+            yield conv_done[j - 1]
+        elif env.now < conv_end0:
+            yield env.timeout(conv_end0 - env.now)
+        read_end[j] = env.now
+        latch[j].succeed()
+
+    def adc(a):
+        for j in range(cyc):
+            yield latch[j]
+            start, counter = env.now, 0
+            for ops in _jobs(s, rates, cols, tr, lp.copies, r, j, a):
+                counter += ops
+                yield env.timeout(start + -(-counter * ad // an) - env.now)
+            adc_end[j] = max(adc_end[j], env.now)
+            adc_done[j][a].succeed()
+
+    def shift_add():
+        for j in range(cyc):
+            yield latch[j]
+            start = env.now
+            for k in range(1, int(s.conv[r * cyc + j]) + 1):
+                yield env.timeout(start + -(-k * sd // sn) - env.now)
+            sa_end[j] = env.now
+            sa_done[j].succeed()
+
+    for j in range(cyc):
+        env.process(read(j))
+    for a in range(rates.adcs):
+        env.process(adc(a))
+    env.process(shift_add())
+    events = _run(env)
+    conv_end = np.maximum(np.maximum(adc_end, sa_end), read_end)
+    counters = _counters_from_times(read_end, adc_end, sa_end, s, rates, read_end0, conv_end0)
+    return int(read_end[0]), int(read_end[-1]), int(conv_end[-1]), counters, events

@@ -1,0 +1,193 @@
+"""The inter-layer pipeline (`isaacsim.timing.network`, docs/timing.md "Between layers"): default
+== fine on small networks, never below the per-layer bound, the single-layer ADC-bound case,
+back-pressure from a small buffer, a residual join waiting for both inputs, and the wiring into
+`simulate` and `isaacsim run` (--json, --timing-report, --trace)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+import isaacsim
+from isaacsim.cli import main
+from isaacsim.mapping.placement import place_network
+from isaacsim.timing import build_stages
+from isaacsim.timing.events import Timeline
+from isaacsim.timing.network import simulate_network
+from isaacsim.workload import build, save_workload
+from tests.test_simulate import net_parts
+from tests.test_timing_layer import SMALL, synthetic_trace
+
+
+def arch(name="trq", **over):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return isaacsim.load_arch(name, overrides=over)
+
+
+@pytest.fixture(scope="module")
+def net():
+    m, a, ev = net_parts(n_eval=2)
+    return build(m, a, eval=ev)
+
+
+def synthetic(wl, a, kind="trq", seed=0, scale=None):
+    mapping = place_network(wl.layers(), a)
+    rng = np.random.default_rng(seed)
+    traces = {lp.name: synthetic_trace(lp, a.pe.adcs, kind, rng, a.adc.resolution) for lp in mapping.layers}
+    for name, k in (scale or {}).items():
+        traces[name] = traces[name] * k
+    return mapping, traces
+
+
+def timed(wl, a, traces=None, mapping=None, **kw):
+    if traces is None:
+        mapping, traces = synthetic(wl, a)
+    return simulate_network(wl, mapping, traces, build_stages(a), arch=a, **kw)
+
+
+@pytest.mark.parametrize("early_termination", [True, False])
+@pytest.mark.parametrize("name", ["trq", "trq_baseline"])
+def test_default_equals_fine_on_a_network(net, name, early_termination):
+    """net_parts: strided conv, grouped conv, residual add, max-pool, 1x1 conv, concat, avg-pool,
+    flatten, linear; real traces (TRQ, uniform), with and without early termination."""
+    a = arch(name, **{**SMALL, "adc.early_termination": early_termination})
+    res = isaacsim.simulate(a, net, samples=1, timing=False, traces=1)
+    d = timed(net, a, res.traces(), res.mapping).as_dict()
+    f = timed(net, a, res.traces(), res.mapping, granularity="fine").as_dict()
+    for k in ("latency_cycles", "occupancy_cycles", "stalls", "bottleneck"):
+        assert d[k] == f[k], k
+    strip = ("events",)
+    assert [{k: v for k, v in ly.items() if k not in strip} for ly in d["layers"]] == \
+           [{k: v for k, v in ly.items() if k not in strip} for ly in f["layers"]]
+    assert f["events"] > 10 * d["events"]
+
+
+@pytest.mark.parametrize("name", ["trq", "trq_baseline"])
+def test_never_below_the_bound(net, name):
+    a = arch(name)
+    nt = timed(net, a, *reversed(synthetic(net, a)))
+    for ly in nt.layers:
+        assert ly["cycles"] >= ly["bound_cycles"] > 0, ly["name"]
+    assert nt.latency_cycles >= max(ly["end"] for ly in nt.layers)
+    assert nt.throughput_ips == pytest.approx(100e6 / nt.occupancy_cycles)
+
+
+def test_lenet5_never_below_the_bound():
+    res = isaacsim.simulate("trq", "workloads/lenet5_mnist5k", samples=1)
+    t = res.timing
+    assert t["latency_cycles"] == res.summary()["latency_cycles"] > 0
+    for ly in t["layers"]:
+        assert ly["cycles"] >= ly["bound_cycles"], ly["name"]
+    assert res.layers["conv1"].ad_ops_trace is None  # kept only for the timing model
+
+
+def one_conv(cin=3, cout=2, k=3, hw=5, padding=1):
+    rng = np.random.default_rng(0)
+    fmt = {"bits": 8, "signed": False, "scale": 0.05, "zero_point": 0}
+    m = {"format_version": 1, "name": "one", "input": {"shape": [cin, hw, hw], **fmt},
+         "graph": [{"name": "c", "op": "conv2d", "inputs": ["input"], "weight": "c.w", "out_channels": cout,
+                    "kernel": k, "padding": padding, "requant": {**fmt, "multiplier": 1, "shift": 8}}]}
+    return build(m, {"c.w": rng.integers(-127, 128, (cout, cin, k, k)).astype(np.int8)})
+
+
+def test_single_layer_adc_bound_meets_the_bound():
+    """The balanced ADC-bound layer of test_timing_layer (14 columns on 2 ADCs, uniform ops) as a
+    one-layer network: its cycles equal the bound plus the exposed first read, within a window."""
+    a = arch("trq_baseline", **{**SMALL, "pe.adcs": 2, "adc.ops_per_cycle": 4})
+    wl = one_conv()
+    mapping, traces = synthetic(wl, a, "uniform")
+    ly = timed(wl, a, traces, mapping).layers[0]
+    assert ly["bound_resource"] == "adc"
+    window = ly["cycles"] // ly["windows"] + 1
+    assert ly["bound_cycles"] <= ly["cycles"] <= ly["bound_cycles"] + window
+    assert ly["cycles"] == ly["bound_cycles"] + 3  # only the first 3-cycle read is exposed
+
+
+def chain():
+    rng = np.random.default_rng(1)
+    fmt = {"bits": 8, "signed": False, "scale": 0.05, "zero_point": 0}
+    rq = {**fmt, "multiplier": 1, "shift": 8}
+    m = {"format_version": 1, "name": "chain", "input": {"shape": [4, 8, 8], **fmt},
+         "graph": [{"name": "a", "op": "conv2d", "inputs": ["input"], "weight": "a.w", "out_channels": 8,
+                    "kernel": 1, "requant": rq},
+                   {"name": "b", "op": "conv2d", "inputs": ["a"], "weight": "b.w", "out_channels": 4,
+                    "kernel": 3, "padding": 1, "requant": rq}]}
+    return build(m, {"a.w": rng.integers(-127, 128, (8, 4, 1, 1)).astype(np.int8),
+                     "b.w": rng.integers(-127, 128, (4, 8, 3, 3)).astype(np.int8)})
+
+
+def test_back_pressure_from_a_small_buffer():
+    """A fast 1x1 conv feeds a slow 3x3 conv (its ops x 8): with a buffer of a few rows the
+    producer stalls on it (buffer-full stalls) and finishes later; the consumer's window needs
+    2 rows + 3 pixels = 19 pixels of 8 bytes, so 0.2 KiB (25 pixels) is just above that."""
+    wl = chain()
+    big = arch("trq", **SMALL)
+    small = arch("trq", **{**SMALL, "tile.edram_kb": 0.2})
+    mapping, traces = synthetic(wl, big, scale={"b": 8})
+    free = timed(wl, big, traces, mapping)
+    tight = timed(wl, small, traces, mapping)
+    assert free.stalls["buffer_full"] == 0 and tight.stalls["buffer_full"] > 0
+    assert tight.layer("a")["stall_buffer_full"] > 0
+    assert tight.layer("a")["released"] > free.layer("a")["released"]
+    assert tight.latency_cycles >= free.latency_cycles
+    assert not tight.notes
+    tiny = timed(wl, arch("trq", **{**SMALL, "tile.edram_kb": 0.01}), traces, mapping)
+    assert tiny.notes and "buffer is taken as 19 pixels" in tiny.notes[0]
+
+
+def test_residual_join_waits_for_both_inputs(net):
+    """c3 reads pool(add(c1, c2)): slowing c2 alone (its ops x 16) delays c3's first window."""
+    a = arch("trq", **SMALL)
+    mapping, traces = synthetic(net, a)
+    base = timed(net, a, traces, mapping)
+    slow = timed(net, a, {**traces, "c2": traces["c2"] * 16}, mapping)
+    assert slow.layer("c1")["end"] == base.layer("c1")["end"]
+    assert slow.layer("c2")["end"] > base.layer("c2")["end"]
+    assert slow.layer("c3")["start"] > base.layer("c3")["start"]
+    assert slow.layer("c3")["start"] >= slow.layer("c2")["start"]
+
+
+def test_timeline_events(net):
+    a = arch("trq", **SMALL)
+    tl = Timeline()
+    nt = timed(net, a, granularity="default", timeline=tl)
+    tracks = {e.track for e in tl.events}
+    assert {f"layer {ly['name']}" for ly in nt.layers} <= tracks
+    assert any(t.endswith("/ adc") for t in tracks) and any(t.startswith("tile ") for t in tracks)
+
+
+@pytest.fixture(scope="module")
+def wl_dir(tmp_path_factory):
+    manifest, arrays, ev = net_parts(n_eval=2)
+    path = tmp_path_factory.mktemp("net") / "net"
+    save_workload(manifest, path, arrays=arrays, eval=ev)
+    return str(path)
+
+
+def test_run_json_timing(wl_dir, capsys):
+    assert main(["run", "trq", wl_dir, "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    t = s["timing"]
+    assert t["clock_hz"] == 100e6 and s["latency_cycles"] == t["latency_cycles"] > 0
+    for ly in t["layers"]:
+        assert {"name", "cycles", "bound_cycles"} <= set(ly) and ly["cycles"] >= ly["bound_cycles"]
+    assert main(["run", "trq", wl_dir, "--json", "--timing", "fine"]) == 0
+    f = json.loads(capsys.readouterr().out)["timing"]
+    assert [ly["cycles"] for ly in f["layers"]] == [ly["cycles"] for ly in t["layers"]]
+    assert main(["run", "trq", wl_dir, "--json", "--no-timing"]) == 0
+    assert json.loads(capsys.readouterr().out)["timing"] is None
+
+
+def test_run_timing_report_and_trace(wl_dir, tmp_path, capsys):
+    path = tmp_path / "t.json"
+    assert main(["run", "trq", wl_dir, "--timing-report", "--trace", str(path)]) == 0
+    out = capsys.readouterr().out
+    for s in ("stages", "multi-cycle", "crossbar_read", "bound", "ratio", "utilisation", "stalls",
+              "bottleneck", "latency", "inferences/s"):
+        assert s in out, s
+    doc = json.loads(path.read_text())
+    assert doc["traceEvents"]
