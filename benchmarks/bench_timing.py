@@ -1,0 +1,239 @@
+"""Timing-model throughput: one ResNet-18 (224x224) zoo inference at the default granularity.
+
+The functional run (`isaacsim.simulate(..., traces=1, timing=False)`) records every layer's
+A/D-operation trace; its time is printed for the record but is not the timing model's. Then:
+
+1. **Per layer** (`isaacsim.timing.simulate_layer`, default granularity: a numba recurrence per
+   window and PE, one simpy event per window): every conv/linear layer on its own trace, all
+   windows ready at cycle 0. Wall time, simpy events, events/s, simulated cycles (summed over
+   the layers: no overlap between layers) and that sum as latency at the clock. Each layer's
+   cycles are checked against its analytic bound (never below).
+2. **Network pipeline** (`isaacsim.timing.network.simulate_network`, docs/timing.md "Between
+   layers"), when the module is present: wall, events, events/s, latency in cycles and seconds.
+   It also fills an `isaacsim.timing.events.Timeline` capped for 50 MB, written with
+   `isaacsim.report.perfetto.write_trace` (time and bytes).
+3. **Fine / default** on one small layer of the LeNet-5 zoo network (conv2 unless
+   --fine-layer): same layer, same trace, both granularities; cycles, window ends and counters
+   must be identical; the ratio of wall times and of events is printed.
+4. **Baseline**: the default kernel against a plain-Python evaluation of the same recurrence
+   (docs/timing.md, "One PE's schedule"; the slow exact-Fraction reference of
+   tests/test_timing_layer.py, re-stated over `layer_steps`' per-PE inputs) on one ResNet-18
+   layer (layer2.0.conv1 unless --baseline-layer). Same cycles and window ends are asserted.
+
+Numba compilation is excluded by a warm-up on LeNet-5 (its cold time is printed).
+Target (issue 5, item 7): ResNet-18 timing in at most 5 s here: the network pipeline's wall
+when it exists, else the per-layer total.
+
+Run: python benchmarks/bench_timing.py [--arch trq] [--fine-layer conv2] [--baseline-layer layer2.0.conv1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import resource
+import time
+import warnings
+from fractions import Fraction
+
+import numba
+import numpy as np
+
+import isaacsim
+from isaacsim.timing import build_stages, layer_bound, simulate_layer
+from isaacsim.timing.layer import Rates, layer_steps
+from isaacsim.workload.zoo import make
+
+TARGET_S = 5.0
+TRACE_LIMIT = 50 * 2**20
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reference_layer(lp, trace, stages) -> tuple[int, np.ndarray]:
+    """(cycles, window ends) of the layer by the recurrence in plain Python with exact Fractions
+    (tests/test_timing_layer.py's reference_schedule), PE by PE over `layer_steps`' inputs."""
+    rates = Rates.of(stages)
+    n = trace.shape[-4]
+    window_end = [0] * n
+    for s in layer_steps(lp, trace, stages):
+        work, conv, ready = s.work.tolist(), s.conv.tolist(), s.ready.tolist()
+        prev_read = prev_conv = 0
+        for r, ws in enumerate(s.windows):
+            for c in range(s.input_cycles):
+                i = r * s.input_cycles + c
+                terms = [prev_read + rates.read_cycles, prev_conv]
+                if c == 0:
+                    terms.append(ready[r] + rates.read_cycles)
+                read = max(terms)
+                adc = max(math.ceil(Fraction(w) / rates.adc) for w in work[i])
+                sa = math.ceil(Fraction(conv[i]) / rates.shift_add)
+                prev_read, prev_conv = read, read + max(adc, sa)
+            for w in ws:
+                window_end[w] = max(window_end[w], prev_conv)
+    return max(window_end), np.array(window_end, np.int64)
+
+
+def per_layer(res, stages):
+    """Every layer's default-granularity schedule on its trace: rows and totals."""
+    rows = []
+    traces = res.traces()
+    for lp in res.mapping.layers:
+        st = res.layers[lp.name]
+        t = time.perf_counter()
+        lt = simulate_layer(lp, traces[lp.name][0], stages)
+        dt = time.perf_counter() - t
+        bound = layer_bound(lp, stages, st.ad_ops, st.conversions)
+        if lt.cycles < bound.bound_cycles:
+            raise SystemExit(f"{lp.name}: {lt.cycles} cycles below the bound {bound.bound_cycles}")
+        rows.append((lp, lt, dt, bound))
+    return rows
+
+
+def network(wl, res, stages, arch, out_trace):
+    """The inter-layer pipeline, if present: (NetworkTiming, wall s, trace info) or a reason."""
+    try:
+        from isaacsim.timing.network import simulate_network
+    except ImportError as e:
+        return f"not available ({e})"
+    from isaacsim.report.perfetto import max_events_for, write_trace
+    from isaacsim.timing.events import Timeline
+
+    try:
+        t = time.perf_counter()
+        nt = simulate_network(wl, res.mapping, res.traces(), stages, arch=arch)
+        wall = time.perf_counter() - t
+        tracks = sum(len(lp.tiles) for lp in res.mapping.layers) * arch.tile.pes * 2 + 1000  # generous
+        tl = Timeline(max_events=max_events_for(TRACE_LIMIT, tracks=tracks))
+        t = time.perf_counter()
+        simulate_network(wl, res.mapping, res.traces(), stages, arch=arch, timeline=tl)
+        wall_tl = time.perf_counter() - t
+        t = time.perf_counter()
+        info = write_trace(tl, out_trace, clock_hz=stages.clock_hz, metadata={"arch": arch.name, "workload": wl.name})
+        info["write_s"] = time.perf_counter() - t
+        info["with_timeline_s"] = wall_tl
+        return nt, wall, info
+    except Exception as e:  # the pipeline is new: report, do not hide the other figures
+        return f"failed: {type(e).__name__}: {e}"
+
+
+def _bottleneck(b) -> str:
+    if isinstance(b, dict):
+        return " / ".join(str(b[k]) for k in ("layer", "resource") if k in b) or str(b)
+    return str(b)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--arch", default="trq", help="arch preset or YAML (default: trq)")
+    ap.add_argument("--fine-layer", default="conv2", help="LeNet-5 zoo layer for fine vs default (default conv2)")
+    ap.add_argument("--baseline-layer", default="layer2.0.conv1",
+                    help="ResNet-18 layer for the plain-Python baseline (default layer2.0.conv1)")
+    ap.add_argument("--trace-out", default="/tmp/bench_timing_resnet18.json",
+                    help="where the network's Perfetto trace is written (default /tmp/...)")
+    args = ap.parse_args()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        arch = isaacsim.load_arch(args.arch)
+    stages = build_stages(arch)
+    clock = float(stages.clock_hz)
+
+    # ---- warm-up on LeNet-5 (numba compile or cache load), and its traces for fine vs default
+    lenet = make("lenet5", samples=1)
+    small = isaacsim.simulate(arch, lenet, samples=1, traces=1, timing=False)
+    lp_s = small.mapping.layer(args.fine_layer)
+    tr_s = small.traces()[args.fine_layer][0]
+    t = time.perf_counter()
+    simulate_layer(lp_s, tr_s, stages)
+    t_cold = time.perf_counter() - t
+
+    # ---- ResNet-18: functional run with traces (not timed as timing)
+    t = time.perf_counter()
+    wl = make("resnet18", samples=1)
+    t_make = time.perf_counter() - t
+    t = time.perf_counter()
+    res = isaacsim.simulate(arch, wl, samples=1, traces=1, timing=False)
+    t_func = time.perf_counter() - t
+    trace_gb = sum(v.nbytes for v in res.traces().values()) / 1e9
+
+    rows = per_layer(res, stages)
+    wall = sum(r[2] for r in rows)
+    events = sum(r[1].events for r in rows)
+    cycles = sum(r[1].cycles for r in rows)
+    bound = sum(r[3].bound_cycles for r in rows)
+
+    print(f"ResNet-18 zoo workload, 1 x 3x224x224, {len(rows)} conv/linear layers, on {arch.name} "
+          f"({arch.adc.mode} ADC, early termination {arch.adc.early_termination}), clock {clock / 1e6:g} MHz, "
+          f"{numba.get_num_threads()} numba threads")
+    print(f"zoo make                 : {t_make:8.2f} s")
+    print(f"warm-up (cold kernel)    : {t_cold:8.2f} s  (LeNet-5 {args.fine_layer}: numba compile or cache load)")
+    print(f"functional, traces=1     : {t_func:8.2f} s  ({trace_gb:.2f} GB of traces; not part of the timing)")
+    print("\nper layer, default granularity (each layer alone, inputs ready at cycle 0):")
+    print(f"  {'layer':20s} {'windows':>7s} {'PEs':>4s} {'cycles':>9s} {'bound':>9s} {'bottleneck':>13s} "
+          f"{'events':>7s} {'wall s':>7s}")
+    for lp, lt, dt, b in rows:
+        print(f"  {lp.name:20s} {lp.layer.n_vectors:7d} {lp.n_pes:4d} {lt.cycles:9d} {b.bound_cycles:9d} "
+              f"{b.bottleneck:>13s} {lt.events:7d} {dt:7.3f}")
+    print(f"  total: {wall:.2f} s wall, {events:,} simpy events, {events / wall:,.0f} events/s, "
+          f"{cycles:,} cycles summed over layers = {cycles / clock * 1e3:.3f} ms at the clock "
+          f"(sum of bounds {bound:,}: x{cycles / bound:.3f})")
+
+    net = network(wl, res, stages, arch, args.trace_out)
+    print("\nnetwork pipeline (simulate_network, default granularity):")
+    if isinstance(net, str):
+        print(f"  {net}")
+        timed, what = wall, "per-layer total"
+    else:
+        nt, n_wall, info = net
+        print(f"  wall {n_wall:.2f} s, {nt.events:,} simpy events, {nt.events / n_wall:,.0f} events/s, "
+              f"latency {nt.latency_cycles:,} cycles = {nt.latency_s * 1e3:.3f} ms, "
+              f"steady state {nt.throughput_ips:,.1f} inferences/s (bottleneck {_bottleneck(nt.bottleneck)})")
+        print(f"  with a Timeline: {info['with_timeline_s']:.2f} s; trace file {info['path']}: "
+              f"{info['events']:,} events on {info['tracks']} tracks, {info['bytes'] / 2**20:.1f} MiB "
+              f"(limit {TRACE_LIMIT / 2**20:.0f} MiB), dropped {info['dropped']:,}, stride {info['stride']}, "
+              f"written in {info['write_s']:.2f} s")
+        timed, what = n_wall, "network pipeline"
+    print(f"target <= {TARGET_S:g} s ({what}): {timed:.2f} s  {'met' if timed <= TARGET_S else 'MISSED'}")
+
+    # ---- fine vs default on a small layer
+    d_best = f_best = math.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        d = simulate_layer(lp_s, tr_s, stages, granularity="default")
+        d_best = min(d_best, time.perf_counter() - t)
+    t = time.perf_counter()
+    f = simulate_layer(lp_s, tr_s, stages, granularity="fine")
+    f_best = time.perf_counter() - t
+    assert d.cycles == f.cycles and d.counters == f.counters, (d.cycles, f.cycles)
+    assert np.array_equal(d.window_end, f.window_end)
+    g = lp_s.geometry
+    print(f"\nfine vs default, LeNet-5 {args.fine_layer} ({lp_s.layer.n_vectors} windows x {g.input_cycles} "
+          f"input cycles, {lp_s.crossbars} crossbars on {lp_s.n_pes} PEs), same trace, {d.cycles:,} cycles in both:")
+    print(f"  default {d_best * 1e3:8.1f} ms  {d.events:9,} events  {d.events / d_best:12,.0f} events/s")
+    print(f"  fine    {f_best * 1e3:8.1f} ms  {f.events:9,} events  {f.events / f_best:12,.0f} events/s")
+    print(f"  fine / default: {f_best / d_best:.1f}x wall, {f.events / d.events:.1f}x events")
+
+    # ---- baseline: plain-Python recurrence vs the default kernel, one ResNet-18 layer
+    lp_b = res.mapping.layer(args.baseline_layer)
+    tr_b = res.traces()[args.baseline_layer][0]
+    t = time.perf_counter()
+    lt_b = simulate_layer(lp_b, tr_b, stages)
+    t_k = time.perf_counter() - t
+    t = time.perf_counter()
+    ref_cycles, ref_ends = reference_layer(lp_b, tr_b, stages)
+    t_ref = time.perf_counter() - t
+    assert ref_cycles == lt_b.cycles and np.array_equal(ref_ends, lt_b.window_end), (ref_cycles, lt_b.cycles)
+    steps = sum(len(s.conv) for s in layer_steps(lp_b, tr_b, stages))
+    print(f"\nbaseline, ResNet-18 {args.baseline_layer} ({steps:,} PE steps on {lp_b.n_pes} PEs, "
+          f"{lt_b.cycles:,} cycles in both):")
+    print(f"  default (numba per window + simpy) {t_k:7.3f} s  {steps / t_k:12,.0f} steps/s")
+    print(f"  plain Python, exact Fractions      {t_ref:7.3f} s  {steps / t_ref:12,.0f} steps/s")
+    print(f"  speed-up {t_ref / t_k:.1f}x")
+    print(f"\npeak RSS                 : {rss_mb():8.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
