@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 
 from isaacsim.config import Arch, load_arch
-from isaacsim.errors import ConfigError, ConfigWarning, TimingWarning, IsaacsimError, MappingError, WorkloadError
+from isaacsim.errors import (
+    ConfigError,
+    ConfigWarning,
+    IsaacsimError,
+    MappingError,
+    TimingWarning,
+    WorkloadError,
+)
 from isaacsim.functional.mvm import PackedWeights, mvm
 from isaacsim.functional.result import LayerStats, Result
 from isaacsim.mapping import slicing
