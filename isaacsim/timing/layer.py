@@ -198,8 +198,12 @@ def layer_steps(lp: LayerPlacement, trace: np.ndarray, stages: Stages,
                     work[:m, :, :lanes] += rates.resolution * cols[t0:t1].sum(axis=0)
                 conv[:m] += int(cols[t0:t1].sum())
             i = j
-        windows = tuple(tuple(r * copies + k for k in ks if r < n_k[k]) for r in range(rounds))
-        r_ready = np.array([max(int(ready[w]) for w in ws) for ws in windows], np.int64)
+        full = min(n_k.values())  # rounds in which every copy on this PE has a window
+        windows = tuple(zip(*(range(k, k + full * copies, copies) for k in ks), strict=True)) + tuple(
+            tuple(r * copies + k for k in ks if r < n_k[k]) for r in range(full, rounds))
+        cand = np.arange(rounds)[:, None] * copies + np.array(ks, np.int64)[None, :]  # r*copies + k
+        r_ready = np.where(cand < n, ready[np.minimum(cand, max(n - 1, 0))], -1).max(axis=1, initial=0) \
+            if rounds else np.zeros(0, np.int64)
         tile, pe, _ = (int(v) for v in addr[lo])
         out.append(PESteps(tile, pe, xbars, windows, r_ready, work.reshape(rounds * cyc, rates.adcs),
                            conv.reshape(-1), cyc))
