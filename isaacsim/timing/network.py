@@ -96,6 +96,8 @@ class _Edge:
     same_tile: bool
     arrival: _Series | None = None
     last: int = 0
+    pools: bool = False
+    """The output path runs a pooling op on the NFU."""
 
 
 def _pixels(shape: tuple[int, ...]) -> int:
@@ -332,7 +334,8 @@ def simulate_network(wl, mapping: NetworkMapping, traces, stages: Stages, *, arc
             nbytes = math.ceil(S.lp.layer.out_channels * byte)
             lat, occ = _transfer(stages, nbytes, hops)
             e = _Edge(src, L.name, idx[req], gate, S.tail + nfu + lat, occ, nbytes, hops == 0,
-                      _Series(env, S.lp.layer.n_vectors))
+                      _Series(env, S.lp.layer.n_vectors),
+                      pools=bool(ops & {"maxpool", "avgpool", "global_avgpool"}))
             L.inputs.append(e)
             S.outputs.append(e)
 
@@ -512,4 +515,27 @@ def _utilisation(layers, stages, mapping, rates, latency, l_r) -> dict:
         out["edram"] = frac(bus + noc, tiles * stages["edram"].rate * latency)
     if "noc_link" in stages:
         out["noc"] = frac(noc, tiles * stages["noc_link"].rate * latency)
+
+    def unit_cap(name):  # all units of a tile-level stage over the tiles used, or of a PE stage over the PEs
+        st = stages[name]
+        n = st.per_tile * tiles if st.level == "tile" else st.per_pe * pes if st.level == "pe" else st.per_chip
+        return n * st.rate * latency
+
+    outs = {L.name: L.lp.layer.n_vectors * L.lp.layer.out_channels for L in layers.values()}
+    if "sigmoid" in stages:  # NFU activations: one op per output element of a layer with an activation
+        act = sum(outs[L.name] for L in layers.values() if getattr(L.node, "activation", None))
+        out["nfu_activation"] = frac(act, unit_cap("sigmoid"))
+    if "maxpool" in stages:  # NFU pooling: one op per element leaving a layer whose output path pools
+        pooled = sum(outs[L.name] for L in layers.values() if any(e.pools for e in L.outputs))
+        out["nfu_pool"] = frac(pooled, unit_cap("maxpool"))
+    if "tile_shift_add" in stages:  # merging partial sums of a copy spread over several PEs
+        merges = sum(outs[L.name] * (max(1, -(-L.lp.crossbars_per_copy // L.lp.crossbars_per_pe)) - 1)
+                     for L in layers.values())
+        out["tile_shift_add"] = frac(merges, unit_cap("tile_shift_add"))
+    if "input_register" in stages:  # every window's input vector is written once into a copy's registers
+        in_bytes = sum(Fraction(L.lp.layer.n_vectors * L.lp.geometry.k * L.lp.layer.groups * stages.input_bits, 8)
+                       for L in layers.values())
+        out["input_register"] = frac(in_bytes, unit_cap("input_register"))
+    if "hypertransport" in stages:
+        out["hypertransport"] = 0.0  # one chip: nothing leaves it during an inference
     return out
