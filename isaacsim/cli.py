@@ -58,7 +58,8 @@ def _cmd_run(args) -> int:
 
     return run_command(arch, args.workload, samples=args.samples, registers=args.registers, out=args.out,
                        as_json=args.json, batch_size=args.batch_size, timing=args.timing,
-                       timing_report=args.timing_report, trace=args.trace, no_timing=args.no_timing)
+                       timing_report=args.timing_report, trace=args.trace, no_timing=args.no_timing,
+                       timing_only=args.timing_only, profile=args.profile)
 
 
 def _cmd_zoo_list(args) -> int:
@@ -99,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=_positive_int, metavar="N",
                    help="run the first N samples (default: the whole eval set, else calib, else 16 random inputs)")
     p.add_argument("--registers", metavar="FILE", help="per-layer ADC registers (YAML or JSON register file)")
-    p.add_argument("--out", metavar="DIR", help="write config.yaml, summary.json, layers.csv, registers.yaml here")
+    p.add_argument("--out", metavar="DIR", help="write config.yaml, summary.json, layers.csv, registers.yaml (and profile.json) here")
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
     p.add_argument("--batch-size", type=_positive_int, metavar="N", help="samples per batch (default: memory-bounded)")
     p.add_argument("--timing", choices=("default", "fine"), default="default",
@@ -108,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the timing report (stages, per-layer cycles vs bound, utilisation, stalls)")
     p.add_argument("--trace", metavar="FILE.json", help="write the pipeline timeline (Chrome/Perfetto trace events)")
     p.add_argument("--no-timing", action="store_true", help="functional run only: skip the cycle-level timing model")
+    p.add_argument("--timing-only", action="store_true",
+                   help="timing without functional simulation (approximate): every conversion costs the layer's "
+                        "mean A/D ops from --profile, else the ADC registers' worst case")
+    p.add_argument("--profile", metavar="FILE",
+                   help="A/D-operation profile (profile.json of a run's --out) for --timing-only")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("zoo", help="shape-faithful synthetic workloads: list them, or make one")

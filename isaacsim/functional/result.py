@@ -135,7 +135,7 @@ class Result:
     layers: dict[str, LayerStats]
     """Per conv2d/linear layer, in graph order."""
     sample_source: str
-    """Where the inputs came from: 'eval', 'calib' or 'random'."""
+    """Where the inputs came from: 'eval', 'calib' or 'random'; 'none' for a timing-only run."""
     samples_available: int
     samples_requested: int | None
     samples_planned: int
@@ -158,7 +158,8 @@ class Result:
     """Seconds in the reference executor."""
     timing: dict[str, Any] | None = None
     """`NetworkTiming.as_dict()` of sample 0 (`simulate(timing=True)`), {"error": ...} if the
-    timing model failed, None when timing is off."""
+    timing model failed, None when timing is off; a timing-only run's adds "approximate": true
+    and "ops_source" (`isaacsim.timing.profile`)."""
 
     # ---- derived
     @property

@@ -215,7 +215,8 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
              samples: int | None = None, timing: bool = True,
              registers: Mapping[str, Any] | str | os.PathLike | None = None,
              batch_size: int | None = None, progress: bool = False, raise_on_error: bool = True,
-             traces: int = 0, timing_granularity: str = "default", timeline=None) -> Result:
+             traces: int = 0, timing_granularity: str = "default", timeline=None,
+             timing_only: bool = False, profile: Mapping[str, Any] | str | os.PathLike | None = None) -> Result:
     """Run `workload` on `arch` through the bit-exact datapath and return a `Result`.
 
     arch: an Arch, a YAML path or preset name, or a dict. workload: a Workload or a directory.
@@ -234,6 +235,10 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
     `LayerStats.ad_ops_trace` (`Result.traces()`; not in the JSON summary): int32 (samples,
     groups, vectors, input_cycles, crossbars_per_group, lanes) per layer, 4 bytes x vectors x
     cycles x crossbars x lanes per sample and layer (ResNet-18 on trq: about 0.5 GB a sample).
+    timing_only: run no sample; time one inference on synthetic traces whose conversions each
+    cost the layer's mean A/D operations in `profile` (a dict or a file, `isaacsim.timing.profile`),
+    else the registers' worst case. Approximate (docs/timing.md, "Timing-only runs"); accuracy
+    and agreement are None and `Result.timing` has "approximate": true and "ops_source".
 
     Bad inputs raise before anything runs (ConfigError, WorkloadError, MappingError). An error
     or KeyboardInterrupt inside a batch ends the run with status 'failed' / 'interrupted' and
@@ -255,6 +260,14 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
         raise ConfigError(f"timing_granularity must be 'default' or 'fine', got {timing_granularity!r}")
     check_formats(wl, arch)
     mapping = place_network(wl.layers(), arch, registers)
+    if timing_only:
+        from isaacsim.timing import profile as prof
+
+        doc = prof.load_profile(profile) if isinstance(profile, (str, os.PathLike)) else \
+            None if profile is None else prof.check_profile(profile)
+        return prof.timing_only_result(arch, wl, mapping, doc, timing_granularity, timeline)
+    if profile is not None:
+        raise ConfigError("profile applies to timing-only runs (timing_only=True)")
     x, y, source, available = select_samples(wl, samples)
     n = int(x.shape[0])
     bs = int(batch_size) if batch_size is not None else auto_batch_size(wl, arch, n)

@@ -1,7 +1,9 @@
 """`isaacsim run`: simulate a workload, print the per-layer ADC table (or JSON), write --out files.
 
 --out DIR holds config.yaml (the resolved arch), summary.json (`Result.summary()`), layers.csv
-(`Result.to_frame()`) and registers.yaml (the per-layer registers used, register-file format).
+(`Result.to_frame()`), registers.yaml (the per-layer registers used, register-file format) and,
+after a functional run, profile.json (the A/D-operation profile that `--timing-only --profile`
+reads, `isaacsim.timing.profile`).
 They are written even when the run stops part-way; the exit code is then 2 (error) or 130
 (interrupted).
 """
@@ -35,9 +37,17 @@ def resolve_workload(ref: str):
     return load_workload(ref)
 
 
-def check_timing_options(no_timing: bool, timing_report: bool, trace: str | None) -> None:
+def check_timing_options(no_timing: bool, timing_report: bool, trace: str | None, timing_only: bool = False,
+                         profile: str | None = None, samples: int | None = None,
+                         batch_size: int | None = None) -> None:
     if no_timing and (timing_report or trace is not None):
         raise ConfigError("--no-timing cannot be combined with --timing-report or --trace")
+    if timing_only and no_timing:
+        raise ConfigError("--timing-only cannot be combined with --no-timing")
+    if timing_only and (samples is not None or batch_size is not None):
+        raise ConfigError("--timing-only runs no samples: drop --samples and --batch-size")
+    if profile is not None and not timing_only:
+        raise ConfigError("--profile applies to --timing-only runs")
 
 
 def _out_dir(out: str) -> Path:
@@ -58,6 +68,10 @@ def write_outputs(out: Path, res: Result) -> None:
         res.to_frame().to_csv(out / "layers.csv", index=False)
         save_registers(out / "registers.yaml", res.registers(),
                        meta={"arch": res.arch.name, "workload": res.workload, "written_by": "isaacsim run"})
+        if res.samples:
+            from isaacsim.timing.profile import profile_of
+
+            (out / "profile.json").write_text(json.dumps(profile_of(res), indent=1) + "\n")
     except OSError as e:
         raise ConfigError(f"--out {out}: cannot write ({e.__class__.__name__}: {e.strerror or e})") from None
 
@@ -91,6 +105,9 @@ def print_text(res: Result) -> None:
     if not con.is_terminal:  # files and pipes: never cut numbers to fit 80 columns
         con.width = max(con.width, 200)
     s = res.summary()
+    if s["sample_source"] == "none":
+        print_timing_only(res, con)
+        return
     src = {"eval": "eval set", "calib": "calib set", "random": f"random inputs, seed {RANDOM_SEED}"}[s["sample_source"]]
     done = f"{s['samples']}" if s["samples"] == res.samples_planned else f"{s['samples']} of {res.samples_planned}"
     con.print(f"[bold]{s['workload']}[/bold] on [bold]{s['arch']}[/bold]: {done} samples ({src}), "
@@ -132,14 +149,29 @@ def print_text(res: Result) -> None:
     con.print(f"wall time: {s['wall_s']:.3f} s simulated, {s['reference_wall_s']:.3f} s reference")
 
 
+def print_timing_only(res: Result, con) -> None:
+    """The text of a timing-only run: what the A/D operations came from, latency and per-layer cycles."""
+    t = res.timing or {}
+    src = {"profile": "the profile's mean A/D ops per conversion", "worst_case": "the ADC registers' worst case",
+           "mixed": "the profile, worst case for " + ", ".join(t.get("worst_case_layers", []))}[t["ops_source"]]
+    con.print(f"[bold]{res.workload}[/bold] on [bold]{res.arch.name}[/bold]: timing only (approximate), "
+              f"no samples run; A/D ops from {src}")
+    for ly in t["layers"]:
+        con.print(f"  {ly['name']}: {ly['cycles']:,} cycles (bound {ly['bound_cycles']:,}), "
+                  f"{ly['conversions']:,} conversions, {ly['ad_ops']:,} A/D ops")
+    con.print(f"latency {t['latency_cycles']:,} cycles ({t['latency_s'] * 1e6:.3f} us), "
+              f"throughput {t['throughput_ips']:,.1f} inferences/s")
+    con.print(f"wall time: {res.wall_s:.3f} s")
+
+
 def run_command(arch: Arch, workload: str, *, samples: int | None = None, registers: str | None = None,
                 out: str | None = None, as_json: bool = False, batch_size: int | None = None,
                 timing: str = "default", timing_report: bool = False, trace: str | None = None,
-                no_timing: bool = False) -> int:
+                no_timing: bool = False, timing_only: bool = False, profile: str | None = None) -> int:
     """Run, print, write --out; 0 on success, 2 after a failed run, 130 after an interrupt."""
     from isaacsim.functional.simulate import simulate
 
-    check_timing_options(no_timing, timing_report, trace)
+    check_timing_options(no_timing, timing_report, trace, timing_only, profile, samples, batch_size)
     out_dir = _out_dir(out) if out is not None else None
     wl = resolve_workload(workload)
     timeline = None
@@ -151,7 +183,7 @@ def run_command(arch: Arch, workload: str, *, samples: int | None = None, regist
         timeline = Timeline(max_events=max_events_for(tracks=2 * arch.chip.tiles * arch.tile.pes + 1024))
     res = simulate(arch, wl, samples=samples, registers=registers, batch_size=batch_size,
                    progress=True, raise_on_error=False, timing=not no_timing, timing_granularity=timing,
-                   timeline=timeline)
+                   timeline=timeline, timing_only=timing_only, profile=profile)
     if out_dir is not None:
         write_outputs(out_dir, res)
     if trace is not None and res.timing and "error" not in res.timing:
