@@ -39,6 +39,17 @@ def _ceil_div(a, b):
     return -((-a) // b)
 
 
+@njit(cache=True, inline="always")
+def _step_cycles(work, conv, i, adc_num, adc_den, sa_num, sa_den):
+    """Step i's (ADC cycles: the slowest ADC's ceil(ops / rate), S+A cycles: ceil(results / rate))."""
+    adc = np.int64(0)
+    for a in range(work.shape[1]):
+        c = _ceil_div(work[i, a] * adc_den, adc_num)
+        if c > adc:
+            adc = c
+    return adc, _ceil_div(conv[i] * sa_den, sa_num)
+
+
 @njit(cache=True)
 def pe_schedule(work, conv, step_window, ready, l_r, adc_num, adc_den, sa_num, sa_den,
                 read_end0=0, conv_end0=0):
@@ -48,7 +59,7 @@ def pe_schedule(work, conv, step_window, ready, l_r, adc_num, adc_den, sa_num, s
     Returns read_end (S,), conv_end (S,), window_end (W,) = conv_end of each window's last
     step, and counters int64 (len(COUNTERS),).
     """
-    n_steps, n_adcs = work.shape
+    n_steps = work.shape[0]
     n_windows = ready.shape[0]
     read_end = np.empty(n_steps, np.int64)
     conv_end = np.empty(n_steps, np.int64)
@@ -70,12 +81,7 @@ def pe_schedule(work, conv, step_window, ready, l_r, adc_num, adc_den, sa_num, s
                 counters[4] += r - latch
                 latch = r
             prev_window = w
-        adc = np.int64(0)
-        for a in range(n_adcs):
-            c = _ceil_div(work[i, a] * adc_den, adc_num)
-            if c > adc:
-                adc = c
-        sa = _ceil_div(conv[i] * sa_den, sa_num)
+        adc, sa = _step_cycles(work, conv, i, adc_num, adc_den, sa_num, sa_den)
         busy = adc if adc > sa else sa
         counters[0] += adc
         counters[1] += sa
@@ -99,7 +105,6 @@ def pe_rounds(work, conv, starts, n_steps, pes, ready, l_r, adc_num, adc_den, sa
     counters of each call are added to counters[pe, :]. Returns, per call, the first step's
     latch, the last step's conv_end (the round's end) and the ADC busy cycles of the round."""
     n = pes.shape[0]
-    n_adcs = work.shape[1]
     first = np.empty(n, np.int64)
     end = np.empty(n, np.int64)
     adc_busy = np.zeros(n, np.int64)
@@ -120,12 +125,7 @@ def pe_rounds(work, conv, starts, n_steps, pes, ready, l_r, adc_num, adc_den, sa
                     counters[e, 4] += r - latch
                     latch = r
                 first[k] = latch
-            adc = np.int64(0)
-            for a in range(n_adcs):
-                c = _ceil_div(work[i, a] * adc_den, adc_num)
-                if c > adc:
-                    adc = c
-            sa = _ceil_div(conv[i] * sa_den, sa_num)
+            adc, sa = _step_cycles(work, conv, i, adc_num, adc_den, sa_num, sa_den)
             busy = adc if adc > sa else sa
             counters[e, 0] += adc
             counters[e, 1] += sa
