@@ -153,8 +153,9 @@ def test_kernel_threads_do_not_change_results():
     w = rng.integers(-127, 128, (300, 5))
     xw, sh, sg = slicing.pack_inputs(x, geo)
     ww = slicing.pack_weights(w, geo)
-    lut = sar_table(geo.max_sample, *ADCRegisters.of(arch.adc).kernel_args())[2]
-    runs = [fused_layer(xw, ww, lut, sh, sg, 1, geo.n_slices, 2, 9, t) for t in (1, 2, 4, 9, 20)]
+    _, msb, lut, ops = sar_table(geo.max_sample, *ADCRegisters.of(arch.adc).kernel_args())
+    acc = np.arange(9) % 2
+    runs = [fused_layer(xw, ww, lut, ops, msb, acc, 2, sh, sg, 1, geo.n_slices, 2, 9, t) for t in (1, 2, 4, 9, 20)]
     for r in runs[1:]:
         for a, b in zip(r, runs[0], strict=True):
             np.testing.assert_array_equal(a, b)

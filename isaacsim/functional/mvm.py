@@ -35,8 +35,32 @@ class PackedWeights:
         return cls(geo, slicing.pack_weights(w, geo))
 
 
+def _vector_copies(vector_copy, n: int) -> tuple[np.ndarray, int]:
+    """(int64 (n,) copy of each input vector, copies) from mvm's `vector_copy` argument."""
+    if vector_copy is None:
+        return np.zeros(n, np.int64), 1
+    vc = np.asarray(vector_copy)
+    if vc.shape != (n,) or (vc.size and vc.dtype.kind not in "iu"):
+        raise ValueError(f"vector_copy must be an integer array of shape ({n},), got {vc.dtype} {vc.shape}")
+    vc = np.ascontiguousarray(vc, dtype=np.int64)
+    if n and vc.min() < 0:
+        raise ValueError(f"vector_copy must be >= 0, got {int(vc.min())}")
+    return vc, (int(vc.max()) + 1 if n else 1)
+
+
+def _per_crossbar(counts: np.ndarray, geo: MatrixGeometry) -> np.ndarray:
+    """Kernel counts (copies, row_parts, mapped_cols) summed per crossbar: (copies, crossbars),
+    crossbar t = `MatrixGeometry.crossbar_index` (kernel column q * cols_per_polarity + c is in
+    column partition c // xbar_cols of polarity q, as `MatrixGeometry.column_lanes` says)."""
+    a = counts.reshape(counts.shape[0], geo.row_parts, geo.polarities, geo.cols_per_polarity)
+    pad = geo.col_parts * geo.xbar_cols - geo.cols_per_polarity
+    a = np.pad(a, ((0, 0), (0, 0), (0, 0), (0, pad)))
+    a = a.reshape(*a.shape[:3], geo.col_parts, geo.xbar_cols).sum(axis=-1)  # (copies, rp, pol, cp)
+    return np.ascontiguousarray(a.transpose(0, 3, 1, 2)).reshape(counts.shape[0], geo.crossbars)
+
+
 def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | None = None, *,
-        trace: bool = False):
+        trace: bool = False, vector_copy=None):
     """y = x @ w as the datapath computes it, and the ADC / S+A statistics.
 
     x: (N, K) integers in the arch's input format (unsigned, or signed two's complement);
@@ -52,6 +76,14 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
     ops_per_conversion, r1_conversions / r2_conversions (TRQ, else 0), sample_hist (length
     max_sample + 1, raw bit-line samples before clipping), ops_hist (length R + 3, conversions
     by A/D operations), overflows (partial-sum register adds that wrapped), and the geometry.
+
+    Per crossbar and copy (docs/datapath.md, "Per-crossbar counts"): `vector_copy` (int array
+    (N,), default all 0) names the copy of the layer that runs each input vector; copies =
+    max(vector_copy) + 1. stats["crossbar_ad_ops"] and stats["crossbar_r2"] are int64
+    (copies, crossbars): the A/D operations (detection comparisons included) and the TRQ R2
+    conversions (0 for other modes) of the samples each crossbar of each copy converts.
+    Crossbar t is (col_part, row_part, polarity), polarity fastest (`MatrixGeometry.crossbar_index`).
+    crossbar_ad_ops.sum() == ad_ops and crossbar_r2.sum() == r2_conversions.
 
     trace=True adds stats["ad_ops_trace"]: int32 (N, input_cycles, crossbars, lanes), the A/D
     operations each ADC lane of each crossbar of the matrix does for input vector n in cycle c
@@ -71,6 +103,7 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
         geo = MatrixGeometry.of(w.shape[0], w.shape[1], arch)
         ww = None
     regs = ADCRegisters.of(arch.adc if adc is None else adc)
+    vec_copy, copies = _vector_copies(vector_copy, x.shape[0])
     xw, shift, sign = slicing.pack_inputs(x, geo)
     if ww is None:
         ww = slicing.pack_weights(w, geo)
@@ -81,15 +114,16 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
         per_slot = -(-geo.xbar_cols // lanes) * int(ops.max())
         if per_slot > np.iinfo(np.int32).max:  # an entry sums one cycle of one lane: far below
             raise ValueError(f"an ADC lane's A/D operations per window ({per_slot}) overflow int32")
-        acc, hist, overflows, ad_trace = fused_layer_traced(
-            xw, ww, units, ops, geo.column_lanes(arch.pe.adcs), geo.crossbars * lanes, shift, sign,
-            geo.cell_bits, geo.n_slices, geo.polarities, arch.datapath.psum_bits, numba.get_num_threads(),
+        acc, hist, overflows, xb_ops, xb_r2, ad_trace = fused_layer_traced(
+            xw, ww, units, ops, msb, vec_copy, copies, geo.column_lanes(arch.pe.adcs), geo.crossbars * lanes,
+            shift, sign, geo.cell_bits, geo.n_slices, geo.polarities, arch.datapath.psum_bits,
+            numba.get_num_threads(),
         )
         ad_trace = ad_trace.reshape(x.shape[0], geo.input_cycles, geo.crossbars, lanes)
     else:
-        acc, hist, overflows = fused_layer(
-            xw, ww, units, shift, sign, geo.cell_bits, geo.n_slices, geo.polarities,
-            arch.datapath.psum_bits, numba.get_num_threads(),
+        acc, hist, overflows, xb_ops, xb_r2 = fused_layer(
+            xw, ww, units, ops, msb, vec_copy, copies, shift, sign, geo.cell_bits, geo.n_slices,
+            geo.polarities, arch.datapath.psum_bits, numba.get_num_threads(),
         )
     y = acc * int(regs.step) if regs.integral_step else acc * regs.step
     if geo.encoding == "offset":
@@ -106,6 +140,8 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
         "sample_hist": hist,
         "ops_hist": np.bincount(ops, weights=hist, minlength=regs.resolution + 3).astype(np.int64),
         "overflows": int(overflows),
+        "crossbar_ad_ops": _per_crossbar(xb_ops, geo),
+        "crossbar_r2": _per_crossbar(xb_r2, geo),  # msb is 0 outside TRQ
         "adc": regs.to_dict(),
         "n_vectors": x.shape[0],
         "k": geo.k,

@@ -4,7 +4,8 @@
 them and which stay null until the timing and energy models fill them). `Result.to_frame()` is a
 tidy per-layer table. Histograms (`LayerStats.sample_hist`, `ops_hist`) stay on the object for
 the timing and calibration models; they are not in the JSON summary, and neither are the
-A/D-operation traces that `simulate(..., traces=N)` keeps (`LayerStats.ad_ops_trace`).
+A/D-operation traces that `simulate(..., traces=N)` keeps (`LayerStats.ad_ops_trace`) nor the
+per-crossbar counts for the energy model (`LayerStats.xbar_ad_ops`, `xbar_r2`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class LayerStats:
     pes: int
     tiles: int
     adc: dict[str, Any]
+    xbars_per_group: int = 0
+    """Crossbars of one group's matrix in one copy (`MatrixGeometry.crossbars`)."""
     conversions: int = 0
     ad_ops: int = 0
     r1_conversions: int = 0
@@ -53,16 +56,29 @@ class LayerStats:
     (`simulate(..., traces=N)`; None when off): int32 (samples, groups, vectors, input_cycles,
     crossbars_per_group, lanes); `isaacsim.mvm`'s ad_ops_trace per sample and group, vectors =
     Ho * Wo (1 for linear). docs/datapath.md, "ADC operation traces"."""
+    xbar_ad_ops: np.ndarray = field(init=False, repr=False)
+    """A/D operations (detection comparisons included) of every crossbar of the layer, summed
+    over all simulated samples: int64 (copies, groups, xbars_per_group); flattened, entry i is
+    crossbar `LayerPlacement.crossbar_index` i. Windows go to copies round-robin (window n of a
+    sample to copy n % copies). Sums to ad_ops. docs/datapath.md, "Per-crossbar counts"."""
+    xbar_r2: np.ndarray = field(init=False, repr=False)
+    """TRQ range-2 conversions per crossbar, as xbar_ad_ops (zeros for other modes); sums to
+    r2_conversions."""
+
+    def __post_init__(self) -> None:
+        shape = (self.copies, self.groups, self.xbars_per_group)
+        self.xbar_ad_ops = np.zeros(shape, np.int64)
+        self.xbar_r2 = np.zeros(shape, np.int64)
 
     @classmethod
     def of(cls, lp: LayerPlacement) -> LayerStats:
         ly = lp.layer
         return cls(ly.name, ly.kind, ly.k, ly.m, ly.groups, lp.crossbars, lp.copies, lp.n_pes,
-                   len(lp.tiles), lp.adc.to_dict())
+                   len(lp.tiles), lp.adc.to_dict(), xbars_per_group=lp.geometry.crossbars)
 
     def empty_like(self) -> LayerStats:
         return LayerStats(self.name, self.op, self.k, self.m, self.groups, self.crossbars, self.copies,
-                          self.pes, self.tiles, dict(self.adc))
+                          self.pes, self.tiles, dict(self.adc), xbars_per_group=self.xbars_per_group)
 
     @staticmethod
     def _add_hist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -72,8 +88,17 @@ class LayerStats:
         out[: b.size] += b
         return out
 
-    def add_call(self, stats: dict[str, Any], calls: int = 1) -> None:
-        """Add one `isaacsim.mvm` call's statistics (calls=0: the rest of a product split in two)."""
+    def add_call(self, stats: dict[str, Any], calls: int = 1, group: int = 0) -> None:
+        """Add one `isaacsim.mvm` call's statistics (calls=0: the rest of a product split in two);
+        group: the conv group whose matrix it ran, for the per-crossbar counts (whose copies are
+        the call's vector_copy values)."""
+        xb = {k: np.asarray(stats[k], np.int64) for k in ("crossbar_ad_ops", "crossbar_r2")}
+        for k, a in xb.items():
+            if a.ndim != 2 or a.shape[0] > self.copies or a.shape[1] != self.xbars_per_group:
+                raise ValueError(f"layer {self.name!r}: {k} of shape {a.shape} does not fit "
+                                 f"{self.copies} copies x {self.xbars_per_group} crossbars")
+        self.xbar_ad_ops[: xb["crossbar_ad_ops"].shape[0], group] += xb["crossbar_ad_ops"]
+        self.xbar_r2[: xb["crossbar_r2"].shape[0], group] += xb["crossbar_r2"]
         self.conversions += int(stats["conversions"])
         self.ad_ops += int(stats["ad_ops"])
         self.r1_conversions += int(stats["r1_conversions"])
@@ -99,6 +124,8 @@ class LayerStats:
             setattr(self, k, getattr(self, k) + getattr(other, k))
         self.sample_hist = self._add_hist(self.sample_hist, other.sample_hist)
         self.ops_hist = self._add_hist(self.ops_hist, other.ops_hist)
+        self.xbar_ad_ops = self.xbar_ad_ops + other.xbar_ad_ops
+        self.xbar_r2 = self.xbar_r2 + other.xbar_r2
         if other.ad_ops_trace is not None:  # a later batch's samples follow this one's
             self.ad_ops_trace = (other.ad_ops_trace if self.ad_ops_trace is None
                                  else np.concatenate([self.ad_ops_trace, other.ad_ops_trace]))

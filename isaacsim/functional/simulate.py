@@ -175,31 +175,38 @@ def _matmul(arch: Arch, mapping: NetworkMapping, stats: dict[str, LayerStats], b
 
     The batch has `batch` samples, and the first `traced` of them keep their A/D-operation
     traces: the product is split into the traced rows (samples first, im2col rows sample-major)
-    and the rest, counted as one mvm call."""
+    and the rest, counted as one mvm call.
+
+    Windows are dealt to the layer's copies round-robin: row r of x2d is window r % n_windows
+    of its sample (n_windows = rows per sample, 1 for linear) and runs on copy
+    (r % n_windows) % copies, which the per-crossbar counts follow (`LayerStats.xbar_ad_ops`)."""
     regs = {lp.name: lp.adc for lp in mapping.layers}
     groups = {lp.name: lp.layer.groups for lp in mapping.layers}
+    copies = {lp.name: lp.copies for lp in mapping.layers}
     calls: dict[str, int] = {}
 
     def mm(name: str, x2d: np.ndarray, w2d: np.ndarray) -> np.ndarray:
         bar.layer(name)
         key = (name, calls.get(name, 0) % groups[name])
         calls[name] = calls.get(name, 0) + 1
-        rows = x2d.shape[0] // batch * traced
+        n_windows = x2d.shape[0] // batch
+        rows = n_windows * traced
+        vec_copy = (np.arange(x2d.shape[0], dtype=np.int64) % max(n_windows, 1)) % copies[name]
         try:
             pw = packed.get(key)
             if pw is None or (pw.geometry.k, pw.geometry.m) != w2d.shape:
                 pw = packed[key] = PackedWeights.of(w2d, arch)
             if rows:
-                y, st = mvm(x2d[:rows], pw, arch, adc=regs[name], trace=True)
+                y, st = mvm(x2d[:rows], pw, arch, adc=regs[name], trace=True, vector_copy=vec_copy[:rows])
                 stats[name].add_trace(key[1], traced, st.pop("ad_ops_trace"))
-                stats[name].add_call(st)
+                stats[name].add_call(st, group=key[1])
                 if rows < x2d.shape[0]:
-                    y_rest, st = mvm(x2d[rows:], pw, arch, adc=regs[name])
-                    stats[name].add_call(st, calls=0)
+                    y_rest, st = mvm(x2d[rows:], pw, arch, adc=regs[name], vector_copy=vec_copy[rows:])
+                    stats[name].add_call(st, calls=0, group=key[1])
                     y = np.concatenate([y, y_rest])
             else:
-                y, st = mvm(x2d, pw, arch, adc=regs[name])
-                stats[name].add_call(st)
+                y, st = mvm(x2d, pw, arch, adc=regs[name], vector_copy=vec_copy)
+                stats[name].add_call(st, group=key[1])
         except IsaacsimError:
             raise
         except ValueError as e:  # operands outside the datapath's formats (check_formats prevents it)

@@ -2,8 +2,9 @@
 
 `sar` traces one SAR conversion (range detection, then bit-by-bit binary search) and tabulates it
 over every possible bit-line sample; `fused` runs a whole layer (bit-serial samples, conversion,
-shift-and-add with finite partial-sum registers) without materialising the samples;
-`fused_layer_traced` also sums each window's A/D operations per crossbar and ADC lane.
+shift-and-add with finite partial-sum registers) without materialising the samples, and counts
+each column's A/D operations and range-2 conversions per layer copy; `fused_layer_traced` also
+sums each window's A/D operations per crossbar and ADC lane.
 """
 
 from isaacsim.kernels.fused import fused_layer, fused_layer_traced

@@ -3,12 +3,19 @@
 Samples are generated from bit-packed operands: each input cycle's DAC bit-planes of a row
 partition and each column's cell bit-planes are uint64 words over rows, so one sample is
 sum over (dac bit a, cell bit b, word) of popcount(x_word & w_word) << (a + b). A sample is
-converted by table lookup (the table is the SAR trace over all samples, `sar.sar_table`) and
-accumulated in its column's partial-sum register, `psum_bits` wide, two's complement: an add
-that leaves the register's range wraps and is counted. After a row partition's cycles the
-registers are merged (shifted by slice position, signed by polarity) into int64 outputs.
-No layer-sized sample array is ever built; work is split over threads by input vector and the
-statistics are kept per chunk and reduced afterwards.
+converted by table lookup (the SAR trace over all samples, `sar.sar_table`, expanded per input
+cycle to the shifted, signed value the sample adds) and accumulated in its column's partial-sum
+register, `psum_bits` wide, two's complement: an add that leaves the register's range wraps and
+is counted. After a row partition's cycles the registers are merged (shifted by slice position,
+signed by polarity) into int64 outputs.
+
+Per-crossbar counts: each sample's range-2 flag (TRQ's MSB) is summed per (accumulator, row
+partition, column), the accumulator chosen per input vector (`vec_acc`: the layer copy that runs
+it). The flag rides in the top _CB bits of the column's int64 register word, above the value
+(the table entry carries it), so the hot loop does no extra memory access for it; A/D operations
+follow from the flags because a conversion's operation count is affine in its flag (ops = base +
+step * msb, true of every SAR table). No layer-sized sample array is ever built; work is split
+over threads by input vector and the statistics are kept per chunk and reduced afterwards.
 """
 
 import numpy as np
@@ -16,15 +23,24 @@ from numba import njit, prange
 
 from isaacsim.kernels.popcount import popcount64
 
+_CB = 8
+"""Top bits of a register word that hold the R2-flag count of one row partition's cycles
+(at most 127 cycles); the register's value is the sign-extended low 64 - _CB bits."""
+_VB = 64 - _CB
+
 
 @njit(cache=True, parallel=True)
-def fused_layer(xw, ww, units_lut, cyc_shift, cyc_sign, cell_bits, n_slices, n_pol, psum_bits, n_threads):
+def fused_layer(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, cyc_shift, cyc_sign, cell_bits, n_slices,
+                n_pol, psum_bits, n_threads):
     """Run one layer; all arguments are arrays or ints.
 
     xw: uint64 (N, cycles, row_parts, dac_bits, words) packed input bit-planes.
     ww: uint64 (row_parts, cell_bits, words, n_pol * cols_per_polarity) packed cell bit-planes;
         output j's slice s of polarity p is column p * cols_per_polarity + j * n_slices + s.
     units_lut: int64 (max_sample + 1,) decoded value of each sample in base-step units.
+    ops_lut, msb_lut: int64 (max_sample + 1,) A/D operations and range-2 flag (TRQ's MSB, else
+        0) of each sample (`sar.sar_table`); ops must be affine in msb (ValueError otherwise).
+    vec_acc: int64 (N,) accumulator of each input vector, 0 .. n_acc - 1.
     cyc_shift, cyc_sign: int64 (cycles,) shift and sign (+1, or -1 for a signed-input MSB cycle).
     psum_bits: partial-sum register width; 64 means plain int64 (no overflow can be seen). The
         check is skipped when the table and cycles bound every register inside its range.
@@ -32,16 +48,22 @@ def fused_layer(xw, ww, units_lut, cyc_shift, cyc_sign, cell_bits, n_slices, n_p
         its own statistics.
 
     Returns (out int64 (N, M) in base-step units, histogram of samples int64 (max_sample + 1,),
-    overflow count).
+    overflow count, ad_ops int64 (n_acc, row_parts, n_cols), r2 int64 (n_acc, row_parts,
+    n_cols)): r2[a, p, col] sums msb_lut over the samples of column col in row partition p of the
+    input vectors with vec_acc == a, all cycles; ad_ops likewise sums ops_lut.
     """
     n_vec, n_cyc, n_parts, n_dac, n_words = xw.shape
     n_cols = ww.shape[3]
     cpp = n_cols // n_pol
     m_out = cpp // n_slices
     n_hist = units_lut.shape[0]
+    add_lut = _cycle_table(units_lut, msb_lut, cyc_shift, cyc_sign)
+    base, step = _ops_affine(ops_lut, msb_lut)
+    _check_acc(vec_acc, n_acc, n_vec)
     n_chunks = max(1, min(n_vec, n_threads))
     hist = np.zeros((n_chunks, n_hist), np.int64)
     ovf = np.zeros(n_chunks, np.int64)
+    r2c = np.zeros((n_chunks, n_acc, n_parts, n_cols), np.int64)
     out = np.zeros((n_vec, m_out), np.int64)
     wsh = 64 - psum_bits
     check = _may_overflow(units_lut, cyc_shift, cyc_sign, psum_bits)
@@ -54,11 +76,11 @@ def fused_layer(xw, ww, units_lut, cyc_shift, cyc_sign, cell_bits, n_slices, n_p
         h = hist[t]
         n_ovf = 0
         for n in range(lo, hi):
+            acc = r2c[t, vec_acc[n]]
             for p in range(n_parts):
                 psum[:] = 0
                 for c in range(n_cyc):
-                    s_sh = cyc_shift[c]
-                    sgn = cyc_sign[c]
+                    e = add_lut[c]
                     if fast:
                         # one plane pair, two words: sample and convert in a single pass
                         x0 = xw[n, c, p, 0, 0]
@@ -68,31 +90,32 @@ def fused_layer(xw, ww, units_lut, cyc_shift, cyc_sign, cell_bits, n_slices, n_p
                         if check:
                             for col in range(n_cols):
                                 s = np.int64(popcount64(x0 & w0[col])) + np.int64(popcount64(x1 & w1[col]))
-                                n_ovf += _convert_add(s, col, psum, h, units_lut, s_sh, sgn, wsh)
+                                n_ovf += _convert_add(s, col, psum, h, e, wsh)
                         else:
                             for col in range(n_cols):
                                 s = np.int64(popcount64(x0 & w0[col])) + np.int64(popcount64(x1 & w1[col]))
                                 h[s] += 1
-                                psum[col] += (units_lut[s] << s_sh) * sgn
+                                psum[col] += e[s]
                         continue
                     _cycle_samples(xw, ww, n, c, p, samp)
                     for col in range(n_cols):
-                        n_ovf += _convert_add(samp[col], col, psum, h, units_lut, s_sh, sgn, wsh)
+                        n_ovf += _convert_add(samp[col], col, psum, h, e, wsh)
+                _unpack(psum, acc[p])
                 _merge(psum, out[n], n_pol, n_slices, cell_bits)
         ovf[t] = n_ovf
-    return out, hist.sum(axis=0), ovf.sum()
+    ad_ops, r2 = _counts(r2c, vec_acc, n_acc, n_cyc, base, step)
+    return out, hist.sum(axis=0), ovf.sum(), ad_ops, r2
 
 
 @njit(cache=True, parallel=True)
-def fused_layer_traced(xw, ww, units_lut, ops_lut, col_slot, n_slots, cyc_shift, cyc_sign, cell_bits,
-                       n_slices, n_pol, psum_bits, n_threads):
+def fused_layer_traced(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, col_slot, n_slots, cyc_shift,
+                       cyc_sign, cell_bits, n_slices, n_pol, psum_bits, n_threads):
     """`fused_layer` that also returns each window's A/D-operation trace.
 
-    ops_lut: int64 (max_sample + 1,) A/D operations of each sample (`sar.sar_table`).
     col_slot: int64 (row_parts, n_cols) where column col of row partition p is converted:
         t * lanes + lane (`MatrixGeometry.column_lanes`); n_slots = crossbars * lanes.
 
-    Returns (out, histogram, overflow count) as `fused_layer`, and trace int32
+    Returns (out, histogram, overflow count, ad_ops, r2) as `fused_layer`, and trace int32
     (N, cycles, n_slots): trace[n, c, slot] = sum of ops_lut[sample] over the samples of input
     vector n in cycle c that slot converts. The caller bounds an entry (columns per slot x the
     largest ops) inside int32.
@@ -101,9 +124,13 @@ def fused_layer_traced(xw, ww, units_lut, ops_lut, col_slot, n_slots, cyc_shift,
     n_cols = ww.shape[3]
     m_out = n_cols // n_pol // n_slices
     n_hist = units_lut.shape[0]
+    add_lut = _cycle_table(units_lut, msb_lut, cyc_shift, cyc_sign)
+    base, step = _ops_affine(ops_lut, msb_lut)
+    _check_acc(vec_acc, n_acc, n_vec)
     n_chunks = max(1, min(n_vec, n_threads))
     hist = np.zeros((n_chunks, n_hist), np.int64)
     ovf = np.zeros(n_chunks, np.int64)
+    r2c = np.zeros((n_chunks, n_acc, n_parts, n_cols), np.int64)
     out = np.zeros((n_vec, m_out), np.int64)
     trace = np.zeros((n_vec, n_cyc, n_slots), np.int32)
     ops32 = ops_lut.astype(np.int32)
@@ -118,13 +145,13 @@ def fused_layer_traced(xw, ww, units_lut, ops_lut, col_slot, n_slots, cyc_shift,
         h = hist[t]
         n_ovf = 0
         for n in range(lo, hi):
+            acc = r2c[t, vec_acc[n]]
             for p in range(n_parts):
                 psum[:] = 0
                 slot = col_slot[p]
                 for c in range(n_cyc):
                     tr = trace[n, c]
-                    s_sh = cyc_shift[c]
-                    sgn = cyc_sign[c]
+                    e = add_lut[c]
                     if fast:
                         x0 = xw[n, c, p, 0, 0]
                         x1 = xw[n, c, p, 0, 1]
@@ -134,19 +161,21 @@ def fused_layer_traced(xw, ww, units_lut, ops_lut, col_slot, n_slots, cyc_shift,
                             s = np.int64(popcount64(x0 & w0[col])) + np.int64(popcount64(x1 & w1[col]))
                             tr[slot[col]] += ops32[s]
                             if check:
-                                n_ovf += _convert_add(s, col, psum, h, units_lut, s_sh, sgn, wsh)
+                                n_ovf += _convert_add(s, col, psum, h, e, wsh)
                             else:
                                 h[s] += 1
-                                psum[col] += (units_lut[s] << s_sh) * sgn
+                                psum[col] += e[s]
                         continue
                     _cycle_samples(xw, ww, n, c, p, samp)
                     for col in range(n_cols):
                         s = samp[col]
                         tr[slot[col]] += ops32[s]
-                        n_ovf += _convert_add(s, col, psum, h, units_lut, s_sh, sgn, wsh)
+                        n_ovf += _convert_add(s, col, psum, h, e, wsh)
+                _unpack(psum, acc[p])
                 _merge(psum, out[n], n_pol, n_slices, cell_bits)
         ovf[t] = n_ovf
-    return out, hist.sum(axis=0), ovf.sum(), trace
+    ad_ops, r2 = _counts(r2c, vec_acc, n_acc, n_cyc, base, step)
+    return out, hist.sum(axis=0), ovf.sum(), ad_ops, r2, trace
 
 
 @njit(cache=True, inline="always")
@@ -185,13 +214,103 @@ def _merge(psum, out_n, n_pol, n_slices, cell_bits):
 
 
 @njit(cache=True, inline="always")
-def _convert_add(s, col, psum, h, units_lut, s_sh, sgn, wsh):
-    """Count sample s, decode it, add it (shifted, signed) to column col's register; 1 on overflow."""
+def _convert_add(s, col, psum, h, add, wsh):
+    """Count sample s and add its entry of this cycle's `_cycle_table` row to column col's
+    register word; wrap the value to psum_bits (the R2 count above it is kept); 1 on overflow."""
     h[s] += 1
-    v = psum[col] + ((units_lut[s] << s_sh) * sgn)
-    wrapped = (v << wsh) >> wsh  # branch-free two's-complement wrap; wsh = 0 for 64 bits
-    psum[col] = wrapped
-    return np.int64(wrapped != v)
+    v = psum[col] + add[s]
+    val = (v << _CB) >> _CB  # the register's value, sign-extended from _VB bits
+    wrapped = (val << wsh) >> wsh  # branch-free two's-complement wrap; wsh = 0 for 64 bits
+    psum[col] = v + (wrapped - val)
+    return np.int64(wrapped != val)
+
+
+@njit(cache=True, inline="always")
+def _unpack(psum, r2_row):
+    """After a row partition's cycles: add each column's R2 count to r2_row and leave the value."""
+    for col in range(psum.shape[0]):
+        v = psum[col]
+        val = (v << _CB) >> _CB
+        r2_row[col] += (v - val) >> _VB
+        psum[col] = val
+
+
+@njit(cache=True)
+def _cycle_table(units_lut, msb_lut, cyc_shift, cyc_sign):
+    """int64 (cycles, max_sample + 1): what sample s adds to its column's register word in cycle
+    c: the decoded value shifted by the cycle's position and signed, (units_lut[s] << cyc_shift[c])
+    * cyc_sign[c], plus msb_lut[s] << _VB.
+
+    Raises ValueError unless the words cannot spill: at most 2^(_CB - 1) - 1 cycles (the count
+    field) and every register value and partial sum below 2^(_VB - 2) in magnitude (so the
+    value, even unwrapped, sign-extends from _VB bits). The config limits keep both far inside.
+    """
+    n_cyc = cyc_shift.shape[0]
+    top = np.abs(units_lut).max() if units_lut.shape[0] else np.int64(0)
+    if n_cyc >= 1 << (_CB - 1) or msb_lut.shape[0] != units_lut.shape[0]:
+        raise ValueError("too many input cycles for the kernel's R2 counters, or msb_lut's length differs")
+    if units_lut.shape[0] and (msb_lut.min() < 0 or msb_lut.max() > 1):
+        raise ValueError("msb_lut must hold 0 or 1")
+    bound = np.int64(0)
+    lim = np.int64(1) << (_VB - 2)
+    for c in range(n_cyc):
+        if cyc_shift[c] < 0 or cyc_shift[c] >= _VB - 2 or top > (lim >> cyc_shift[c]):
+            raise ValueError("decoded values too wide for the kernel's register words")
+        bound += top << cyc_shift[c]
+        if bound >= lim:
+            raise ValueError("decoded values too wide for the kernel's register words")
+    tab = np.empty((n_cyc, units_lut.shape[0]), np.int64)
+    for c in range(n_cyc):
+        for s in range(units_lut.shape[0]):
+            tab[c, s] = (units_lut[s] << cyc_shift[c]) * cyc_sign[c] + (msb_lut[s] << _VB)
+    return tab
+
+
+@njit(cache=True)
+def _check_acc(vec_acc, n_acc, n_vec):
+    if vec_acc.shape[0] != n_vec or n_acc < 1 or (n_vec > 0 and (vec_acc.min() < 0 or vec_acc.max() >= n_acc)):
+        raise ValueError("vec_acc must hold one accumulator in 0 .. n_acc - 1 per input vector")
+
+
+@njit(cache=True)
+def _ops_affine(ops_lut, msb_lut):
+    """(base, step) with ops_lut[s] == base + step * msb_lut[s] for every sample value s: a SAR
+    conversion's operations depend only on its range (`sar.sar_convert`). ValueError otherwise."""
+    base = np.int64(0)
+    top = np.int64(0)
+    have_r1 = False
+    have_r2 = False
+    for s in range(ops_lut.shape[0]):
+        if msb_lut[s] == 0 and not have_r1:
+            base = ops_lut[s]
+            have_r1 = True
+        elif msb_lut[s] == 1 and not have_r2:
+            top = ops_lut[s]
+            have_r2 = True
+    step = np.int64(0)
+    if not have_r1:
+        base = top
+    elif have_r2:
+        step = top - base
+    for s in range(ops_lut.shape[0]):
+        if ops_lut[s] != base + step * msb_lut[s]:
+            raise ValueError("ops_lut must be affine in msb_lut (ops = base + step * msb)")
+    return base, step
+
+
+@njit(cache=True)
+def _counts(r2c, vec_acc, n_acc, n_cyc, base, step):
+    """(ad_ops, r2) int64 (n_acc, row_parts, n_cols) from the chunks' R2 counts: a column
+    converts each of its accumulator's vectors once per cycle, so its A/D operations are
+    base x conversions + step x R2 conversions (`_ops_affine`)."""
+    r2 = r2c.sum(axis=0)
+    conv = np.zeros(n_acc, np.int64)
+    for i in range(vec_acc.shape[0]):
+        conv[vec_acc[i]] += n_cyc
+    ad_ops = np.empty_like(r2)
+    for a in range(n_acc):
+        ad_ops[a] = base * conv[a] + step * r2[a]
+    return ad_ops, r2
 
 
 @njit(cache=True)
