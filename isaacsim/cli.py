@@ -62,6 +62,12 @@ def _cmd_run(args) -> int:
                        timing_only=args.timing_only, profile=args.profile)
 
 
+def _cmd_report(args) -> int:
+    from isaacsim.report.energy import report_command
+
+    return report_command(args.dir, table=args.table, out=args.out)
+
+
 def _cmd_zoo_list(args) -> int:
     from isaacsim.report.zoo import zoo_list_command
 
@@ -100,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=_positive_int, metavar="N",
                    help="run the first N samples (default: the whole eval set, else calib, else 16 random inputs)")
     p.add_argument("--registers", metavar="FILE", help="per-layer ADC registers (YAML or JSON register file)")
-    p.add_argument("--out", metavar="DIR", help="write config.yaml, summary.json, layers.csv, registers.yaml (and profile.json) here")
+    p.add_argument("--out", metavar="DIR", help="write config.yaml, summary.json, layers.csv, registers.yaml, "
+                   "events and breakdown (.csv, .parquet) and profile.json here")
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
     p.add_argument("--batch-size", type=_positive_int, metavar="N", help="samples per batch (default: memory-bounded)")
     p.add_argument("--timing", choices=("default", "fine"), default="default",
@@ -115,6 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", metavar="FILE",
                    help="A/D-operation profile (profile.json of a run's --out) for --timing-only")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("report", help="price a run directory's events and draw its energy/power figures")
+    p.add_argument("dir", metavar="DIR", help="a run directory (isaacsim run --out DIR) or a folder of them")
+    p.add_argument("--table", metavar="FILE",
+                   help="component table to price with: a shipped name (isaac_32nm, trq_45nm) or a YAML file "
+                        "(default: each run's own)")
+    p.add_argument("--out", metavar="DIR", help="where to write figures and breakdown tables (default: DIR/report)")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("zoo", help="shape-faithful synthetic workloads: list them, or make one")
     zsub = p.add_subparsers(dest="zoo_command", required=True, parser_class=_Parser, metavar="ACTION")

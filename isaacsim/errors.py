@@ -23,3 +23,7 @@ class ConfigWarning(UserWarning):
 
 class TimingWarning(UserWarning):
     """The timing model could not time a run whose functional results stand."""
+
+
+class EnergyWarning(UserWarning):
+    """The energy model could not price a run whose functional results stand."""

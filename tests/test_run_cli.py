@@ -67,8 +67,9 @@ def test_run_out_files(wl_dir, tmp_path, capsys):
     out_dir = tmp_path / "deep" / "run1"
     rc, out, _ = run(["run", "trq", wl_dir, "--out", str(out_dir), "--json", "--batch-size", "4"], capsys)
     assert rc == 0
-    assert sorted(p.name for p in out_dir.iterdir()) == ["config.yaml", "layers.csv", "profile.json", "registers.yaml",
-                                                         "summary.json"]
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "breakdown.csv", "breakdown.parquet", "config.yaml", "events.csv", "events.parquet", "layers.csv",
+        "profile.json", "registers.yaml", "summary.json"]
     printed = json.loads(out)
     saved = json.loads((out_dir / "summary.json").read_text())
     assert saved == printed and saved["batches"] == 2 and saved["batch_size"] == 4

@@ -73,7 +73,7 @@ def _units(arch: Arch) -> list[tuple[str, str, float, float]]:
     ]
 
 
-def _size_factor(arch: Arch, name: str, capacity: float | None, width: float | None) -> float:
+def size_factor(arch: Arch, name: str, capacity: float | None, width: float | None) -> float:
     """Linear area/leakage scaling of storage and buses to the arch's size."""
     sizes = {
         "input_register": arch.pe.input_register_bytes,
@@ -108,7 +108,7 @@ def peak_breakdown(arch: Arch, table: ComponentTable | None = None) -> list[Peak
             rate = entry.full_rate_per_s
         action = REQUIRED_ACTIONS[name]
         e = entry.energy_j[action]
-        size = _size_factor(arch, name, entry.capacity_bytes, entry.width_bits)
+        size = size_factor(arch, name, entry.capacity_bytes, entry.width_bits)
         per_unit_w = e * rate + entry.leakage_w * size
         rows.append(
             PeakRow(level, name, count, action, rate, e, entry.area_mm2 * size * count, per_unit_w * count, entry.source)

@@ -183,6 +183,13 @@ class Result:
     """Seconds in the simulated executor (datapath)."""
     reference_wall_s: float = 0.0
     """Seconds in the reference executor."""
+    energy: Any = None
+    """`isaacsim.energy.price.EnergyReport` of one inference (the events priced with the arch's
+    table over the timing model's latency), None when no sample ran or counting failed."""
+    events: Any = None
+    """The events table (pandas DataFrame, `isaacsim.energy.events`) the energy was priced from."""
+    energy_error: str | None = None
+    """Why `energy` is missing, when counting or pricing failed."""
     timing: dict[str, Any] | None = None
     """`NetworkTiming.as_dict()` of sample 0 (`simulate(timing=True)`), {"error": ...} if the
     timing model failed, None when timing is off; a timing-only run's adds "approximate": true
@@ -246,6 +253,7 @@ class Result:
     def summary(self) -> dict[str, Any]:
         """The `run --json` document: plain JSON types only."""
         t = self.totals()
+        e = self.energy
         mapping = {k: v for k, v in self.mapping.summary().items() if k != "layers"}
         return {
             "arch": self.arch.name,
@@ -261,33 +269,46 @@ class Result:
             "accuracy": self.accuracy,
             "reference_accuracy": self.reference_accuracy,
             "agreement": self.agreement,
-            "energy_j": None,
+            "energy_j": None if e is None else e.energy_j,
             "latency_cycles": (self.timing or {}).get("latency_cycles"),
             "latency_s": (self.timing or {}).get("latency_s"),
-            "power_w": None,
+            "power_w": None if e is None else e.power_w,
             "timing": self.timing,
+            "energy": ({"error": self.energy_error} if self.energy_error else None) if e is None else e.as_dict(),
             "adc": {
                 "conversions": t["conversions"],
                 "ad_ops": t["ad_ops"],
                 "ops_per_conversion": t["ops_per_conversion"],
-                "energy_j": None,
-                "energy_share": None,
+                "energy_j": None if e is None else e.adc_j,
+                "energy_share": None if e is None else e.adc_share,
                 "r1_conversions": t["r1_conversions"],
                 "r2_conversions": t["r2_conversions"],
                 "overflows": t["overflows"],
             },
-            "breakdown": [],
+            "breakdown": [] if e is None else e.breakdown_rows(),
             "mapping": mapping,
             "layers": [s.summary() for s in self.layers.values()],
             "wall_s": self.wall_s,
             "reference_wall_s": self.reference_wall_s,
         }
 
+    def price(self, table=None):
+        """This run's events priced with another component table (a shipped name, a path or a
+        ComponentTable), over the same inference time: an `EnergyReport`, no re-simulation."""
+        from isaacsim.energy.price import energy_report
+
+        if self.events is None:
+            raise ValueError(f"no events to price: {self.energy_error or 'no sample ran'}")
+        e = self.energy
+        return energy_report(self.events, self.arch, table, e.time_s, e.time_basis, e.samples)
+
     def to_frame(self):
         """Tidy pandas DataFrame, one row per conv2d/linear layer in graph order, no total row.
 
         Columns: the per-layer summary keys, with the registers flattened to `adc_<key>`
-        (NaN where a layer's mode lacks that register).
+        (NaN where a layer's mode lacks that register), and, when the energy was priced, the
+        layer's `energy_j` and `adc_energy_j` per inference (its PEs, its output path on the
+        tiles and NFU, the eDRAM writes of its inputs; docs/energy.md).
         """
         import pandas as pd
 
@@ -297,4 +318,11 @@ class Result:
             adc = row.pop("adc")
             row.update({f"adc_{k}": v for k, v in adc.items()})
             rows.append(row)
-        return pd.DataFrame(rows)
+        df = pd.DataFrame(rows)
+        if self.energy is not None and len(df):
+            f = self.energy.frame
+            per = f.groupby("layer")["energy_j"].sum()
+            adc = f[f["component"] == "adc"].groupby("layer")["energy_j"].sum()
+            df["energy_j"] = df["name"].map(per).fillna(0.0).astype(float)
+            df["adc_energy_j"] = df["name"].map(adc).fillna(0.0).astype(float)
+        return df

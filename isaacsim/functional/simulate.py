@@ -23,6 +23,7 @@ from isaacsim.config import Arch, load_arch
 from isaacsim.errors import (
     ConfigError,
     ConfigWarning,
+    EnergyWarning,
     IsaacsimError,
     MappingError,
     TimingWarning,
@@ -322,6 +323,8 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
                 res.reference_outputs = np.concatenate(refs)
     if timing and res.samples:
         _timing(res, wl, arch, timing_granularity, timeline, keep_traces=int(traces) > 0)
+    if res.samples:
+        _energy(res, wl)
     if res.exception is not None and raise_on_error:
         raise res.exception
     return res
@@ -343,3 +346,17 @@ def _timing(res: Result, wl: Workload, arch: Arch, granularity: str, timeline, k
         if not keep_traces:
             for s in res.layers.values():
                 s.ad_ops_trace = None
+
+
+def _energy(res: Result, wl: Workload, samples: int | None = None) -> None:
+    """Count and price one inference's events (docs/energy.md); an error is recorded, never raised."""
+    from isaacsim.energy.runs import run_energy
+
+    try:
+        res.events, res.energy = run_energy(res, wl, samples=samples)
+    except IsaacsimError as e:  # e.g. a component table that cannot price a counted action
+        res.energy_error = str(e)
+        warnings.warn(f"energy not priced: {e}", EnergyWarning, stacklevel=3)
+    except Exception as e:
+        res.energy_error = f"{type(e).__name__}: {e}"
+        warnings.warn(f"energy model failed: {type(e).__name__}: {e}", EnergyWarning, stacklevel=3)

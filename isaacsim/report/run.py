@@ -2,7 +2,8 @@
 
 --out DIR holds config.yaml (the resolved arch), summary.json (`Result.summary()`), layers.csv
 (`Result.to_frame()`), registers.yaml (the per-layer registers used, register-file format) and,
-after a functional run, profile.json (the A/D-operation profile that `--timing-only --profile`
+after a functional run, events.csv/.parquet (counts per inference) and breakdown.csv/.parquet
+(priced; `isaacsim report DIR` draws them, docs/energy.md), and profile.json (the A/D-operation profile that `--timing-only --profile`
 reads, `isaacsim.timing.profile`).
 They are written even when the run stops part-way; the exit code is then 2 (error) or 130
 (interrupted).
@@ -68,6 +69,10 @@ def write_outputs(out: Path, res: Result) -> None:
         res.to_frame().to_csv(out / "layers.csv", index=False)
         save_registers(out / "registers.yaml", res.registers(),
                        meta={"arch": res.arch.name, "workload": res.workload, "written_by": "isaacsim run"})
+        if res.energy is not None:
+            from isaacsim.energy.runs import write_energy
+
+            write_energy(out, res.energy, res.events)
         if res.samples:
             from isaacsim.timing.profile import profile_of
 
@@ -143,6 +148,10 @@ def print_text(res: Result) -> None:
     acc = (f"accuracy {_pct(s['accuracy'])} (ideal ADC {_pct(s['reference_accuracy'])})"
            if s["accuracy"] is not None else "accuracy - (no labels)")
     con.print(f"{acc}; top-1 agreement with the ideal ADC {_pct(s['agreement'])}")
+    from isaacsim.report.energy import energy_lines
+
+    for line in energy_lines(s["energy"]):
+        con.print(line)
     m = s["mapping"]
     con.print(f"mapping: {m['crossbars_used']:,} crossbars on {m['pes_used']:,} PEs, {m['tiles_used']} of "
               f"{m['tiles']} tiles")
@@ -161,6 +170,10 @@ def print_timing_only(res: Result, con) -> None:
                   f"{ly['conversions']:,} conversions, {ly['ad_ops']:,} A/D ops")
     con.print(f"latency {t['latency_cycles']:,} cycles ({t['latency_s'] * 1e6:.3f} us), "
               f"throughput {t['throughput_ips']:,.1f} inferences/s")
+    from isaacsim.report.energy import energy_lines
+
+    for line in energy_lines(res.summary()["energy"]):  # from the same synthetic A/D operations
+        con.print(line)
     con.print(f"wall time: {res.wall_s:.3f} s")
 
 

@@ -183,6 +183,10 @@ def timing_only_result(arch, wl, mapping, profile: dict[str, Any] | None = None,
         s = layers[lp.name]
         s.conversions = lp.layer.groups * lp.geometry.conversions(lp.layer.n_vectors)
         s.ad_ops = int(tr.sum(dtype=np.int64))
+        # per (copy, group, crossbar) for the energy model: windows are dealt round-robin to copies
+        s.xbar_ad_ops = np.stack([tr[:, c::lp.copies].sum(axis=(1, 2, 4), dtype=np.int64)
+                                  for c in range(lp.copies)])
+        s.xbar_r2 = np.zeros_like(s.xbar_ad_ops)
         s.n_vectors = lp.layer.groups * lp.layer.n_vectors
     res = Result(arch=arch, workload=wl.name, mapping=mapping, layers=layers, sample_source="none",
                  samples_available=None, samples_requested=None, samples_planned=0, batch_size=0)
@@ -191,6 +195,9 @@ def timing_only_result(arch, wl, mapping, profile: dict[str, Any] | None = None,
     res.timing = nt.as_dict()
     source = "worst_case" if len(worst) == len(layers) else ("mixed" if worst else "profile")
     res.timing.update({"approximate": True, "ops_source": source, "worst_case_layers": worst})
+    from isaacsim.functional.simulate import _energy
+
+    _energy(res, wl, samples=1)  # approximate, as the traces are; TRQ decode shifts are not known
     res.wall_s = time.perf_counter() - t0
     return res
 

@@ -1,0 +1,299 @@
+"""Event counts per inference, per (tile, PE, layer, component, action): what the energy model prices.
+
+`count_events(wl, mapping, arch, stats, samples)` turns one run into a tidy table of counts
+(DESIGN 5: simulation only counts; a component table prices the counts afterwards, so a new
+table needs no re-run). Every count is per inference: the A/D operations and TRQ decode shifts
+are the functional simulation's exact per-(copy, crossbar) sums divided by the samples run;
+everything else follows from the mapping and the workload graph, and is the same for every
+sample. docs/energy.md states each rule; in short:
+
+- PE, per crossbar of a copy that gets n windows (windows are dealt round-robin to copies):
+  crossbar reads n x input cycles; DAC drives = reads x the crossbar's mapped rows; S+H samples
+  and ADC conversions = reads x its mapped columns; A/D operations (detection comparisons
+  included) from the datapath; S+A adds = conversions, TRQ decode shifts = R2 conversions;
+  input-register reads = reads x rows x DAC bits / 8 bytes; output-register writes =
+  conversions x psum bytes, reads = n x columns x psum bytes (one read per partial sum merged).
+  Input-register writes: each window's input rows, once per PE that needs them.
+- tile: a layer reads its windows' inputs from the eDRAM of its first tile (tile bus there; the
+  router and the PE's tile bus when the PE sits on another tile); a copy's outputs go over the
+  tile bus into the tile output register of the copy's last tile, are merged by the tile S+A
+  when the copy spans several PEs, run the NFU (activation, pooling, residual add) and travel to
+  each consumer's first tile (tile bus, or router byte-hops as the timing model counts hops),
+  where they are written to eDRAM.
+- chip: the network input and output cross HyperTransport; the input is written to the first
+  layer's eDRAM.
+- config registers: a TRQ layer loads one register per ADC of each of its PEs per inference.
+- leakage: one row per unit with action "leakage" whose count is unit-seconds (units x the
+  inference time), when a time is given.
+
+Bytes of a transferred activation: `datapath.input_bits` per element, as in the timing model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+
+import numpy as np
+
+from isaacsim.config.models import Arch
+from isaacsim.mapping.placement import LayerPlacement, NetworkMapping
+
+COLUMNS = ("tile", "pe", "layer", "component", "action", "count")
+"""Columns of the events table (`count_events`)."""
+
+PE_COMPONENTS = ("adc", "dac", "sh", "crossbar", "shift_add", "input_register", "output_register", "trq_config")
+TILE_COMPONENTS = ("edram", "tile_bus", "router", "tile_shift_add", "sigmoid", "maxpool", "tile_output_register")
+CHIP_COMPONENTS = ("hypertransport",)
+
+_Key = tuple  # (tile | None, pe | None, layer | None, component, action)
+
+
+def hops(src_tile: int, dst_tile: int, tiles_per_router: int) -> int:
+    """Router hops between two tiles: 0 on the same tile, else 1 + routers apart (timing model)."""
+    if src_tile == dst_tile:
+        return 0
+    return 1 + abs(src_tile // tiles_per_router - dst_tile // tiles_per_router)
+
+
+def windows_per_copy(n_windows: int, copies: int) -> np.ndarray:
+    """(copies,) windows of one inference each copy processes: window n -> copy n mod copies."""
+    c = np.arange(copies, dtype=np.int64)
+    return np.maximum(0, (n_windows - c + copies - 1) // copies)
+
+
+class _Acc:
+    """Sum counts by key."""
+
+    def __init__(self):
+        self.d: dict[_Key, float] = defaultdict(float)
+
+    def add(self, tile, pe, layer, component, action, count) -> None:
+        if count:
+            self.d[(None if tile is None else int(tile), None if pe is None else int(pe), layer,
+                    component, action)] += float(count)
+
+
+def _crossbar_arrays(lp: LayerPlacement):
+    """Per crossbar of the layer: copy, group, row partition, mapped rows and columns."""
+    g = lp.geometry
+    i = np.arange(lp.crossbars, dtype=np.int64)
+    copy, rem = np.divmod(i, lp.crossbars_per_copy)
+    group, t = np.divmod(rem, g.crossbars)
+    rp = (t // g.polarities) % g.row_parts
+    cp = t // (g.polarities * g.row_parts)
+    rows = np.minimum(g.xbar_rows, g.k - rp * g.xbar_rows)
+    cols = np.minimum(g.xbar_cols, g.cols_per_polarity - cp * g.xbar_cols)
+    return copy, group, t, rp, rows, cols
+
+
+def _pe_level(acc: _Acc, lp: LayerPlacement, arch: Arch, xbar_ops: np.ndarray, xbar_r2: np.ndarray,
+              n_k: np.ndarray) -> None:
+    """PE components of one layer, summed per PE with bincount."""
+    g, name = lp.geometry, lp.name
+    copy, group, t, rp, rows, cols = _crossbar_arrays(lp)
+    reads = n_k[copy] * g.input_cycles
+    conv = reads * cols
+    psum_bytes = arch.datapath.psum_bits / 8
+    pe_of = np.arange(lp.crossbars, dtype=np.int64) // lp.crossbars_per_pe
+    per_xbar = {
+        ("crossbar", "read"): reads,
+        ("dac", "drive"): reads * rows,
+        ("sh", "sample"): conv,
+        ("adc", "convert"): conv,
+        ("adc", "op"): xbar_ops,
+        ("shift_add", "add"): conv,
+        ("shift_add", "shift"): xbar_r2,
+        ("input_register", "read_byte"): reads * rows * (g.dac_bits / 8),
+        ("output_register", "write_byte"): conv * psum_bytes,
+        ("output_register", "read_byte"): n_k[copy] * cols * psum_bytes,
+    }
+    sums = {k: np.bincount(pe_of, weights=np.asarray(v, np.float64), minlength=lp.n_pes)
+            for k, v in per_xbar.items()}
+    # input-register writes: each window's rows of a (copy, group, row partition), once per PE
+    keys = np.unique(np.stack([pe_of, copy, group, rp], axis=1), axis=0)
+    rows_of = np.minimum(g.xbar_rows, g.k - keys[:, 3] * g.xbar_rows)
+    ir_w = np.bincount(keys[:, 0], weights=n_k[keys[:, 1]] * rows_of * (g.input_bits / 8), minlength=lp.n_pes)
+    sums[("input_register", "write_byte")] = ir_w
+    trq = lp.adc.mode == "trq"
+    for e, (tile, pe) in enumerate(lp.pes):
+        for (comp, action), arr in sums.items():
+            acc.add(tile, pe, name, comp, action, arr[e])
+        if trq:
+            acc.add(tile, pe, name, "trq_config", "write", arch.pe.adcs)
+    return keys, rows_of
+
+
+def _copy_tiles(lp: LayerPlacement) -> tuple[np.ndarray, np.ndarray]:
+    """(last tile, PEs spanned) of each copy."""
+    first = np.arange(lp.copies, dtype=np.int64) * lp.crossbars_per_copy
+    last = first + lp.crossbars_per_copy - 1
+    pe_first = lp.first_pe + first // lp.crossbars_per_pe
+    pe_last = lp.first_pe + last // lp.crossbars_per_pe
+    return pe_last // lp.pes_per_tile, pe_last - pe_first + 1
+
+
+def _graph_homes(wl, mapping: NetworkMapping) -> dict[str, str | None]:
+    """For every node, the crossbar layer whose output path runs it (the latest producer)."""
+    order = {lp.name: i for i, lp in enumerate(mapping.layers)}
+    home: dict[str, str | None] = {"input": None}
+    for n in wl.nodes:
+        if n.op in ("conv2d", "linear"):
+            home[n.name] = n.name
+        else:
+            cands = [home.get(i) for i in n.inputs]
+            cands = [c for c in cands if c is not None]
+            home[n.name] = max(cands, key=order.__getitem__) if cands else None
+    return home
+
+
+def _producers(wl, name: str, memo: dict) -> set[str]:
+    """Crossbar layers whose outputs reach tensor `name` through non-crossbar nodes only."""
+    if name in memo:
+        return memo[name]
+    if name == "input":
+        out: set[str] = set()
+    else:
+        node = wl.node(name)
+        out = {name} if node.op in ("conv2d", "linear") else set().union(*(_producers(wl, i, memo) for i in node.inputs))
+    memo[name] = out
+    return out
+
+
+def count_events(wl, mapping: NetworkMapping, arch: Arch, stats: Mapping[str, object], samples: int,
+                 time_s: float | None = None):
+    """The events table (pandas DataFrame, `COLUMNS`) of one inference (module docstring).
+
+    stats: {layer: LayerStats} with `xbar_ad_ops` / `xbar_r2` summed over `samples` samples
+    (`isaacsim.simulate`'s). time_s: the inference time leakage is charged over (None: no
+    leakage rows).
+    """
+    import pandas as pd
+
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1 to count events per inference, got {samples}")
+    acc = _Acc()
+    byte = arch.datapath.input_bits / 8
+    tpr = arch.chip.tiles_per_router
+    layers = {lp.name: lp for lp in mapping.layers}
+    out_elems = {lp.name: lp.layer.out_channels for lp in mapping.layers}
+    copy_info = {}
+    for lp in mapping.layers:
+        st = stats[lp.name]
+        n_k = windows_per_copy(lp.layer.n_vectors, lp.copies)
+        ops = np.asarray(st.xbar_ad_ops, np.float64).reshape(-1) / samples
+        r2 = np.asarray(st.xbar_r2, np.float64).reshape(-1) / samples
+        if ops.size != lp.crossbars:
+            raise ValueError(f"layer {lp.name!r}: {ops.size} per-crossbar A/D counts for {lp.crossbars} crossbars")
+        keys, rows_of = _pe_level(acc, lp, arch, ops, r2, n_k)
+        # window inputs: read from the first tile's eDRAM, carried to each PE
+        t0 = lp.tiles[0]
+        pe_tile = (lp.first_pe + keys[:, 0]) // lp.pes_per_tile
+        nbytes = n_k[keys[:, 1]] * rows_of * byte
+        for tile, b in zip(pe_tile.tolist(), nbytes.tolist(), strict=True):
+            acc.add(t0, None, lp.name, "edram", "read_byte", b)
+            acc.add(t0, None, lp.name, "tile_bus", "byte_hop", b)
+            h = hops(t0, tile, tpr)
+            if h:
+                acc.add(t0, None, lp.name, "router", "byte_hop", b * h)
+                acc.add(tile, None, lp.name, "tile_bus", "byte_hop", b)
+        last_tile, spans = _copy_tiles(lp)
+        copy_info[lp.name] = (n_k, last_tile)
+        m = out_elems[lp.name]
+        for c in range(lp.copies):
+            tile, n = int(last_tile[c]), int(n_k[c])
+            acc.add(tile, None, lp.name, "tile_bus", "byte_hop", n * m * byte)
+            acc.add(tile, None, lp.name, "tile_output_register", "write_byte", n * m * byte)
+            acc.add(tile, None, lp.name, "tile_shift_add", "add", n * m * (int(spans[c]) - 1))
+            if getattr(wl.node(lp.name), "activation", None):
+                acc.add(tile, None, lp.name, "sigmoid", "op", n * m)
+
+    def spread(layer: str, comp: str, action: str, total: float) -> None:
+        """Charge `total` (per inference) to a layer's copies in proportion to their windows."""
+        n_k, last_tile = copy_info[layer]
+        tot = int(n_k.sum())
+        for c in range(len(n_k)):
+            if n_k[c]:
+                acc.add(int(last_tile[c]), None, layer, comp, action, total * int(n_k[c]) / tot)
+
+    # non-crossbar nodes run on the NFU / tile adders of the layer whose output path holds them
+    home = _graph_homes(wl, mapping)
+    for n in wl.nodes:
+        if n.op in ("conv2d", "linear") or home[n.name] is None:
+            continue
+        elems = math.prod(wl.shapes[n.name])
+        if n.op == "relu" or getattr(n, "activation", None):
+            spread(home[n.name], "sigmoid", "op", elems)
+        if n.op in ("maxpool", "avgpool"):
+            kh, kw = (n.kernel, n.kernel) if isinstance(n.kernel, int) else tuple(n.kernel)
+            spread(home[n.name], "maxpool", "op", elems * kh * kw)
+        elif n.op == "global_avgpool":
+            spread(home[n.name], "maxpool", "op", math.prod(wl.shapes[n.inputs[0]]))
+        elif n.op == "add":
+            spread(home[n.name], "tile_shift_add", "add", elems * (len(n.inputs) - 1))
+
+    # producer -> consumer transfers (the timing model's edges), eDRAM writes at the consumer
+    memo: dict = {}
+    for lp in mapping.layers:
+        x = wl.node(lp.name).inputs[0]
+        dst = lp.tiles[0]
+        for src in sorted(_producers(wl, x, memo), key=list(layers).index):
+            n_k, last_tile = copy_info[src]
+            m = out_elems[src]
+            for c in range(len(n_k)):
+                b = int(n_k[c]) * m * byte
+                if not b:
+                    continue
+                s_tile = int(last_tile[c])
+                h = hops(s_tile, dst, tpr)
+                if h:
+                    acc.add(s_tile, None, src, "router", "byte_hop", b * h)
+                else:
+                    acc.add(s_tile, None, src, "tile_bus", "byte_hop", b)
+                acc.add(dst, None, lp.name, "edram", "write_byte", b)
+        if x == "input" or not _producers(wl, x, memo):  # fed by the network input
+            b = math.prod(wl.shapes["input"]) * byte
+            acc.add(None, None, lp.name, "hypertransport", "byte_hop", b)
+            acc.add(dst, None, lp.name, "edram", "write_byte", b)
+    last = wl.nodes[-1].name
+    out_layer = home.get(last) or mapping.layers[-1].name
+    acc.add(None, None, out_layer, "hypertransport", "byte_hop", math.prod(wl.shapes[last]) * byte)
+
+    if time_s is not None:
+        _leakage(acc, mapping, arch, float(time_s))
+    rows = [(*k, v) for k, v in acc.d.items()]
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    df["tile"] = df["tile"].astype("Int64")
+    df["pe"] = df["pe"].astype("Int64")
+    df["layer"] = df["layer"].astype("string")
+    return df
+
+
+def unit_counts(arch: Arch) -> dict[str, float]:
+    """Units of each component per PE, per tile (outside its PEs) and per chip (outside its tiles)."""
+    pe, tile, chip, xb = arch.pe, arch.tile, arch.chip, arch.crossbar
+    return {
+        "adc": pe.adcs, "dac": pe.crossbars * xb.rows, "sh": pe.crossbars * xb.cols, "crossbar": pe.crossbars,
+        "shift_add": pe.shift_add_units, "input_register": 1, "output_register": 1,
+        "trq_config": pe.adcs if arch.adc.mode == "trq" else 0,
+        "edram": 1, "tile_bus": 1, "router": 1 / chip.tiles_per_router, "tile_shift_add": tile.shift_add_units,
+        "sigmoid": tile.sigmoid_units, "maxpool": tile.maxpool_units,
+        "tile_output_register": 1 if tile.output_register_bytes else 0,
+        "hypertransport": chip.hypertransport_links,
+    }
+
+
+def _leakage(acc: _Acc, mapping: NetworkMapping, arch: Arch, time_s: float) -> None:
+    """Unit-seconds of every unit on the (possibly grown) chip; a used PE's belong to its layer."""
+    units = unit_counts(arch)
+    pe_layer = mapping.pe_layers()
+    for tile in range(mapping.tiles):
+        for pe in range(mapping.pes_per_tile):
+            layer = pe_layer.get((tile, pe))
+            for comp in PE_COMPONENTS:
+                acc.add(tile, pe, layer, comp, "leakage", units[comp] * time_s)
+        for comp in TILE_COMPONENTS:
+            acc.add(tile, None, None, comp, "leakage", units[comp] * time_s)
+    for comp in CHIP_COMPONENTS:
+        acc.add(None, None, None, comp, "leakage", units[comp] * time_s)

@@ -1,0 +1,97 @@
+"""Energy of a simulated run: count its events, price them, save them, and price a saved run again.
+
+`run_energy(res, wl)` is what `isaacsim.simulate` calls after the timing model: the events of
+one inference (`isaacsim.energy.events`) priced with the arch's component table over the
+inference's latency (`isaacsim.energy.price`). `write_energy(out, res)` writes the events and
+the priced breakdown as tidy CSV and Parquet into a run's --out directory; `reprice(dir, table)`
+reads them back and prices them with another table, with no re-simulation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from isaacsim.energy.events import count_events
+from isaacsim.energy.price import EnergyReport, energy_report
+from isaacsim.errors import ConfigError
+
+EVENTS = "events"
+BREAKDOWN = "breakdown"
+
+
+def run_energy(res, wl, table=None, samples: int | None = None) -> tuple[object, EnergyReport]:
+    """(events, report) of a Result whose LayerStats cover `samples` inferences (default: the
+    samples run); power over the timing model's latency when it ran."""
+    t = res.timing or {}
+    time_s = t.get("latency_s") if "error" not in t else None
+    n = res.samples if samples is None else samples
+    events = count_events(wl, res.mapping, res.arch, res.layers, n, time_s=time_s)
+    return events, energy_report(events, res.arch, table, time_s, "latency", n)
+
+
+def _frame_out(frame, base: Path) -> None:
+    frame.to_csv(base.with_suffix(".csv"), index=False)
+    try:
+        frame.to_parquet(base.with_suffix(".parquet"), index=False)
+    except ImportError as e:  # pyarrow is a dependency; say so if it went missing
+        raise ConfigError(f"cannot write {base.with_suffix('.parquet')}: {e}") from None
+
+
+def write_energy(out: Path, report: EnergyReport, events) -> None:
+    """events.{csv,parquet} (counts per inference) and breakdown.{csv,parquet} (priced) under `out`."""
+    _frame_out(events, out / EVENTS)
+    _frame_out(report.frame, out / BREAKDOWN)
+
+
+def read_events(run_dir: str | os.PathLike):
+    """The events table a run's --out holds (Parquet, else CSV), with its column types."""
+    import pandas as pd
+
+    d = Path(run_dir)
+    pq, csv = d / f"{EVENTS}.parquet", d / f"{EVENTS}.csv"
+    try:
+        if pq.exists():
+            df = pd.read_parquet(pq)
+        elif csv.exists():
+            df = pd.read_csv(csv, dtype={"layer": "string"})
+        else:
+            raise ConfigError(f"{run_dir}: no {EVENTS}.parquet or {EVENTS}.csv (write one with isaacsim run --out)")
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{run_dir}: cannot read the events table ({type(e).__name__}: {e})") from None
+    missing = {"tile", "pe", "layer", "component", "action", "count"} - set(df.columns)
+    if missing:
+        raise ConfigError(f"{run_dir}: events table lacks column(s) {', '.join(sorted(missing))}")
+    df["tile"] = df["tile"].astype("Int64")
+    df["pe"] = df["pe"].astype("Int64")
+    df["layer"] = df["layer"].astype("string")
+    return df
+
+
+def read_summary(run_dir: str | os.PathLike) -> dict:
+    p = Path(run_dir) / "summary.json"
+    try:
+        return json.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{run_dir}: no summary.json (not a run directory of isaacsim run --out)") from None
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{p}: cannot read ({type(e).__name__}: {e})") from None
+
+
+def read_arch(run_dir: str | os.PathLike):
+    from isaacsim.config import load_arch
+
+    p = Path(run_dir) / "config.yaml"
+    if not p.exists():
+        raise ConfigError(f"{run_dir}: no config.yaml (not a run directory of isaacsim run --out)")
+    return load_arch(p)
+
+
+def reprice(run_dir: str | os.PathLike, table=None) -> EnergyReport:
+    """Price a saved run's events with `table` (a name, path or ComponentTable; default: the
+    run's own), over the run's inference time. No re-simulation."""
+    s = read_summary(run_dir)
+    e = s.get("energy") or {}
+    return energy_report(read_events(run_dir), read_arch(run_dir), table, e.get("time_s"), "latency",
+                         int(e.get("samples") or s.get("samples") or 1))

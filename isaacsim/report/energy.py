@@ -1,0 +1,122 @@
+"""`isaacsim report DIR`: figures and a priced breakdown from a run directory (or a folder of them).
+
+A run directory is what `isaacsim run --out DIR` writes (summary.json, config.yaml, events.*).
+For each run the events are priced again (`isaacsim.energy.runs.reprice`) with `--table`, or
+the run's own table, and the report writes, under `--out` (default DIR/report):
+
+- breakdown.csv / breakdown.parquet: the priced tidy table;
+- power_per_tile, energy_per_layer, chip_breakdown (.png and .svg);
+- ops_per_conversion (.png and .svg): A/D operations per conversion per layer, all runs side by
+  side (uniform against TRQ when the folder holds both).
+
+With several runs, each run's files go into a subfolder named after it. Also `energy_lines`:
+the text lines `isaacsim run` prints under its table (totals and the ADC share).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from isaacsim.errors import ConfigError
+
+
+def run_dirs(root: str | os.PathLike) -> list[Path]:
+    """[root] if it is a run directory, else its run subdirectories (sorted); ConfigError if none."""
+    d = Path(root)
+    if not d.is_dir():
+        raise ConfigError(f"{root}: no such directory")
+    if (d / "summary.json").exists():
+        return [d]
+    runs = sorted(p for p in d.iterdir() if p.is_dir() and (p / "summary.json").exists())
+    if not runs:
+        raise ConfigError(f"{root}: neither a run directory (no summary.json) nor a folder of run directories "
+                          "(write one with isaacsim run ARCH WORKLOAD --out DIR)")
+    return runs
+
+
+def _eng(v: float | None, unit: str) -> str:
+    if v is None:
+        return "-"
+    for scale, prefix in ((1, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p")):
+        if abs(v) >= scale:
+            return f"{v / scale:.4g} {prefix}{unit}"
+    return f"{v:.3g} {unit}"
+
+
+def energy_lines(e: dict | None) -> list[str]:
+    """Totals of a summary's `energy` block, one line each (empty when there is none)."""
+    if not e:
+        return []
+    if "error" in e:
+        return [f"energy: not priced ({e['error']})"]
+    top = sorted(e["by_component"].items(), key=lambda kv: -kv[1])[:4]
+    total = e["energy_j"] or 1.0
+    parts = ", ".join(f"{k} {v / total:.1%}" for k, v in top)
+    power = (f", power {_eng(e['power_w'], 'W')} over the {e['time_s'] * 1e6:.3f} us latency"
+             if e["power_w"] is not None else " (no timing: leakage and power not priced)")
+    share = "-" if e["adc_share"] is None else f"{e['adc_share']:.1%}"
+    return [f"energy per inference {_eng(e['energy_j'], 'J')} ({e['table']}){power}",
+            f"ADC {_eng(e['adc_energy_j'], 'J')} = {share} of the energy; largest: {parts}"]
+
+
+def report_command(root: str, table: str | None = None, out: str | None = None) -> int:
+    """Price and draw every run under `root`; print one line per run. 0 on success."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from isaacsim.energy.runs import read_summary, reprice
+    from isaacsim.report import figures
+
+    runs = run_dirs(root)
+    dest = Path(out) if out is not None else Path(root) / "report"
+    if dest.exists() and not dest.is_dir():
+        raise ConfigError(f"--out {dest}: exists and is not a directory")
+    con = Console(highlight=False)
+    if not con.is_terminal:  # files and pipes: never cut numbers to fit 80 columns
+        con.width = max(con.width, 160)
+    tab = Table("run", "workload", "arch", "table", "energy/inference", "power", "ADC share", "latency")
+    ops_runs: dict[str, list[dict]] = {}
+    written: list[Path] = []
+    for run in runs:
+        s = read_summary(run)
+        label = run.name if len(runs) > 1 else (s.get("arch") or run.name)
+        if s.get("layers"):
+            ops_runs[f"{run.name}: {_adc_label(s)}" if len(runs) > 1 else _adc_label(s)] = s["layers"]
+        if not s.get("energy") or "error" in s["energy"]:
+            con.print(f"{run}: no energy to report ({(s.get('energy') or {}).get('error', 'no sample ran')})")
+            continue
+        rep = reprice(run, table)
+        where = dest / run.name if len(runs) > 1 else dest
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+            rep.frame.to_csv(where / "breakdown.csv", index=False)
+            rep.frame.to_parquet(where / "breakdown.parquet", index=False)
+        except OSError as e:
+            raise ConfigError(f"--out {where}: cannot write ({e.__class__.__name__}: {e.strerror or e})") from None
+        name = f"{s.get('workload')} on {s.get('arch')} ({rep.table})"
+        if rep.time_s:
+            written += figures.power_per_tile(rep.frame, where / "power_per_tile", title=f"Power per tile: {name}")
+        written += figures.energy_per_layer(rep.frame, where / "energy_per_layer",
+                                            title=f"Energy per inference by layer: {name}")
+        if rep.time_s:
+            written += figures.chip_breakdown(rep.frame, where / "chip_breakdown", title=f"Chip power: {name}")
+        lat = (s.get("latency_cycles"), s.get("latency_s"))
+        tab.add_row(label, str(s.get("workload")), str(s.get("arch")), rep.table, _eng(rep.energy_j, "J"),
+                    _eng(rep.power_w, "W"), "-" if rep.adc_share is None else f"{rep.adc_share:.1%}",
+                    "-" if lat[0] is None else f"{lat[0]:,} cycles ({lat[1] * 1e3:.3f} ms)")
+    if ops_runs:
+        dest.mkdir(parents=True, exist_ok=True)
+        written += figures.ops_per_conversion(ops_runs, dest / "ops_per_conversion",
+                                              title="A/D operations per conversion, per layer")
+    con.print(tab)
+    con.print(f"wrote {len(written)} figure files under {dest}")
+    return 0
+
+
+def _adc_label(s: dict) -> str:
+    modes = {(ly["adc"]["mode"], ly["adc"].get("bits"), ly["adc"]["resolution"]) for ly in s["layers"]}
+    if len(modes) > 1:
+        return "per-layer ADC"
+    mode, bits, res = next(iter(modes))
+    return {"uniform": f"uniform {bits}b", "trq": f"TRQ ({res}b SAR)", "ideal": f"ideal {res}b"}[mode]
