@@ -339,3 +339,19 @@ def test_timing_only_runs_are_priced_too():
     assert only.energy.energy_j == pytest.approx(full.energy.energy_j, rel=1e-12)
     worst = isaacsim.simulate("trq", LENET, timing_only=True)  # no profile: the registers' worst case
     assert worst.energy.adc_j >= isaacsim.simulate("trq", LENET, samples=3).energy.adc_j
+
+
+@pytest.mark.parametrize("src, dst, want", [
+    (0, [0], 0),  # local: the tile bus, no router
+    (0, [1], 1),  # another tile on the same router: one hop, as the timing model counts
+    (0, [9], 3),  # routers 0 -> 2: 1 + 2 (4 tiles per router)
+    (0, [4, 8, 9, 13], 4),  # multicast along the line: routers 0..3, each link once
+    (9, [0, 13], 4),  # destinations on both sides: routers 0..3
+    (9, [8, 9, 10], 1),
+])
+def test_multicast_hops(src, dst, want):
+    from isaacsim.energy.events import hops, multicast_hops
+
+    assert multicast_hops(src, dst, 4) == want
+    if len(dst) == 1:
+        assert multicast_hops(src, dst, 4) == hops(src, dst[0], 4)

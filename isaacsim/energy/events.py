@@ -14,14 +14,14 @@ sample. docs/energy.md states each rule; in short:
   input-register reads = reads x rows x DAC bits / 8 bytes; output-register writes =
   conversions x psum bytes, reads = n x columns x psum bytes (one read per partial sum merged).
   Input-register writes: each window's input rows, once per PE that needs them.
-- tile: a layer reads its windows' inputs from the eDRAM of its first tile (tile bus there; the
-  router and the PE's tile bus when the PE sits on another tile); a copy's outputs go over the
-  tile bus into the tile output register of the copy's last tile, are merged by the tile S+A
-  when the copy spans several PEs, run the NFU (activation, pooling, residual add) and travel to
-  each consumer's first tile (tile bus, or router byte-hops as the timing model counts hops),
-  where they are written to eDRAM.
-- chip: the network input and output cross HyperTransport; the input is written to the first
-  layer's eDRAM.
+- tile: each tile of a layer keeps the layer's inputs in its eDRAM, and a PE reads its windows'
+  input rows from its own tile's eDRAM over that tile's bus; a copy's outputs go over the tile
+  bus into the tile output register of the copy's last tile, are merged by the tile S+A when
+  the copy spans several PEs, run the NFU (activation, pooling, residual add) and are sent to
+  every tile of each consumer (tile bus on the same tile; router byte-hops of one multicast
+  along the timing model's line of routers, `multicast_hops`), where they are written to eDRAM.
+- chip: the network input and output cross HyperTransport; the input enters at the first
+  layer's first tile and is sent on to that layer's other tiles.
 - config registers: a TRQ layer loads one register per ADC of each of its PEs per inference.
 - leakage: one row per unit with action "leakage" whose count is unit-seconds (units x the
   inference time), when a time is given.
@@ -55,6 +55,18 @@ def hops(src_tile: int, dst_tile: int, tiles_per_router: int) -> int:
     if src_tile == dst_tile:
         return 0
     return 1 + abs(src_tile // tiles_per_router - dst_tile // tiles_per_router)
+
+
+def multicast_hops(src_tile: int, dst_tiles, tiles_per_router: int) -> int:
+    """Router hops of one multicast from `src_tile` to the tiles `dst_tiles`: the routers form
+    the timing model's line, and the bytes cross each link between the source's router and the
+    farthest destination router on either side once, plus the hop into the first router (so one
+    destination costs `hops`); 0 when every destination is the source tile."""
+    others = [d // tiles_per_router for d in dst_tiles if d != src_tile]
+    if not others:
+        return 0
+    r = src_tile // tiles_per_router
+    return 1 + max(r, *others) - min(r, *others)
 
 
 def windows_per_copy(n_windows: int, copies: int) -> np.ndarray:
@@ -187,17 +199,12 @@ def count_events(wl, mapping: NetworkMapping, arch: Arch, stats: Mapping[str, ob
         if ops.size != lp.crossbars:
             raise ValueError(f"layer {lp.name!r}: {ops.size} per-crossbar A/D counts for {lp.crossbars} crossbars")
         keys, rows_of = _pe_level(acc, lp, arch, ops, r2, n_k)
-        # window inputs: read from the first tile's eDRAM, carried to each PE
-        t0 = lp.tiles[0]
+        # window inputs: each PE reads its rows from its own tile's eDRAM over that tile's bus
         pe_tile = (lp.first_pe + keys[:, 0]) // lp.pes_per_tile
         nbytes = n_k[keys[:, 1]] * rows_of * byte
         for tile, b in zip(pe_tile.tolist(), nbytes.tolist(), strict=True):
-            acc.add(t0, None, lp.name, "edram", "read_byte", b)
-            acc.add(t0, None, lp.name, "tile_bus", "byte_hop", b)
-            h = hops(t0, tile, tpr)
-            if h:
-                acc.add(t0, None, lp.name, "router", "byte_hop", b * h)
-                acc.add(tile, None, lp.name, "tile_bus", "byte_hop", b)
+            acc.add(tile, None, lp.name, "edram", "read_byte", b)
+            acc.add(tile, None, lp.name, "tile_bus", "byte_hop", b)
         last_tile, spans = _copy_tiles(lp)
         copy_info[lp.name] = (n_k, last_tile)
         m = out_elems[lp.name]
@@ -233,29 +240,27 @@ def count_events(wl, mapping: NetworkMapping, arch: Arch, stats: Mapping[str, ob
         elif n.op == "add":
             spread(home[n.name], "tile_shift_add", "add", elems * (len(n.inputs) - 1))
 
-    # producer -> consumer transfers (the timing model's edges), eDRAM writes at the consumer
+    def deliver(src_tile: int, src: str, b: float, dst: LayerPlacement) -> None:
+        """`b` bytes from `src_tile` into the eDRAM of every tile of layer `dst` (multicast)."""
+        acc.add(src_tile, None, src, "router", "byte_hop", b * multicast_hops(src_tile, dst.tiles, tpr))
+        if src_tile in dst.tiles:
+            acc.add(src_tile, None, src, "tile_bus", "byte_hop", b)
+        for d in dst.tiles:
+            acc.add(d, None, dst.name, "edram", "write_byte", b)
+
+    # producer -> consumer transfers (the timing model's edges), to every tile of the consumer
     memo: dict = {}
     for lp in mapping.layers:
         x = wl.node(lp.name).inputs[0]
-        dst = lp.tiles[0]
         for src in sorted(_producers(wl, x, memo), key=list(layers).index):
             n_k, last_tile = copy_info[src]
-            m = out_elems[src]
             for c in range(len(n_k)):
-                b = int(n_k[c]) * m * byte
-                if not b:
-                    continue
-                s_tile = int(last_tile[c])
-                h = hops(s_tile, dst, tpr)
-                if h:
-                    acc.add(s_tile, None, src, "router", "byte_hop", b * h)
-                else:
-                    acc.add(s_tile, None, src, "tile_bus", "byte_hop", b)
-                acc.add(dst, None, lp.name, "edram", "write_byte", b)
-        if x == "input" or not _producers(wl, x, memo):  # fed by the network input
+                if n_k[c]:
+                    deliver(int(last_tile[c]), src, int(n_k[c]) * out_elems[src] * byte, lp)
+        if x == "input" or not _producers(wl, x, memo):  # fed by the network input, via the first tile
             b = math.prod(wl.shapes["input"]) * byte
             acc.add(None, None, lp.name, "hypertransport", "byte_hop", b)
-            acc.add(dst, None, lp.name, "edram", "write_byte", b)
+            deliver(lp.tiles[0], lp.name, b, lp)
     last = wl.nodes[-1].name
     out_layer = home.get(last) or mapping.layers[-1].name
     acc.add(None, None, out_layer, "hypertransport", "byte_hop", math.prod(wl.shapes[last]) * byte)
