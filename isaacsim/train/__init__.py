@@ -1,0 +1,27 @@
+"""Quantization-aware training front-end (paper 001: alpha-blending, PPQ; DESIGN section 7).
+
+Importing this package imports torch; ``isaacsim`` itself never does.  The modules:
+``ppq`` (Algorithm 2 and the max-abs scale), ``schedule`` (Eq. 6), ``quant`` (blended, STE and
+PTQ weight quantizers, the EMA activation quantizer, quantized Conv2d/Linear) and ``api``
+(prepare / step / convert / fold_batchnorm).
+"""
+
+from .api import convert, fold_batchnorm, fold_conv_bn, prepare, quant_layers, set_alpha, step
+from .ppq import code_range, maxabs, ppq
+from .quant import (
+    METHODS,
+    ActQuantizer,
+    QuantConv2d,
+    QuantLinear,
+    WeightQuantizer,
+    blend,
+    fake_quant,
+    ste,
+)
+from .schedule import AlphaSchedule, alpha
+
+__all__ = [
+    "METHODS", "ActQuantizer", "AlphaSchedule", "QuantConv2d", "QuantLinear", "WeightQuantizer",
+    "alpha", "blend", "code_range", "convert", "fake_quant", "fold_batchnorm", "fold_conv_bn",
+    "maxabs", "ppq", "prepare", "quant_layers", "set_alpha", "ste", "step",
+]
