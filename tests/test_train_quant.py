@@ -396,3 +396,28 @@ def _net_folded_like():
     net = _net()
     fold_batchnorm(net.eval())
     return net
+
+
+def test_ptq_calibrate_then_convert():
+    net = _net_folded_like()
+    prepare(net, wbits=8, abits=8, method="ptq")
+    net.train()
+    with torch.no_grad():
+        for i in range(4):  # calibration: EMA of activation scales, no optimiser
+            net(torch.randn(8, 1, 6, 6, generator=_gen(20 + i)))
+    convert(net).eval()
+    for _, layer in quant_layers(net):
+        gamma, q = maxabs(layer.weight.detach(), 8, per_channel_dim=0)
+        assert torch.equal(layer.weight_quant.wq, gamma * q)
+        assert layer.act_quant.frozen and layer.act_quant.initialized
+    x = torch.randn(3, 1, 6, 6)
+    assert torch.equal(net(x), net(x))
+
+
+def test_import_isaacsim_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, isaacsim, isaacsim.cli; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
