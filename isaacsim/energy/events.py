@@ -101,8 +101,9 @@ def _crossbar_arrays(lp: LayerPlacement):
 
 
 def _pe_level(acc: _Acc, lp: LayerPlacement, arch: Arch, xbar_ops: np.ndarray, xbar_r2: np.ndarray,
-              n_k: np.ndarray) -> None:
-    """PE components of one layer, summed per PE with bincount."""
+              n_k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """PE components of one layer, summed per PE with bincount. Returns the distinct
+    (PE, copy, group, row partition) keys and their mapped rows (the window input fetches)."""
     g, name = lp.geometry, lp.name
     copy, group, t, rp, rows, cols = _crossbar_arrays(lp)
     reads = n_k[copy] * g.input_cycles
