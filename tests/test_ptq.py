@@ -12,10 +12,10 @@ import pytest
 from isaacsim.errors import WorkloadError
 from isaacsim.workload import execute, load_workload, predict
 from isaacsim.workload.ptq import (
-    _fixed_point,
     calibrate,
     count_macs,
     dequantize,
+    fixed_point,
     float_forward,
     input_format,
     param_shapes,
@@ -234,8 +234,8 @@ def test_errors_name_the_layer():
     s["graph"][13]["inputs"] = ["ap"]
     _err(s, params, r"layer 'fc'.*flatten")
     with pytest.raises(WorkloadError, match=r"layer 'x'.*2\^31"):
-        _fixed_point([3e9, 1.0], "layer 'x'")
-    m, shift = _fixed_point([0.5, 0.25, 1e-3], "layer 'x'")
+        fixed_point([3e9, 1.0], "layer 'x'")
+    m, shift = fixed_point([0.5, 0.25, 1e-3], "layer 'x'")
     assert m[0] == 2**30 and shift == 31
 
 

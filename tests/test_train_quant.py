@@ -6,6 +6,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 from torch.nn import functional as F
 
@@ -24,6 +26,7 @@ from isaacsim.train import (
     prepare,
     quant_layers,
     ste,
+    ste_blend,
     step,
 )
 
@@ -250,6 +253,9 @@ def test_alpha_zero_is_the_float_layer(kind):
 @pytest.mark.parametrize("kind", ["conv", "linear"])
 def test_ste_forward_quantized_gradient_straight_through(kind):
     layer, x, ref = _layer_pair(kind, "ste")
+    assert layer.alpha == 0.0  # STE shares the schedule: float before T0
+    assert torch.equal(layer(x), ref(x, layer.weight))
+    layer.alpha = 1.0
     out = layer(x)
     wq = layer.weight_quant.wq
     assert torch.equal(out, ref(x, wq))
@@ -265,6 +271,36 @@ def test_ste_forward_quantized_gradient_straight_through(kind):
     assert torch.equal(w.grad, torch.arange(9.0, dtype=torch.float64).reshape(3, 3))
 
 
+@given(a=st.floats(0.0, 1.0))
+@settings(max_examples=25, deadline=None)
+def test_ste_blend_same_forward_as_ab_full_gradient(a):
+    torch.manual_seed(3)
+    w = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
+    wq = torch.round(w.detach() * 2) / 2
+    g = torch.randn(4, 6, dtype=torch.float64)
+    out_ab, out_ste = blend(w, wq, a), ste_blend(w, wq, a)
+    assert torch.equal(out_ab, out_ste)
+    (out_ste * g).sum().backward()
+    assert torch.allclose(w.grad, g, rtol=0, atol=1e-15)
+
+
+def test_step_raises_alpha_only_every_f_steps():
+    net = prepare(nn.Sequential(nn.Linear(3, 2)), wbits=4, abits=None, t0=0, t1=10)
+    got = [step(net, s, every=4) for s in range(12)]
+    assert got == [alpha(4 * (s // 4), 0, 10) for s in range(12)]
+    assert got[3] == 0.0 and got[4] == alpha(4, 0, 10)
+
+
+def test_disabled_activation_quantizer_observes_but_passes_through():
+    q = ActQuantizer(4, signed=False)
+    q.enabled = False
+    x = torch.rand(64) * 3
+    q.train()
+    assert torch.equal(q(x), x) and q.initialized
+    q.enabled = True
+    assert not torch.equal(q(x), x)
+
+
 def test_ptq_is_maxabs_without_gradient():
     layer, x, ref = _layer_pair("linear", "ptq")
     out = layer(x)
@@ -277,6 +313,8 @@ def test_ptq_is_maxabs_without_gradient():
 def test_weight_quantizer_refresh_every_f_steps():
     wqz = WeightQuantizer(4, every=3, method="ab")
     w = torch.randn(4, 6, generator=_gen(5))
+    assert wqz(w) is w and not wqz.valid  # alpha = 0: the float weight, no PPQ run
+    wqz.alpha = 0.5
     seen = []
     for i in range(7):
         wqz(w * (1 + i))

@@ -17,11 +17,12 @@ from .quant import (
     blend,
     fake_quant,
     ste,
+    ste_blend,
 )
 from .schedule import AlphaSchedule, alpha
 
 __all__ = [
     "METHODS", "ActQuantizer", "AlphaSchedule", "QuantConv2d", "QuantLinear", "WeightQuantizer",
     "alpha", "blend", "code_range", "convert", "fake_quant", "fold_batchnorm", "fold_conv_bn",
-    "maxabs", "ppq", "prepare", "quant_layers", "set_alpha", "ste", "step",
+    "maxabs", "ppq", "prepare", "quant_layers", "set_alpha", "ste", "ste_blend", "step",
 ]

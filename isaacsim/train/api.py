@@ -61,18 +61,23 @@ def prepare(model: nn.Module, wbits: int = 8, abits: int | None = 8, method: str
 
 
 def set_alpha(model: nn.Module, value: float) -> None:
-    """Set alpha on every non-frozen AB layer (STE/PTQ layers ignore alpha)."""
+    """Set alpha on every non-frozen AB or STE layer (PTQ layers ignore alpha)."""
     for _, layer in quant_layers(model):
-        if not layer.weight_quant.frozen and layer.weight_quant.method == "ab":
+        if not layer.weight_quant.frozen and layer.weight_quant.method in ("ab", "ste"):
             layer.alpha = value
 
 
 def step(model: nn.Module, global_step: float, t0: float | None = None,
-         t1: float | None = None) -> float:
+         t1: float | None = None, every: int = 1) -> float:
     """Set every layer's alpha to Eq. 6 at ``global_step``; returns that alpha.
 
-    The window defaults to the one given to :func:`prepare`.
+    The window defaults to the one given to :func:`prepare`.  ``every = f`` is Algorithm 1's
+    frequency: alpha is raised only on steps that are multiples of ``f``, so between them it
+    holds ``A(f * floor(step / f))``.
     """
+    if every < 1:
+        raise ValueError(f"every must be >= 1, got {every}")
+    global_step = every * (global_step // every)
     w0, w1 = getattr(model, "ab_window", (None, None))
     t0 = w0 if t0 is None else t0
     t1 = w1 if t1 is None else t1

@@ -24,7 +24,7 @@ from .ppq import code_range, maxabs, ppq
 
 __all__ = [
     "METHODS", "ActQuantizer", "QuantConv2d", "QuantLinear", "WeightQuantizer",
-    "blend", "fake_quant", "ste",
+    "blend", "fake_quant", "ste", "ste_blend",
 ]
 
 METHODS = ("ab", "ste", "ptq")
@@ -54,6 +54,14 @@ def ste(w: torch.Tensor, wq: torch.Tensor) -> torch.Tensor:
     return _StraightThrough.apply(w, wq)
 
 
+def ste_blend(w: torch.Tensor, wq: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The STE twin of :func:`blend`: the same forward value ``(1 - alpha) w + alpha wq``, but
+    the quantizer is passed straight through, so ``dL/dw = dL/dw'`` (the full gradient) for
+    every alpha.  At ``alpha = 1`` it is plain STE; at 0 the float layer."""
+    a = float(alpha)
+    return (1.0 - a) * w + a * ste(w, wq)
+
+
 class _ClippedRound(torch.autograd.Function):
     """``gamma * clamp(round(x / gamma), lo, hi)``; gradient 1 inside the range, 0 outside."""
 
@@ -77,8 +85,8 @@ def fake_quant(x: torch.Tensor, gamma: torch.Tensor, lo: int, hi: int) -> torch.
 class WeightQuantizer(nn.Module):
     """Maps a float weight to the weight a quantized layer computes with.
 
-    ``method``: "ab" (blend with ``alpha``), "ste" (``wq`` forward, straight-through backward)
-    or "ptq" (``wq`` forward, no gradient to ``w``; the scale is max-abs with no PPQ
+    ``method``: "ab" (blend with ``alpha``), "ste" (the same blended forward, gradient passed
+    straight through the quantizer: :func:`ste_blend`; at ``alpha = 1`` plain STE) or "ptq" (``wq`` forward, no gradient to ``w``; the scale is max-abs with no PPQ
     iterations).  ``wq = gamma * q`` is recomputed from ``w`` on the first forward and then
     on every ``every``-th forward in training mode; eval mode reuses the cached ``wq`` (so
     evaluation sees what training last used) and computes it only if none exists.
@@ -97,7 +105,7 @@ class WeightQuantizer(nn.Module):
         code_range(bits, signed=True)
         self.bits, self.per_channel, self.every, self.method = bits, per_channel, every, method
         self.channel_dim, self.ppq_iters = channel_dim, ppq_iters
-        self.alpha = 0.0 if method == "ab" else 1.0
+        self.alpha = 1.0 if method == "ptq" else 0.0
         self.calls = 0
         self.frozen = False
         self.valid = False
@@ -144,6 +152,8 @@ class WeightQuantizer(nn.Module):
 
     # -- forward ----------------------------------------------------------------------------
     def forward(self, w: torch.Tensor) -> torch.Tensor:
+        if not self.frozen and self.method != "ptq" and self.alpha == 0.0:
+            return w  # the float phase before T0: (1 - 0) w + 0 wq is w, PPQ would be wasted
         if not self.frozen:
             if self.training:
                 if not self.valid or self.calls % self.every == 0:
@@ -155,7 +165,7 @@ class WeightQuantizer(nn.Module):
         if self.method == "ab" and not self.frozen:
             return blend(w, wq, self.alpha)
         if self.method == "ste" and not self.frozen:
-            return ste(w, wq)
+            return ste_blend(w, wq, self.alpha)
         return wq.detach()
 
     # -- persistence ------------------------------------------------------------------------
@@ -187,6 +197,8 @@ class ActQuantizer(nn.Module):
     or once frozen, the scale is fixed.  Codes are unsigned {0..2^n-1} (``signed=False``),
     symmetric signed (``True``), or chosen on the first batch (``None``: signed if it has a
     negative value).  The rounding's gradient is a clipped straight-through estimator.
+    With ``enabled = False`` the quantizer still observes training batches (so its EMA is warm)
+    but passes values through unquantized: the float phase before T0 of a training window.
     """
 
     def __init__(self, bits: int = 8, signed: bool | None = False, momentum: float = 0.99,
@@ -199,6 +211,7 @@ class ActQuantizer(nn.Module):
             code_range(bits, signed)
         self.initialized = False
         self.frozen = False
+        self.enabled = True
         self.register_buffer("scale", torch.ones(()))
 
     @property
@@ -226,23 +239,38 @@ class ActQuantizer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training and not self.frozen:
             self.observe(x)
+        if not self.enabled:
+            return x
         if not self.initialized:
             raise RuntimeError("activation quantizer has no scale yet: run training (or "
                                "calibration) batches in train mode before evaluating")
         lo, hi = self.code_range
         return fake_quant(x, self.scale, lo, hi)
 
+    @torch.no_grad()
+    def set_scale(self, scale: float) -> None:
+        """Fix the scale directly (post-training calibration); marks the quantizer initialized."""
+        if self.signed is None:
+            raise RuntimeError("set the signedness before the scale")
+        if not scale > 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        self.scale.fill_(float(scale))
+        self.initialized = True
+
     def freeze(self) -> None:
         if not self.initialized:
             raise RuntimeError("cannot freeze an activation quantizer that has seen no data")
         self.frozen = True
+        self.enabled = True
 
     def get_extra_state(self) -> dict:
-        return {"signed": self.signed, "initialized": self.initialized, "frozen": self.frozen}
+        return {"signed": self.signed, "initialized": self.initialized, "frozen": self.frozen,
+                "enabled": self.enabled}
 
     def set_extra_state(self, state: dict) -> None:
         self.signed = state["signed"]
         self.initialized, self.frozen = bool(state["initialized"]), bool(state["frozen"])
+        self.enabled = bool(state.get("enabled", True))
 
     def extra_repr(self) -> str:
         return (f"bits={self.bits}, signed={self.signed}, momentum={self.momentum}, "

@@ -46,7 +46,7 @@ _REQUIRED = {"conv2d": ("out_channels", "kernel"), "linear": ("out_features",), 
 # ---------------------------------------------------------------- the spec
 
 
-def _nodes(spec: Mapping[str, Any]) -> list[dict]:
+def graph_nodes(spec: Mapping[str, Any]) -> list[dict]:
     """The spec's nodes with defaults filled in, checked for keys, ops and references."""
     graph = spec.get("graph") if isinstance(spec, Mapping) else None
     if not isinstance(graph, (list, tuple)) or not graph:
@@ -123,7 +123,7 @@ def quantize_input(spec, x) -> np.ndarray:
 def infer_shapes(spec) -> dict[str, tuple[int, ...]]:
     """Per-sample output shape of every node (and 'input'), checking that kernels fit."""
     shapes = {"input": _input(spec)["shape"]}
-    for n in _nodes(spec):
+    for n in graph_nodes(spec):
         where = f"float graph: layer {n['name']!r}"
         ins = [shapes[i] for i in n["inputs"]]
         s0, op = ins[0], n["op"]
@@ -164,7 +164,7 @@ def param_shapes(spec) -> dict[str, tuple[int, ...]]:
     """Float parameter key -> shape for every conv2d/linear weight and bias the spec names."""
     shapes = infer_shapes(spec)
     out = {}
-    for n in _nodes(spec):
+    for n in graph_nodes(spec):
         if n["op"] == "conv2d":
             kh, kw = pair(n["kernel"])
             cout = n["out_channels"]
@@ -183,7 +183,7 @@ def count_macs(spec) -> dict[str, int]:
     """Multiply-accumulates per inference of each conv2d/linear node."""
     shapes = infer_shapes(spec)
     macs = {}
-    for n in _nodes(spec):
+    for n in graph_nodes(spec):
         if n["op"] == "conv2d":
             kh, kw = pair(n["kernel"])
             cin = shapes[n["inputs"][0]][0] // n["groups"]
@@ -197,7 +197,7 @@ def _params(spec, params: Mapping[str, np.ndarray]) -> dict[str, tuple[np.ndarra
     """Node name -> (float weight, float bias or None), shape-checked against the spec."""
     want = param_shapes(spec)
     out = {}
-    for n in _nodes(spec):
+    for n in graph_nodes(spec):
         if n["op"] not in MATRIX_OPS:
             continue
         where = f"float graph: layer {n['name']!r}"
@@ -259,7 +259,7 @@ def _float_node(n, ins, wb, dtype):
 
 
 def _run(spec, params, x, dtype, visit):
-    nodes = _nodes(spec)
+    nodes = graph_nodes(spec)
     wb = _params(spec, params)
     shape = _input(spec)["shape"]
     x = np.asarray(x, dtype=dtype)
@@ -282,14 +282,14 @@ def float_forward(spec, params, x, *, dtype=np.float32, return_nodes: bool = Fal
     """Run the float graph on real inputs x (B, *input.shape); return the output (B, ...), or
     (output, {node name: output}) with return_nodes."""
     vals = _run(spec, params, x, dtype, None)
-    out = vals[_nodes(spec)[-1]["name"]]
+    out = vals[graph_nodes(spec)[-1]["name"]]
     if return_nodes:
         del vals["input"]
         return out, vals
     return out
 
 
-def _consumers(nodes) -> dict[str, list[dict]]:
+def consumers(nodes) -> dict[str, list[dict]]:
     cons: dict[str, list[dict]] = {n["name"]: [] for n in nodes}
     for n in nodes:
         for i in n["inputs"]:
@@ -298,7 +298,7 @@ def _consumers(nodes) -> dict[str, list[dict]]:
     return cons
 
 
-def _relu_out(n, consumers) -> bool:
+def relu_out(n, consumers) -> bool:
     """A conv/linear/add output is ReLU'd when it says so or when only relu nodes consume it
     (the relu is then fused into the producer's requant; the relu node stays, an identity)."""
     if n.get("activation") == "relu":
@@ -315,12 +315,12 @@ def calibrate(spec, params, x, *, percentile: float = DEFAULT_PERCENTILE) -> dic
         raise WorkloadError(f"percentile must lie in (0, 100], got {percentile}")
     f = input_format(spec)
     xq = (quantize_input(spec, x).astype(np.float64) - f.zero_point) * f.scale
-    consumers = _consumers(_nodes(spec))
+    cons = consumers(graph_nodes(spec))
     ranges: dict[str, float] = {}
 
     def visit(n, y):
         if n["op"] in (*MATRIX_OPS, "add"):
-            v = np.maximum(y, 0) if _relu_out(n, consumers) else np.abs(y)
+            v = np.maximum(y, 0) if relu_out(n, cons) else np.abs(y)
             v = v.reshape(-1)
             r = float(np.percentile(v, percentile)) if v.size else 0.0
             ranges[n["name"]] = r if r > 0 else (float(v.max()) if v.size and v.max() > 0 else 1.0)
@@ -332,7 +332,7 @@ def calibrate(spec, params, x, *, percentile: float = DEFAULT_PERCENTILE) -> dic
 # ---------------------------------------------------------------- quantization
 
 
-def _fixed_point(ratios, where: str) -> tuple[np.ndarray, int]:
+def fixed_point(ratios, where: str) -> tuple[np.ndarray, int]:
     """Real ratios -> (int64 multipliers, shift) with the largest multiplier in [2^30, 2^31)."""
     r = np.asarray(ratios, dtype=np.float64)
     rmax = float(r.max())
@@ -358,14 +358,12 @@ def _real_max(f: TensorFormat) -> float:
     return f.scale * max(abs(f.lo - f.zero_point), abs(f.hi - f.zero_point))
 
 
-def _fmt_dict(f: TensorFormat) -> dict:
+def fmt_dict(f: TensorFormat) -> dict:
     return {"bits": f.bits, "signed": f.signed, "scale": float(f.scale), "zero_point": int(f.zero_point)}
 
 
 def _matrix(n, w, b, fin: TensorFormat, fout: TensorFormat, relu: bool, wbits: int, arrays: dict) -> dict:
     """Quantize one conv2d/linear node: arrays added to `arrays`, the manifest node returned."""
-    name = n["name"]
-    where = f"layer {name!r}"
     qmax = (1 << (wbits - 1)) - 1
     cout = w.shape[0]
     wmax = np.abs(w.reshape(cout, -1)).max(axis=1)
@@ -375,8 +373,22 @@ def _matrix(n, w, b, fin: TensorFormat, fout: TensorFormat, relu: bool, wbits: i
     s_w[s_w <= 0] = s_w.max() if s_w.max() > 0 else 1.0 / qmax  # all-zero channels: any scale
     bshape = (cout,) + (1,) * (w.ndim - 1)
     wq = np.clip(np.rint(w / s_w.reshape(bshape)), -qmax, qmax).astype(np.int64)
+    return matrix_node(n, wq, s_w, b, fin, fout, relu, wbits, arrays)
+
+
+def matrix_node(n, wq: np.ndarray, s_w: np.ndarray, b, fin: TensorFormat, fout: TensorFormat, relu: bool,
+                wbits: int, arrays: dict) -> dict:
+    """The integer form of one conv2d/linear node whose weight is ``s_w[c] * wq[c, ...]`` (integer
+    codes ``wq``, per-output-channel scales ``s_w``) and float bias ``b`` (or None): the bias in
+    accumulator units ``rint(b / (scale_in * s_w))`` minus the input zero point times each row's sum,
+    the requant multipliers of ``scale_in * s_w / scale_out``. Arrays go into ``arrays``; returns
+    the manifest node. WorkloadError names the layer when the bias or accumulator leaves int32."""
+    name = n["name"]
+    where = f"layer {name!r}"
+    cout = wq.shape[0]
+    s_w = np.broadcast_to(np.asarray(s_w, dtype=np.float64).reshape(-1), (cout,)).copy()
     rows = wq.reshape(cout, -1)
-    bias = np.zeros(cout) if b is None else np.rint(b / (fin.scale * s_w))
+    bias = np.zeros(cout) if b is None else np.rint(np.asarray(b, dtype=np.float64) / (fin.scale * s_w))
     bias = bias - fin.zero_point * rows.sum(axis=1)
     if np.abs(bias).max() >= 2**31:
         o = int(np.abs(bias).argmax())
@@ -386,7 +398,7 @@ def _matrix(n, w, b, fin: TensorFormat, fout: TensorFormat, relu: bool, wbits: i
     if worst.max() >= 2**31:
         raise WorkloadError(f"{where}: the accumulator can reach {worst.max():.3g} >= 2^31 "
                             f"({rows.shape[1]} inputs of {fin.bits} bits x {wbits}-bit weights)")
-    mult, shift = _fixed_point(fin.scale * s_w / fout.scale, where)
+    mult, shift = fixed_point(fin.scale * s_w / fout.scale, where)
     arrays[f"{name}.w"] = wq.astype(weight_dtype(wbits))
     arrays[f"{name}.m"] = mult.astype(np.int32)
     node = {"name": name, "op": n["op"], "inputs": list(n["inputs"]), "weight": f"{name}.w"}
@@ -400,11 +412,33 @@ def _matrix(n, w, b, fin: TensorFormat, fout: TensorFormat, relu: bool, wbits: i
         node["out_features"] = int(cout)
     node.update(weight_bits=wbits, weight_scale=[float(s) for s in s_w],
                 activation="relu" if relu else None,
-                requant={"multiplier": f"{name}.m", "shift": shift, **_fmt_dict(fout)})
+                requant={"multiplier": f"{name}.m", "shift": shift, **fmt_dict(fout)})
     return node
 
 
-def _data(spec, d) -> Dataset | None:
+def mix_node(n, fin: list[TensorFormat], fout: TensorFormat, relu: bool) -> dict:
+    """The integer form of an add/concat node: one multiplier per input, ``scale_i / scale_out``."""
+    nm, op = n["name"], n["op"]
+    mult, shift = fixed_point([f.scale / fout.scale for f in fin], f"layer {nm!r}")
+    node = {"name": nm, "op": op, "inputs": list(n["inputs"]),
+            "requant": {"multipliers": [int(m) for m in mult], "shift": shift, **fmt_dict(fout)}}
+    if op == "add":
+        node["activation"] = "relu" if relu else None
+    return node
+
+
+def pass_node(n) -> dict:
+    """A node without integer parameters (relu, pools, flatten) as a manifest node."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in n.items()}
+
+
+def manifest(spec, graph: list[dict], *, name: str, description: str = "") -> dict:
+    """The manifest dict of a quantized float graph (``graph``: its integer nodes)."""
+    return {"format_version": 1, "name": name, "description": description,
+            "input": {"shape": list(input_shape(spec)), **fmt_dict(input_format(spec))}, "graph": graph}
+
+
+def data(spec, d) -> Dataset | None:
     """(x, y) / x / Dataset -> integer Dataset; float x is quantized with the input format."""
     if d is None:
         return None
@@ -432,17 +466,17 @@ def quantize_graph(spec, params: Mapping[str, np.ndarray], calib_x, *, name: str
     """
     if not 2 <= weight_bits <= 16 or not 2 <= act_bits <= 16:
         raise WorkloadError(f"weight_bits and act_bits must lie in 2..16, got {weight_bits}, {act_bits}")
-    nodes = _nodes(spec)
+    nodes = graph_nodes(spec)
     wb = _params(spec, params)
     ranges = calibrate(spec, params, calib_x, percentile=percentile)
-    consumers = _consumers(nodes)
+    cons = consumers(nodes)
     fin_input = input_format(spec)
     fmts: dict[str, TensorFormat] = {"input": fin_input}
     arrays: dict[str, np.ndarray] = {}
     graph = []
     for n in nodes:
         nm, op = n["name"], n["op"]
-        relu = _relu_out(n, consumers)
+        relu = relu_out(n, cons)
         fin = [fmts[i] for i in n["inputs"]]
         if op in MATRIX_OPS:
             fout = _out_format(ranges[nm], relu, act_bits)
@@ -455,23 +489,18 @@ def quantize_graph(spec, params: Mapping[str, np.ndarray], calib_x, *, name: str
                 fout = TensorFormat(bits=act_bits, signed=False, scale=max(f.scale for f in fin), zero_point=0)
             else:
                 fout = _out_format(max(_real_max(f) for f in fin), False, act_bits)
-            mult, shift = _fixed_point([f.scale / fout.scale for f in fin], f"layer {nm!r}")
-            node = {"name": nm, "op": op, "inputs": list(n["inputs"]),
-                    "requant": {"multipliers": [int(m) for m in mult], "shift": shift, **_fmt_dict(fout)}}
-            if op == "add":
-                node["activation"] = "relu" if relu else None
+            node = mix_node(n, fin, fout, relu)
         else:
             fout = fin[0]
-            node = {k: (list(v) if isinstance(v, tuple) else v) for k, v in n.items()}
+            node = pass_node(n)
         fmts[nm] = fout
         graph.append(node)
-    manifest = {"format_version": 1, "name": name, "description": description,
-                "input": {"shape": list(input_shape(spec)), **_fmt_dict(fin_input)}, "graph": graph}
-    calib = _data(spec, (np.asarray(calib_x, dtype=np.float64), calib_y)) if store_calib else None
-    ev = _data(spec, eval)
+    man = manifest(spec, graph, name=name, description=description)
+    calib = data(spec, (np.asarray(calib_x, dtype=np.float64), calib_y)) if store_calib else None
+    ev = data(spec, eval)
     if out is not None:
-        return save_workload(manifest, Path(out), arrays=arrays, calib=calib, eval=ev)
-    return build(manifest, arrays, calib, ev)
+        return save_workload(man, Path(out), arrays=arrays, calib=calib, eval=ev)
+    return build(man, arrays, calib, ev)
 
 
 def input_shape(spec) -> tuple[int, ...]:
