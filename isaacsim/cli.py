@@ -80,6 +80,30 @@ def _cmd_zoo_make(args) -> int:
     return zoo_make_command(args.name, args.out, seed=args.seed, samples=args.samples)
 
 
+def _cmd_train(args) -> int:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise IsaacsimError("isaacsim train needs torch: pip install -c constraints.txt torch==2.13.0") from None
+    from isaacsim.train.loop import train_command
+
+    return train_command(
+        model=args.model, dataset=args.dataset, out=args.out, method=args.method, wbits=args.wbits,
+        abits=args.abits, epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, lr=args.lr,
+        data_root=args.data_root, window=args.window, every=args.every,
+        first_last_bits=args.first_last_bits, calib=args.calib, train_samples=args.train_samples,
+        eval_samples=args.eval_samples, name=args.name, quiet=args.quiet,
+    )
+
+
+def _window(text: str) -> tuple[float, float]:
+    try:
+        t0, t1 = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two fractions T0,T1 such as 0.3,0.8, got {text!r}") from None
+    return t0, t1
+
+
 def _positive_int(text: str) -> int:
     try:
         v = int(text)
@@ -142,6 +166,33 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--seed", type=int, default=0, help="random seed of the weights and data (default 0)")
     z.add_argument("--samples", type=_positive_int, metavar="N", help="eval samples to generate (default: the entry's)")
     z.set_defaults(func=_cmd_zoo_make)
+
+    p = sub.add_parser("train", help="train a model (alpha-blending, STE, PTQ or float) and export its integer workload")
+    p.add_argument("model", metavar="MODEL", help="lenet5 or resnet20")
+    p.add_argument("--dataset", required=True, metavar="NAME", help="digits, mnist5k, mnist or cifar10 (docs/datasets.md)")
+    p.add_argument("--method", default="ab", metavar="METHOD",
+                   help="ab (alpha-blending, default), ste, ptq (train float, then calibrate) or fp32 (no export)")
+    p.add_argument("--wbits", type=int, default=8, metavar="N", help="weight bits, 2..8 (default 8)")
+    p.add_argument("--abits", type=int, default=8, metavar="N", help="activation bits, 2..8 (default 8)")
+    p.add_argument("--epochs", type=_positive_int, default=30, metavar="N", help="epochs (default 30)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="run directory: checkpoint.pt, metrics.jsonl, results.json, workload/ (resumes)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the weights, subsets and shuffling (default 0)")
+    p.add_argument("--batch-size", type=_positive_int, default=64, metavar="N", help="batch size (default 64)")
+    p.add_argument("--lr", type=float, default=2e-3, metavar="F", help="peak learning rate of Adam's one-cycle schedule (default 2e-3)")
+    p.add_argument("--data-root", metavar="DIR", help="folder of the mnist/cifar10 files (default: $ISAACSIM_DATA)")
+    p.add_argument("--window", type=_window, default=(0.3, 0.8), metavar="T0,T1",
+                   help="Eq. 6 window as fractions of all optimizer steps (default 0.3,0.8)")
+    p.add_argument("--every", type=_positive_int, default=1, metavar="F", help="raise alpha every F steps (default 1)")
+    p.add_argument("--first-last-bits", type=int, default=8, metavar="N",
+                   help="weight bits of the first and last layers and bits of the logits (default 8)")
+    p.add_argument("--calib", type=_positive_int, default=32, metavar="N",
+                   help="training samples kept as the workload's calib set (and PTQ's) (default 32)")
+    p.add_argument("--train-samples", type=_positive_int, metavar="N", help="train on a seeded subset of N samples")
+    p.add_argument("--eval-samples", type=_positive_int, metavar="N", help="score on a seeded subset of N test samples")
+    p.add_argument("--name", metavar="NAME", help="workload name (default MODEL_DATASET_METHOD_wNaM)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar: one line per epoch")
+    p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the architecture config")
     p.set_defaults(func=_cmd_schema)

@@ -1,0 +1,386 @@
+"""The ``isaacsim train`` run: train, quantize, export, with an epoch checkpoint to resume from.
+
+:func:`train` takes a :class:`TrainConfig` and leaves in ``cfg.out``: ``checkpoint.pt`` (written
+atomically after every epoch), ``metrics.jsonl`` (one line per epoch), ``results.json`` and, for a
+quantized method, the integer workload in ``workload/``. Methods: ``ab`` and ``ste`` train with
+the quantizers in (Eq. 6 window over the optimizer steps), ``ptq`` trains float then calibrates,
+``fp32`` trains float and exports nothing. Everything random comes from ``cfg.seed`` (and the
+epoch number), so a resumed run ends bit for bit where an uninterrupted one does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from isaacsim.errors import ConfigError, WorkloadError
+from isaacsim.workload.datasets import DATASETS
+
+from .data import load_images
+
+__all__ = ["METHODS", "TrainConfig", "train"]
+
+METHODS = ("ab", "ste", "ptq", "fp32")
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.jsonl"
+RESULTS = "results.json"
+WORKLOAD = "workload"
+_EVAL_BATCH = 512
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The options of ``isaacsim train`` (see ``docs/running.md``); validated on construction."""
+
+    model: str
+    dataset: str
+    out: str
+    method: str = "ab"
+    wbits: int = 8
+    abits: int = 8
+    epochs: int = 30
+    seed: int = 0
+    batch_size: int = 64
+    lr: float = 2e-3
+    data_root: str | None = None
+    window: tuple[float, float] = (0.3, 0.8)
+    every: int = 1
+    first_last_bits: int = 8
+    calib: int = 32
+    train_samples: int | None = None
+    eval_samples: int | None = None
+    name: str | None = None
+    quiet: bool = False
+
+    def __post_init__(self):
+        from .graph import MODELS
+
+        def choice(key, options):
+            if getattr(self, key) not in options:
+                raise ConfigError(f"unknown {key} {getattr(self, key)!r}; choose one of {', '.join(options)}")
+
+        choice("model", MODELS)
+        choice("dataset", DATASETS)
+        choice("method", METHODS)
+        for key in ("wbits", "abits", "first_last_bits"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or not 2 <= v <= 8:
+                raise ConfigError(f"{key} must be an integer in 2..8, got {v!r}")
+        for key, low in (("epochs", 1), ("batch_size", 2), ("every", 1), ("calib", 1),
+                         ("train_samples", 1), ("eval_samples", 1), ("seed", 0)):
+            v = getattr(self, key)
+            if v is None and key in ("train_samples", "eval_samples"):
+                continue
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ConfigError(f"{key} must be an integer >= {low}, got {v!r}")
+        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
+        w = tuple(self.window)
+        if len(w) != 2 or not all(isinstance(v, int | float) and math.isfinite(v) for v in w) \
+                or not 0 <= w[0] < w[1] <= 1:
+            raise ConfigError(f"window must be two fractions 0 <= T0 < T1 <= 1 of the optimizer steps, got {self.window!r}")
+        object.__setattr__(self, "window", (float(w[0]), float(w[1])))
+        object.__setattr__(self, "lr", float(self.lr))
+        if self.name is None:
+            tag = "fp32" if self.method == "fp32" else f"{self.method}_w{self.wbits}a{self.abits}"
+            object.__setattr__(self, "name", f"{self.model}_{self.dataset}_{tag}")
+
+    def key(self) -> dict:
+        """What a checkpoint must match to be resumed: every option but ``out`` and ``quiet``."""
+        d = asdict(self)
+        d["window"] = list(self.window)
+        del d["out"], d["quiet"]
+        return d
+
+
+# ---------------------------------------------------------------------------------------------
+# pieces
+
+
+def _accuracy(net, x: torch.Tensor, y: torch.Tensor) -> float:
+    was = net.training
+    net.eval()
+    with torch.no_grad():
+        pred = torch.cat([net(x[i:i + _EVAL_BATCH]).argmax(1) for i in range(0, len(x), _EVAL_BATCH)])
+    net.train(was)
+    return _score(pred, y)
+
+
+def _score(pred, y: torch.Tensor) -> float:
+    return int((torch.as_tensor(pred) == y).sum()) / len(y)
+
+
+def _batches(n: int, batch: int, seed: int, epoch: int) -> list[np.ndarray]:
+    """This epoch's shuffled batches: ceil(n / batch) near-equal parts (none smaller than 2)."""
+    perm = np.random.default_rng([seed, epoch]).permutation(n)
+    return np.array_split(perm, max(1, math.ceil(n / batch)))
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(str(tmp))
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, doc: dict) -> None:
+    def w(p):
+        with open(p, "w") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+    _atomic_write(path, w)
+
+
+def _read_metrics(path: Path, upto: int) -> list[dict]:
+    """The metric lines of epochs 1..upto; rewrites the file to hold just those."""
+    rows = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a kill
+            if isinstance(row, dict) and isinstance(row.get("epoch"), int) and row["epoch"] <= upto:
+                rows.append(row)
+        rows = list({r["epoch"]: r for r in rows}.values())
+    _atomic_write(path, lambda p: Path(p).write_text("".join(json.dumps(r) + "\n" for r in rows)))
+    return rows
+
+
+def _load_checkpoint(path: Path, cfg: TrainConfig) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        ckpt = torch.load(path, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
+        raise WorkloadError(f"{path}: cannot read the checkpoint ({e}); remove it or use a new --out") from None
+    old = ckpt.get("config", {}) if isinstance(ckpt, dict) else {}
+    new = cfg.key()
+    diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if diff:
+        what = ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
+        raise ConfigError(f"{path} was written with different options ({what}); "
+                          "use a new --out, or the same options to resume")
+    return ckpt
+
+
+class _Progress:
+    """A rich bar (epochs and batches, loss, ETA) on a terminal; otherwise one line per epoch."""
+
+    def __init__(self, quiet: bool, epochs: int, steps: int, done: int):
+        self._p = None
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        if quiet or not console.is_terminal:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._p = Progress(TextColumn("{task.description:<7}"), BarColumn(), MofNCompleteColumn(),
+                           TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(),
+                           TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True)
+        self._epochs = self._p.add_task("epochs", total=epochs, completed=done, loss="-")
+        self._batch = self._p.add_task("batches", total=steps, loss="-")
+
+    def __enter__(self):
+        if self._p is not None:
+            self._p.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self._p is not None:
+            self._p.stop()
+        return False
+
+    def batch(self, loss: float) -> None:
+        if self._p is not None:
+            self._p.update(self._batch, advance=1, loss=f"{loss:.4f}")
+
+    def epoch(self, row: dict, epochs: int) -> None:
+        acc = "-" if row["accuracy"] is None else f"{row['accuracy']:.4f}"
+        line = (f"epoch {row['epoch']}/{epochs}  loss {row['loss']:.4f}  held-out accuracy {acc}"
+                f"  alpha {row['alpha']:.3f}  {row['seconds']:.1f} s")
+        if self._p is None:
+            print(line, flush=True)
+            return
+        self._p.console.print(line, highlight=False)
+        self._p.update(self._epochs, advance=1, loss=f"{row['loss']:.4f}")
+        self._p.reset(self._batch, loss="-")
+
+
+# ---------------------------------------------------------------------------------------------
+# the run
+
+
+def train(cfg: TrainConfig, *, on_epoch: Callable[[dict], None] | None = None) -> dict:
+    """Run (or resume, or re-export) the training that ``cfg`` describes; returns results.json's dict.
+
+    ``on_epoch(row)`` is called after each epoch's checkpoint and metrics line are on disk.
+    """
+    from .graph import build_model, calibrate, freeze, quantize_model, schedule_step
+
+    out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = _load_checkpoint(out / CHECKPOINT, cfg)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        (x, y), (xc, yc) = load_images(cfg.dataset, cfg.model, "train", cfg.train_samples, cfg.seed,
+                                       cfg.data_root, calib=cfg.calib)
+        xe, ye = load_images(cfg.dataset, cfg.model, "test", cfg.eval_samples, cfg.seed, cfg.data_root)
+        steps = len(_batches(len(x), cfg.batch_size, cfg.seed, 0))
+        total = steps * cfg.epochs
+        t0, t1 = (round(f * total) for f in cfg.window)
+        t1 = max(t1, t0 + 1)
+
+        torch.manual_seed(cfg.seed)
+        net = build_model(cfg.model, tuple(x.shape[1:]), classes=10)
+        qat = cfg.method in ("ab", "ste")
+        if qat:
+            quantize_model(net, method=cfg.method, wbits=cfg.wbits, abits=cfg.abits, t0=t0, t1=t1,
+                           every=cfg.every, first_last_bits=cfg.first_last_bits)
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total)
+        epoch = gstep = 0
+        if ckpt is not None:
+            if ckpt["bn_folded"]:
+                net.fold_bn()
+            net.load_state_dict(ckpt["model"])
+            opt.load_state_dict(ckpt["optimizer"])
+            sched.load_state_dict(ckpt["scheduler"])
+            torch.set_rng_state(ckpt["torch_rng"])
+            epoch, gstep = int(ckpt["epoch"]), int(ckpt["global_step"])
+        rows = _read_metrics(out / METRICS, epoch)
+
+        alpha = 0.0
+        if qat and gstep > 0:
+            alpha = schedule_step(net, gstep - 1)  # the state the last trained batch left
+        with _Progress(cfg.quiet, cfg.epochs, steps, epoch) as bar:
+            while epoch < cfg.epochs:
+                start = time.perf_counter()
+                net.train()
+                loss_sum = 0.0
+                for idx in _batches(len(x), cfg.batch_size, cfg.seed, epoch):
+                    if qat:
+                        alpha = schedule_step(net, gstep)
+                    t = torch.from_numpy(idx)
+                    xb, yb = x[t], y[t]
+                    loss = F.cross_entropy(net(xb), yb)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    gstep += 1
+                    lv = loss.item()
+                    loss_sum += lv * len(idx)
+                    bar.batch(lv)
+                epoch += 1
+                row = {"epoch": epoch, "loss": loss_sum / len(x), "accuracy": _accuracy(net, xe, ye),
+                       "alpha": float(alpha), "seconds": time.perf_counter() - start}
+                state = {"model": net.state_dict(), "optimizer": opt.state_dict(),
+                         "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state(),
+                         "epoch": epoch, "global_step": gstep, "bn_folded": bool(net.bn_folded),
+                         "config": cfg.key()}
+                _atomic_write(out / CHECKPOINT, lambda p, s=state: torch.save(s, p))
+                with open(out / METRICS, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+                rows.append(row)
+                bar.epoch(row, cfg.epochs)
+                if on_epoch is not None:
+                    on_epoch(row)
+
+        start = time.perf_counter()
+        fp32_acc = qat_acc = acc = None
+        wl_path = None
+        if cfg.method in ("fp32", "ptq"):
+            fp32_acc = _accuracy(net, xe, ye)
+        if qat:
+            qat_acc = _accuracy(net, xe, ye)
+        if cfg.method == "ptq":
+            net.eval()
+            quantize_model(net, method="ptq", wbits=cfg.wbits, abits=cfg.abits,
+                           every=cfg.every, first_last_bits=cfg.first_last_bits)
+            calibrate(net, xc)
+        if cfg.method != "fp32":
+            from .export import exact_predict, export
+
+            freeze(net)
+            acc = _score(exact_predict(net, xe), ye)
+            wl_path = out / WORKLOAD
+            export(net, wl_path, name=cfg.name,
+                   description=f"{cfg.model} trained on {cfg.dataset} ({cfg.method}, w{cfg.wbits}a{cfg.abits}) "
+                               f"by isaacsim train",
+                   calib=(xc, yc), eval=(xe, ye))
+        else:
+            acc = fp32_acc
+        results = {
+            "config": cfg.key(),
+            "method": cfg.method,
+            "epochs_completed": epoch,
+            "fp32_accuracy": fp32_acc,
+            "qat_accuracy": qat_acc,
+            "accuracy": acc,
+            "exported": wl_path is not None,
+            "workload": None if wl_path is None else str(wl_path),
+            "train_samples": len(x),
+            "eval_samples": len(xe),
+            "calib_samples": len(xc),
+            "optimizer_steps": gstep,
+            "window_steps": [t0, t1] if qat else None,
+            "seconds": sum(r["seconds"] for r in rows) + time.perf_counter() - start,
+        }
+        if wl_path is None:
+            results["note"] = "fp32: float training only, no quantized model and no workload exported"
+        _write_json(out / RESULTS, results)
+    finally:
+        torch.set_num_threads(threads)
+    return results
+
+
+def summary_lines(cfg: TrainConfig, res: dict) -> list[str]:
+    """The few lines ``isaacsim train`` prints at the end."""
+    def pct(v):
+        return "-" if v is None else f"{100 * v:.2f} %"
+
+    tag = "fp32" if cfg.method == "fp32" else f"{cfg.method} w{cfg.wbits}a{cfg.abits}"
+    lines = [
+        f"{cfg.model} on {cfg.dataset} ({tag}): {res['epochs_completed']} epochs, "
+        f"{res['train_samples']} training / {res['eval_samples']} held-out samples, {res['seconds']:.1f} s",
+        f"held-out accuracy: float {pct(res['fp32_accuracy'])}, fake-quantized {pct(res['qat_accuracy'])}, "
+        f"{'exported (exact integer)' if res['exported'] else 'final'} {pct(res['accuracy'])}",
+        f"wrote {Path(cfg.out) / RESULTS}, {Path(cfg.out) / METRICS}, {Path(cfg.out) / CHECKPOINT}",
+    ]
+    if res["exported"]:
+        lines.append(f"workload: {res['workload']}   run it: isaacsim run trq {res['workload']}")
+    else:
+        lines.append("fp32: no workload exported (use --method ab, ste or ptq)")
+    return lines
+
+
+def train_command(**options) -> int:
+    """``isaacsim train``: build the config, run, print the summary."""
+    cfg = TrainConfig(**options)
+    res = train(cfg)
+    for line in summary_lines(cfg, res):
+        print(line)
+    sys.stdout.flush()
+    return 0
