@@ -334,11 +334,11 @@ def test_act_quantizer_ema_and_eval_freeze():
     x1 = torch.rand(64, generator=_gen(8)) * 3
     x2 = torch.rand(64, generator=_gen(9)) * 7
     g1 = float(ppq(x1, 4, signed=False)[0])
-    g2 = float(ppq(x2, 4, signed=False)[0])
     aq.train()
     y1 = aq(x1)
     assert math.isclose(float(aq.scale), g1, rel_tol=1e-6)
-    aq(x2)
+    aq(x2)  # warm start: PPQ from the current scale, warm_iters refits
+    g2 = float(ppq(x2, 4, gamma=g1, max_iter=aq.warm_iters, signed=False)[0])
     assert math.isclose(float(aq.scale), 0.9 * g1 + 0.1 * g2, rel_tol=1e-6)
     assert torch.allclose(y1 / g1, torch.round(y1 / g1), atol=1e-5)  # on the grid g1 * Z
     aq.eval()

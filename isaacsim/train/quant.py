@@ -191,9 +191,14 @@ class WeightQuantizer(nn.Module):
 class ActQuantizer(nn.Module):
     """Per-tensor activation fake-quantizer with an EMA-tracked PPQ scale (paper 001, 3.2).
 
-    In training mode each forward runs PPQ on the batch (from its max-abs start) and updates
+    In training mode each forward runs PPQ on the batch and updates
     ``scale = momentum * scale + (1 - momentum) * gamma_batch`` (the first batch sets it), then
-    quantizes with the updated ``scale``; all-zero batches leave it unchanged.  In eval mode,
+    quantizes with the updated ``scale``; all-zero batches leave it unchanged.  Cost control
+    (a reading of 3.2, which fixes neither): the first batch starts PPQ from its max-abs scale
+    and runs up to ``ppq_iters`` refits; later batches start from the current ``scale`` and
+    run ``warm_iters`` (PPQ converges slowly on one-sided activations, so the refits continue
+    across batches instead of restarting), and the refits see an evenly strided subsample of
+    at most ``sample`` values.  In eval mode,
     or once frozen, the scale is fixed.  Codes are unsigned {0..2^n-1} (``signed=False``),
     symmetric signed (``True``), or chosen on the first batch (``None``: signed if it has a
     negative value).  The rounding's gradient is a clipped straight-through estimator.
@@ -202,8 +207,9 @@ class ActQuantizer(nn.Module):
     """
 
     def __init__(self, bits: int = 8, signed: bool | None = False, momentum: float = 0.99,
-                 ppq_iters: int = 100) -> None:
+                 ppq_iters: int = 100, sample: int = 16384, warm_iters: int = 5) -> None:
         super().__init__()
+        self.sample, self.warm_iters = int(sample), int(warm_iters)
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         self.bits, self.signed, self.momentum, self.ppq_iters = bits, signed, momentum, ppq_iters
@@ -228,7 +234,16 @@ class ActQuantizer(nn.Module):
             code_range(self.bits, self.signed)
         if not bool((x != 0).any()):
             return
-        gamma, _ = ppq(x.detach(), self.bits, max_iter=self.ppq_iters, signed=self.signed)
+        flat = x.detach().reshape(-1)
+        lo, hi = code_range(self.bits, self.signed)
+        if self.initialized:  # warm start: PPQ's refits continue across batches
+            start, iters = self.scale.to(flat.dtype), self.warm_iters
+        else:
+            start = (flat.abs().max() if lo < 0 else flat.clamp(min=0).max()) / hi
+            iters = self.ppq_iters
+        if flat.numel() > self.sample:  # PPQ's refits on an evenly strided subsample
+            flat = flat[:: -(-flat.numel() // self.sample)]
+        gamma, _ = ppq(flat, self.bits, gamma=start, max_iter=iters, signed=self.signed)
         gamma = gamma.to(self.scale.dtype)
         if self.initialized:
             self.scale.mul_(self.momentum).add_((1.0 - self.momentum) * gamma)
