@@ -92,7 +92,7 @@ def _cmd_train(args) -> int:
         abits=args.abits, epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, lr=args.lr,
         data_root=args.data_root, window=args.window, every=args.every,
         first_last_bits=args.first_last_bits, calib=args.calib, train_samples=args.train_samples,
-        eval_samples=args.eval_samples, name=args.name, quiet=args.quiet,
+        eval_samples=args.eval_samples, name=args.name, quiet=args.quiet, workload=args.workload,
     )
 
 
@@ -192,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-samples", type=_positive_int, metavar="N", help="score on a seeded subset of N test samples")
     p.add_argument("--name", metavar="NAME", help="workload name (default MODEL_DATASET_METHOD_wNaM)")
     p.add_argument("--quiet", action="store_true", help="no progress bar: one line per epoch")
+    p.add_argument("--workload", metavar="DIR", help="write the exported workload here (default OUT/workload)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the architecture config")

@@ -190,4 +190,5 @@ def export(net, out, *, name: str | None = None, description: str = "", calib=No
     if not getattr(net, "frozen", False):
         raise RuntimeError("freeze() the model before export")
     wl = integerize(net, name=name, description=description)
-    return save_workload(wl, Path(out), calib=_dataset(net, calib), eval=_dataset(net, eval))
+    return save_workload(wl, Path(out), calib=_dataset(net, calib), eval=_dataset(net, eval),
+                         compress=True)

@@ -61,6 +61,7 @@ class TrainConfig:
     eval_samples: int | None = None
     name: str | None = None
     quiet: bool = False
+    workload: str | None = None
 
     def __post_init__(self):
         from .graph import MODELS
@@ -96,10 +97,11 @@ class TrainConfig:
             object.__setattr__(self, "name", f"{self.model}_{self.dataset}_{tag}")
 
     def key(self) -> dict:
-        """What a checkpoint must match to be resumed: every option but ``out`` and ``quiet``."""
+        """What a checkpoint must match to be resumed: every option but ``out``, ``quiet`` and
+        ``workload`` (where the workload is written)."""
         d = asdict(self)
         d["window"] = list(self.window)
-        del d["out"], d["quiet"]
+        del d["out"], d["quiet"], d["workload"]
         return d
 
 
@@ -325,7 +327,7 @@ def train(cfg: TrainConfig, *, on_epoch: Callable[[dict], None] | None = None) -
 
             freeze(net)
             acc = _score(exact_predict(net, xe), ye)
-            wl_path = out / WORKLOAD
+            wl_path = Path(cfg.workload) if cfg.workload else out / WORKLOAD
             export(net, wl_path, name=cfg.name,
                    description=f"{cfg.model} trained on {cfg.dataset} ({cfg.method}, w{cfg.wbits}a{cfg.abits}) "
                                f"by isaacsim train",

@@ -292,9 +292,10 @@ def load_workload(path) -> Workload:
 
 
 def save_workload(workload: Workload | Manifest | Mapping[str, Any], path, *, arrays=None,
-                  calib=None, eval=None) -> Workload:
+                  calib=None, eval=None, compress: bool = False) -> Workload:
     """Write a Workload, or (manifest, arrays=..., calib=..., eval=...) parts, to a directory; validates
-    first and returns the reloaded Workload. Data sets: Dataset, (x, y) tuple, {'x','y'} dict or x."""
+    first and returns the reloaded Workload. Data sets: Dataset, (x, y) tuple, {'x','y'} dict or x.
+    ``compress`` deflates the .npz files (smaller, slower to write; np.load reads both)."""
     if isinstance(workload, Workload):
         wl = workload
         if arrays is not None or calib is not None or eval is not None:
@@ -308,10 +309,11 @@ def save_workload(workload: Workload | Manifest | Mapping[str, Any], path, *, ar
     root.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(wl.manifest.model_dump(mode="json", exclude_defaults=False), sort_keys=False)
     (root / MANIFEST).write_text(text)
-    np.savez(root / ARRAYS, **dict(wl.arrays))
+    savez = np.savez_compressed if compress else np.savez
+    savez(root / ARRAYS, **dict(wl.arrays))
     for fname, ds in ((CALIB, wl.calib), (EVAL, wl.eval)):
         if ds is None:
             (root / fname).unlink(missing_ok=True)
         else:
-            np.savez(root / fname, **({"x": ds.x} if ds.y is None else {"x": ds.x, "y": ds.y}))
+            savez(root / fname, **({"x": ds.x} if ds.y is None else {"x": ds.x, "y": ds.y}))
     return load_workload(root)
