@@ -5,7 +5,8 @@ simulator runs.  :func:`integerize` reads each layer's frozen weight codes ``q``
 ``gamma`` (:class:`~isaacsim.train.quant.WeightQuantizer`), the activation scales
 (:class:`~isaacsim.train.quant.ActQuantizer`) and the float biases, and gives them the
 integer forms of docs/workloads.md (the rules of :mod:`isaacsim.workload.ptq`): bias in
-accumulator units ``rint(b / (s_in * gamma))``, requant ``s_in * gamma / s_out`` as an int32
+accumulator units ``rint(b / (s_in * gamma))`` (a channel whose weights decayed to nothing gets
+a coarser scale so that fits int32: :func:`_fit_bias`), requant ``s_in * gamma / s_out`` as an int32
 multiplier and a shift (the dyadic rescale of integer-only inference), round half up, clamps.
 :func:`exact_forward` runs that integer graph with torch ops: convolutions in float64 on
 integer values (every sum < 2^53, so exact in any order), requantization in int64.  It is the
@@ -34,6 +35,28 @@ def _act_format(q) -> TensorFormat:
     return TensorFormat(bits=q.bits, signed=bool(q.signed), scale=float(q.scale), zero_point=0)
 
 
+def _fit_bias(codes: np.ndarray, gamma: np.ndarray, bias, s_in: float):
+    """Integer codes, and per-channel scales coarsened where the bias would leave int32.
+
+    A channel whose weights decayed to almost nothing has a tiny ``gamma``, so its bias in
+    accumulator units ``b / (s_in * gamma)`` can exceed 2^31.  Such a channel's scale is raised
+    to ``|b| / (s_in * 2^30)`` and its codes re-rounded on the coarser grid (they become 0 or
+    nearly so); its output is then the bias alone, as it all but was.  Other channels are
+    untouched.  Returns (int64 codes, gamma)."""
+    codes = np.rint(codes).astype(np.int64)
+    gamma = np.broadcast_to(gamma, (codes.shape[0],)).astype(np.float64)
+    if bias is None:
+        return codes, gamma
+    need = np.abs(bias) / (s_in * 2.0**30)
+    bad = gamma < need
+    if bad.any():
+        shape = (-1,) + (1,) * (codes.ndim - 1)
+        ratio = (gamma[bad] / need[bad]).reshape(shape)
+        codes[bad] = np.rint(codes[bad] * ratio).astype(np.int64)
+        gamma = np.where(bad, need, gamma)
+    return codes, gamma
+
+
 @torch.no_grad()
 def integerize(net, *, name: str | None = None, description: str = "") -> Workload:
     """The integer graph of a frozen (or fully calibrated) GraphNet, validated, without data."""
@@ -57,7 +80,8 @@ def integerize(net, *, name: str | None = None, description: str = "") -> Worklo
             codes = wq.codes.to(torch.float64).cpu().numpy()
             gamma = wq.gamma.to(torch.float64).reshape(-1).cpu().numpy()
             bias = None if layer.bias is None else layer.bias.detach().double().cpu().numpy()
-            node = fgraph.matrix_node(n, np.rint(codes).astype(np.int64), gamma, bias, fin[0], fout,
+            codes, gamma = _fit_bias(codes, gamma, bias, fin[0].scale)
+            node = fgraph.matrix_node(n, codes, gamma, bias, fin[0], fout,
                                       net.relu_out[nm], wq.bits, arrays)
         elif op == "add":
             node = fgraph.mix_node(n, fin, fout, net.relu_out[nm])
