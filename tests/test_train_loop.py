@@ -205,3 +205,22 @@ def test_cli_start_does_not_import_torch():
     code = ("import sys; from isaacsim.cli import build_parser; build_parser(); "
             "sys.exit(int('torch' in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_resnet20_on_local_cifar10_files_trains_and_exports(tmp_path, capsys):
+    """cifar10 reads the user's local python batches (here tiny random ones in that format)."""
+    import numpy as np
+
+    from tests.test_datasets import _write_py_batches
+
+    root = tmp_path / "cifar-10-batches-py"
+    root.mkdir()
+    _write_py_batches(root, np.random.default_rng(0), sizes=(8, 8, 8, 8, 8, 12))
+    out = tmp_path / "run"
+    argv = ["train", "resnet20", "--dataset", "cifar10", "--data-root", str(tmp_path), "--epochs", "1",
+            "--batch-size", "20", "--calib", "8", "--method", "ste", "--wbits", "4", "--out", str(out),
+            "--quiet"]
+    assert main(argv) == 0
+    wl = isaacsim.load_workload(out / "workload")
+    assert wl.manifest.input.shape == (3, 32, 32) and len(wl.eval.x) == 12
+    assert sum(1 for n in wl.nodes if n.op == "add") == 9

@@ -23,7 +23,7 @@ SETTINGS = ((8, 8), (4, 8), (4, 4))
 METHODS = ("ptq", "ab", "ste")
 
 
-def run_one(runs: Path, method: str, w: int, a: int, seed: int, epochs: int) -> dict:
+def run_one(runs: Path, method: str, w: int, a: int, seed: int, epochs: int) -> dict | None:
     out = runs / f"{method}_w{w}a{a}_s{seed}"
     res = out / "results.json"
     if res.is_file():
@@ -38,7 +38,8 @@ def run_one(runs: Path, method: str, w: int, a: int, seed: int, epochs: int) -> 
     with open(log, "w") as f:
         rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT)
     if rc != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed (exit {rc}); see {log}")
+        print(f"FAILED (exit {rc}): {' '.join(cmd)}; see {log}", file=sys.stderr)
+        return None
     return json.loads(res.read_text())
 
 
@@ -58,8 +59,12 @@ def main(argv=None) -> int:
     jobs = [(m, w, a, s) for m in METHODS for (w, a) in SETTINGS for s in args.seeds]
     with ThreadPoolExecutor(args.workers) as pool:
         results = list(pool.map(lambda j: run_one(args.runs, *j, args.epochs), jobs))
+    if any(r is None for r in results):
+        print("some runs failed; run this script again once fixed (finished runs are kept)",
+              file=sys.stderr)
+        return 1
     by = {}
-    for (m, w, a, s), r in zip(jobs, results, strict=True):
+    for (m, w, a, _s), r in zip(jobs, results, strict=True):
         by.setdefault((m, w, a), []).append(r)
     fp32 = [r["fp32_accuracy"] for (m, w, a), rs in by.items() if (m, w, a) == ("ptq", 8, 8)
             for r in rs]
