@@ -45,3 +45,30 @@ def test_lenet5_mnist5k_accuracy_matches_readme(lenet):
     assert acc == pytest.approx(readme_figure("integer reference accuracy"), abs=0.5)
     assert acc >= 96.0
     assert abs(acc - readme_figure("float test accuracy")) <= 1.0
+
+
+TRAINED = ["lenet5_digits", "lenet5_digits_ab_w4a4", "lenet5_mnist5k_ab_w4a4"]
+
+
+def table_accuracy(name: str) -> float:
+    """The accuracy column of the `isaacsim train` table in workloads/README.md."""
+    text = (ROOT / "README.md").read_text()
+    m = re.search(rf"^\| `{re.escape(name)}/` \|[^\n]*?\| ([\d.]+) % \|", text, re.MULTILINE)
+    assert m, f"workloads/README.md has no table row for {name}/"
+    return float(m.group(1))
+
+
+@pytest.mark.parametrize("name", TRAINED)
+def test_trained_workloads_score_the_readme_figure_and_run(name, capsys):
+    from isaacsim.cli import main
+
+    wl = isaacsim.load_workload(ROOT / name)
+    assert wl.name == name and wl.eval.y is not None and len(wl.calib.x) == 32
+    acc = 100 * float(np.mean(predict(wl, wl.eval.x) == wl.eval.y))
+    assert acc == pytest.approx(table_accuracy(name), abs=0.005)
+    bits = {n.name: n.weight_bits for n in wl.nodes if n.op in ("conv2d", "linear")}
+    want = 4 if "w4a4" in name else 8
+    assert bits == {"conv1": 8, "conv2": want, "fc1": want, "fc2": want, "fc3": 8}
+    assert sum(p.stat().st_size for p in (ROOT / name).iterdir()) < 600_000
+    assert main(["run", "trq", str(ROOT / name), "--samples", "8", "--no-timing"]) == 0
+    assert "accuracy" in capsys.readouterr().out
