@@ -62,6 +62,14 @@ def _cmd_run(args) -> int:
                        timing_only=args.timing_only, profile=args.profile)
 
 
+def _cmd_calibrate(args) -> int:
+    arch = load_arch_from_args(args)
+    from isaacsim.calibrate.loop import calibrate_command
+
+    return calibrate_command(arch, args.workload, max_drop=args.max_drop, calib=args.calib,
+                             eval_samples=args.eval, out=args.out, state=args.state, refine=not args.no_refine)
+
+
 def _cmd_report(args) -> int:
     from isaacsim.report.energy import report_command
 
@@ -114,6 +122,16 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction such as 0.005, got {text!r}") from None
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction in [0, 1) (0.005 = 0.5 percentage points), got {text}")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="isaacsim", description="Simulator of ISAAC-style ReRAM PIM accelerators with uniform and TRQ SAR ADCs.")
     parser.add_argument("--version", action="version", version=f"isaacsim {__import__('isaacsim').__version__}")
@@ -146,6 +164,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", metavar="FILE",
                    help="A/D-operation profile (profile.json of a run's --out) for --timing-only")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("calibrate", help="calibrate per-layer TRQ/uniform ADC registers within an accuracy budget")
+    _add_arch(p)
+    p.add_argument("workload", metavar="WORKLOAD", help="workload directory, or zoo:NAME for a model-zoo workload")
+    p.add_argument("--max-drop", type=_fraction, default=0.005, metavar="FRACTION",
+                   help="allowed accuracy drop, a fraction in [0, 1) (default 0.005 = 0.5 percentage points)")
+    p.add_argument("--calib", type=_positive_int, default=32, metavar="N",
+                   help="calibration samples whose bit-line histograms are captured (default 32)")
+    p.add_argument("--eval", type=_positive_int, metavar="N",
+                   help="eval samples of each end-to-end evaluation (default: the whole eval set)")
+    p.add_argument("--out", default="registers.yaml", metavar="FILE",
+                   help="register file to write (YAML, or JSON for .json; default registers.yaml)")
+    p.add_argument("--state", metavar="FILE", help="resume state (default: OUT.state.json)")
+    p.add_argument("--no-refine", action="store_true", help="skip the per-layer greedy refinement pass")
+    p.set_defaults(func=_cmd_calibrate)
 
     p = sub.add_parser("report", help="price a run directory's events and draw its energy/power figures")
     p.add_argument("dir", metavar="DIR", help="a run directory (isaacsim run --out DIR) or a folder of them")

@@ -3,8 +3,11 @@
 `search` is the per-layer core: Eq. 9 / Eq. 10 metrics of register sets against a histogram
 of bit-line samples (`LayerStats.sample_hist`), vectorised over candidates, the distribution
 classifier, and the per-layer register search. Pure numpy; no simulator runs.
+`loop` is the end-to-end loop (`calibrate`, `isaacsim calibrate`): capture, lower n_r2 while
+the accuracy drop stays within budget, per-layer refinement, register file.
 """
 
+from isaacsim.calibrate.loop import CalibrationResult, calibrate, write_registers
 from isaacsim.calibrate.search import (
     CASES,
     LayerSearch,
@@ -22,7 +25,9 @@ from isaacsim.calibrate.search import (
 
 __all__ = [
     "CASES",
+    "CalibrationResult",
     "LayerSearch",
+    "calibrate",
     "classify",
     "d2_grid",
     "expected_ops",
@@ -33,4 +38,5 @@ __all__ = [
     "shortest_window",
     "trq_metrics",
     "uniform_metrics",
+    "write_registers",
 ]
