@@ -33,6 +33,7 @@ from isaacsim.functional.mvm import PackedWeights, mvm
 from isaacsim.functional.result import LayerStats, Result
 from isaacsim.mapping import slicing
 from isaacsim.mapping.placement import NetworkMapping, place_network
+from isaacsim.progress import TerminalProgress
 from isaacsim.workload import Workload, exact_matmul, execute, load_workload
 
 DEFAULT_RANDOM_SAMPLES = 16
@@ -111,47 +112,22 @@ def auto_batch_size(wl: Workload, arch: Arch, n: int, budget: int = MEMORY_BUDGE
     return int(max(1, min(n, budget // max(per_sample, 1))))
 
 
-class _Bar:
+class _Bar(TerminalProgress):
     """A rich progress bar on stderr (samples done, current layer); inert when off or not a terminal."""
 
     def __init__(self, enabled: bool, total: int, label: str):
-        self._p = None
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        console = Console(stderr=True)
-        if not console.is_terminal:
-            return
+        super().__init__(enabled, extra=("samples",))
         self._label = label
-        self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                           TextColumn("samples"), TimeElapsedColumn(), console=console, transient=True)
-        self._task = self._p.add_task(label, total=total)
-
-    def __enter__(self):
-        if self._p is not None:
-            self._p.start()
-        return self
-
-    def __exit__(self, *exc):
-        if self._p is not None:
-            self._p.stop()
-        return False
+        if self.p is not None:
+            self._task = self.p.add_task(label, total=total)
 
     def layer(self, name: str) -> None:
-        if self._p is not None:
-            self._p.update(self._task, description=f"{self._label}: {name}")
+        if self.p is not None:
+            self.p.update(self._task, description=f"{self._label}: {name}")
 
     def advance(self, n: int) -> None:
-        if self._p is not None:
-            self._p.advance(self._task, n)
+        if self.p is not None:
+            self.p.advance(self._task, n)
 
 
 def reference_matmul(name: str, x2d: np.ndarray, w2d: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from isaacsim.errors import ConfigError, WorkloadError
+from isaacsim.progress import TerminalProgress
 from isaacsim.workload.datasets import DATASETS
 
 from .data import load_images
@@ -175,40 +176,16 @@ def _load_checkpoint(path: Path, cfg: TrainConfig) -> dict | None:
     return ckpt
 
 
-class _Progress:
+class _Progress(TerminalProgress):
     """A rich bar (epochs and batches, loss, ETA) on a terminal; otherwise one line per epoch."""
 
     def __init__(self, quiet: bool, epochs: int, steps: int, done: int):
-        self._p = None
-        from rich.console import Console
-
-        console = Console(stderr=True)
-        if quiet or not console.is_terminal:
-            return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._p = Progress(TextColumn("{task.description:<7}"), BarColumn(), MofNCompleteColumn(),
-                           TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(),
-                           TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True)
-        self._epochs = self._p.add_task("epochs", total=epochs, completed=done, loss="-")
-        self._batch = self._p.add_task("batches", total=steps, loss="-")
-
-    def __enter__(self):
-        if self._p is not None:
-            self._p.start()
-        return self
-
-    def __exit__(self, *exc):
-        if self._p is not None:
-            self._p.stop()
-        return False
+        super().__init__(not quiet, label="{task.description:<7}", extra=("loss {task.fields[loss]}",),
+                         eta=True)
+        self._p = self.p
+        if self.p is not None:
+            self._epochs = self.p.add_task("epochs", total=epochs, completed=done, loss="-")
+            self._batch = self.p.add_task("batches", total=steps, loss="-")
 
     def batch(self, loss: float) -> None:
         if self._p is not None:
