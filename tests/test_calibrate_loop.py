@@ -156,3 +156,24 @@ def test_api_rejects_bad_options():
         calibrate("trq", DIGITS, max_drop=1.0, progress=None)
     with pytest.raises(isaacsim.ConfigError, match="calib"):
         calibrate("trq", DIGITS, calib=0, progress=None)
+    with pytest.raises(isaacsim.ConfigError, match="refine_passes"):
+        calibrate("trq", DIGITS, refine_passes=0, progress=None)
+
+
+def test_refinement_repeats_passes_until_nothing_changes(tmp_path, count_sims):
+    state = tmp_path / "s.json"
+    one = calibrate("trq", DIGITS, calib=CALIB, eval_samples=EVAL, progress=None, state=state, refine_passes=1)
+    assert one.refinements and {t["pass"] for t in one.refinements} == {1}
+    count_sims.clear()
+    full = calibrate("trq", DIGITS, calib=CALIB, eval_samples=EVAL, progress=None, state=state)
+    # the first pass is resumed from the state file, later passes are new simulations
+    assert full.refinements[:len(one.refinements)] == one.refinements
+    assert len(count_sims) == len(full.refinements) - len(one.refinements)
+    passes = [t["pass"] for t in full.refinements]
+    assert passes == sorted(passes) and passes[-1] >= 1
+    # the last pass kept nothing: every trial in it is one bit below its layer's final n_r2
+    final_n = {ly["name"]: ly["n_r2"] for ly in full.layers}
+    assert all(final_n[t["layer"]] == t["n_r2"] + 1 for t in full.refinements if t["pass"] == passes[-1])
+    assert full.drop <= full.max_drop + 1e-12 and full.ops_after <= one.ops_after
+    res = isaacsim.simulate("trq", DIGITS, samples=EVAL, registers=full.registers, timing=False)
+    assert res.summary()["adc"]["ops_per_conversion"] == pytest.approx(full.ops_after)

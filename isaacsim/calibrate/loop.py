@@ -13,9 +13,11 @@
    at the first step whose drop (baseline - metric) exceeds `max_drop`; the kept setting is the
    lowest n_r2 within budget. If even n_r2 = R is over budget, every layer keeps the lossless
    uniform R-bit ADC (a note says so).
-4. Refinement (`refine=True`): one greedy pass over the layers, most conversions first: each
+4. Refinement (`refine=True`): greedy passes over the layers, most conversions first: each
    layer alone tries its n_r2 - 1 (never below 1; it may go below `min_n_r2`) and keeps it
-   when the whole network stays within budget and the measured ops per conversion do not rise. One more simulation per layer.
+   when the whole network stays within budget and the measured ops per conversion do not rise.
+   One simulation per layer and pass; passes repeat until one keeps nothing (or
+   `refine_passes` passes, 1 = the single pass of earlier versions).
 
 Every simulation after the capture runs the same eval samples; the reported accuracy and A/D
 operations per conversion are measured end to end (`Result.summary()["adc"]`), not estimated.
@@ -46,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from isaacsim.adc.regfile import registers_document
-from isaacsim.calibrate.search import search_layer
+from isaacsim.calibrate.search import search_layer, trq_metrics
 from isaacsim.config import Arch, load_arch
 from isaacsim.errors import ConfigError, ConfigWarning, WorkloadError
 from isaacsim.functional.simulate import simulate
@@ -164,16 +166,40 @@ def _with_adc(arch: Arch, **adc: Any) -> Arch:
     return load_arch(arch.model_dump(mode="json"), {f"adc.{k}": v for k, v in adc.items()})
 
 
-def _choose(hist: np.ndarray, r: int, n_r2: int) -> dict[str, Any]:
-    """One layer at n_r2: TRQ or the uniform alternative, fewer expected ops (tie: lower MSE)."""
+def _ideal_wide(hist: np.ndarray, r: int, n_r2: int, s) -> tuple[dict[str, Any], float, float]:
+    """The ideal case with D2 = 2^m searched over m in 0..R - n_r2 (paper sec. V-A: "m varies
+    in [0, 7]") instead of Eq. 11's fixed m = R - n_r2, jointly with n_r1 in 0..R (D1 = 1,
+    bias = 0): fewest expected ops, then least MSE; ties to the larger m, then the smaller n_r1.
+    With n_r1 = 0 the ops do not depend on m, so a narrow layer's R2 gets a finer step for free."""
+    n1 = np.arange(r + 1, dtype=np.int64)[:, None]
+    ms = np.arange(r - n_r2, -1, -1, dtype=np.int64)[None, :]
+    ops, mse = trq_metrics(hist, r, n1, n_r2, ms, 1.0, 0)
+    ops, mse = ops.ravel(), mse.ravel()
+    n1b, msb = np.broadcast_arrays(n1, ms)
+    n1b, msb = n1b.ravel(), msb.ravel()
+    order = np.lexsort((n1b, -msb, mse, ops))
+    i = int(order[0])
+    if (ops[i], mse[i]) >= (s.ops, s.mse):
+        return dict(s.registers), float(s.ops), float(s.mse)
+    regs = {**s.registers, "n_r1": int(n1b[i]), "m": int(msb[i]), "delta_r1": 1.0, "bias": 0}
+    return regs, float(ops[i]), float(mse[i])
+
+
+def _choose(hist: np.ndarray, r: int, n_r2: int, ideal_m: bool = False) -> dict[str, Any]:
+    """One layer at n_r2: TRQ or the uniform alternative, fewer expected ops (tie: lower MSE).
+
+    ideal_m: in the ideal case also search m (`_ideal_wide`)."""
     s = search_layer(hist, r, n_r2)
-    trq = (s.ops, s.mse) <= (s.uniform_ops, s.uniform_mse)
+    t_regs, t_ops, t_mse = dict(s.registers), float(s.ops), float(s.mse)
+    if ideal_m and s.case == "ideal":
+        t_regs, t_ops, t_mse = _ideal_wide(hist, r, n_r2, s)
+    trq = (t_ops, t_mse) <= (s.uniform_ops, s.uniform_mse)
     return {
         "mode": "trq" if trq else "uniform",
-        "registers": dict(s.registers if trq else s.uniform),
+        "registers": t_regs if trq else dict(s.uniform),
         "n_r2": int(n_r2),
-        "expected_ops": float(s.ops if trq else s.uniform_ops),
-        "mse": float(s.mse if trq else s.uniform_mse),
+        "expected_ops": t_ops if trq else float(s.uniform_ops),
+        "mse": t_mse if trq else float(s.uniform_mse),
         "case": s.case,
     }
 
@@ -226,7 +252,8 @@ class _Progress:
 def calibrate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workload | str | os.PathLike, *,
               max_drop: float = 0.005, calib: int = 32, eval_samples: int | None = None,
               state: str | os.PathLike | None = None, progress: bool | None = True, refine: bool = True,
-              min_n_r2: int = MIN_N_R2) -> CalibrationResult:
+              min_n_r2: int = MIN_N_R2, refine_passes: int | None = None,
+              ideal_m: bool = True) -> CalibrationResult:
     """Calibrate per-layer ADC registers (module docstring); returns a `CalibrationResult`.
 
     arch: Arch, preset name, YAML path or dict (its adc.resolution is R; its adc mode does not
@@ -235,7 +262,9 @@ def calibrate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Work
     eval_samples: eval samples of every end-to-end evaluation (None: the whole eval set).
     state: JSON state file for resuming (None: no state). progress: True = bar on a terminal,
     else lines on stderr; False = lines on stderr; None = silent. refine: the per-layer greedy
-    pass. Bad inputs raise ConfigError / WorkloadError before any simulation.
+    pass. refine_passes: refinement passes at most (None: repeat until a pass keeps no change;
+    1: the single pass of earlier versions). ideal_m: in the ideal case also search R2's scale
+    m in 0..R - n_r2 (`_ideal_wide`) instead of Eq. 11's m = R - n_r2. Bad inputs raise ConfigError / WorkloadError before any simulation.
     """
     t_start = time.perf_counter()
     if isinstance(max_drop, bool) or not isinstance(max_drop, (int, float)) or not 0 <= float(max_drop) < 1:
@@ -245,6 +274,9 @@ def calibrate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Work
             continue
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ConfigError(f"{name} must be a whole number >= 1, got {v!r}")
+    if refine_passes is not None and (isinstance(refine_passes, bool) or not isinstance(refine_passes, (int, np.integer))
+                                      or refine_passes < 1):
+        raise ConfigError(f"refine_passes must be None or a whole number >= 1, got {refine_passes!r}")
     max_drop = float(max_drop)
     arch = arch if isinstance(arch, Arch) else load_arch(arch)
     wl = workload if isinstance(workload, Workload) else load_workload(workload)
@@ -279,6 +311,7 @@ def calibrate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Work
         "arch": _sha(arch.model_dump(mode="json")),
         "workload": _workload_digest(wl),
         "calib": n_cal, "calib_source": cal_src, "eval_samples": n_eval, "min_n_r2": min_n,
+        **({"ideal_m": True} if ideal_m else {}),
     }
     st_path = Path(state) if state is not None else None
     st = _load_state(st_path, key)
@@ -358,7 +391,7 @@ def calibrate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Work
             entry = steps.get(str(n))
             if entry is None:
                 bar.start(f"n_r2={n}")
-                choice = {k: _choose(h, r, n) for k, h in hists.items()}
+                choice = {k: _choose(h, r, n, ideal_m) for k, h in hists.items()}
                 entry = {"n_r2": n, "layers": choice, **evaluate(choice)}
                 steps[str(n)] = entry
                 save()
@@ -384,23 +417,35 @@ def calibrate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Work
             todo = [k for k in order if choice[k]["n_r2"] > 1]
             bar.total(2 + (r - min_n + 1) + len(todo))
             done = st.setdefault("refine", [])
-            for i, k in enumerate(todo):
-                n = choice[k]["n_r2"] - 1
-                trial_choice = {**choice, k: _choose(hists[k], r, n)}
-                tkey = _sha({name: c["registers"] for name, c in trial_choice.items()})
-                entry = done[i] if i < len(done) and done[i].get("key") == tkey else None
-                if entry is None:
-                    del done[i:]
-                    bar.start(f"refine {k} n_r2={n}")
-                    entry = {"key": tkey, "layer": k, "n_r2": n, "layer_choice": trial_choice[k],
-                             **evaluate(trial_choice)}
-                    done.append(entry)
-                    save()
-                    bar.done(_step_line(f"refine {k} to n_r2={n}", entry, metric, ok(entry)))
-                trials.append({kk: vv for kk, vv in entry.items() if kk != "key"})
-                if ok(entry) and entry["ops_per_conversion"] <= final["ops_per_conversion"]:
-                    choice = trial_choice
-                    final = {kk: entry[kk] for kk in ("accuracy", "drop", "ops_per_conversion", "adc_energy_j")}
+            i = 0
+            passes = 0
+            while todo and (refine_passes is None or passes < refine_passes):
+                passes += 1
+                changed = False
+                for k in todo:
+                    if choice[k]["n_r2"] <= 1:
+                        continue
+                    n = choice[k]["n_r2"] - 1
+                    trial_choice = {**choice, k: _choose(hists[k], r, n, ideal_m)}
+                    tkey = _sha({name: c["registers"] for name, c in trial_choice.items()})
+                    entry = done[i] if i < len(done) and done[i].get("key") == tkey else None
+                    if entry is None:
+                        del done[i:]
+                        bar.start(f"refine pass {passes} {k} n_r2={n}")
+                        entry = {"key": tkey, "layer": k, "n_r2": n, "pass": passes,
+                                 "layer_choice": trial_choice[k], **evaluate(trial_choice)}
+                        done.append(entry)
+                        save()
+                        bar.done(_step_line(f"refine pass {passes} {k} to n_r2={n}", entry, metric, ok(entry)))
+                    i += 1
+                    trials.append({kk: vv for kk, vv in entry.items() if kk != "key"})
+                    if ok(entry) and entry["ops_per_conversion"] <= final["ops_per_conversion"]:
+                        choice = trial_choice
+                        final = {kk: entry[kk] for kk in ("accuracy", "drop", "ops_per_conversion", "adc_energy_j")}
+                        changed = True
+                if not changed:
+                    break
+                bar.total(2 + (r - min_n + 1) + i + len(todo))
         elif not refine:
             notes.append("per-layer refinement skipped (refine=False)")
     finally:
