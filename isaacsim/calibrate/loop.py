@@ -52,6 +52,7 @@ from isaacsim.calibrate.search import search_layer, trq_metrics
 from isaacsim.config import Arch, load_arch
 from isaacsim.errors import ConfigError, ConfigWarning, WorkloadError
 from isaacsim.functional.simulate import simulate
+from isaacsim.progress import TerminalProgress
 from isaacsim.workload import Workload, load_workload
 from isaacsim.workload.io import Dataset
 
@@ -204,28 +205,16 @@ def _choose(hist: np.ndarray, r: int, n_r2: int, ideal_m: bool = False) -> dict[
     }
 
 
-class _Progress:
+class _Progress(TerminalProgress):
     """A rich bar over planned simulations on a terminal; plain lines on stderr otherwise; silent for None."""
 
     def __init__(self, progress: bool | None, total: int):
+        super().__init__(bool(progress), label="calibrate {task.description}", extra=("runs",))
         self.enabled = progress is not None
-        self._p = None
-        if progress:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            con = Console(stderr=True)
-            if con.is_terminal:
-                self._p = Progress(TextColumn("calibrate {task.description}"), BarColumn(), MofNCompleteColumn(),
-                                   TextColumn("runs"), TimeElapsedColumn(), console=con, transient=True)
-                self._task = self._p.add_task("", total=total)
-                self._p.start()
+        self._p = self.p
+        if self._p is not None:
+            self._task = self._p.add_task("", total=total)
+            self._p.start()
 
     def start(self, what: str) -> None:
         if self._p is not None:
