@@ -71,9 +71,26 @@ def _cmd_calibrate(args) -> int:
 
 
 def _cmd_report(args) -> int:
+    from isaacsim.sweep.store import is_sweep_dir
+
+    if is_sweep_dir(args.dir):
+        from isaacsim.report.sweep import sweep_report_command
+
+        return sweep_report_command(args.dir, out=args.out, point=args.point, heatmap=args.heatmap,
+                                    metric=args.metric, table=args.table)
+    if args.point is not None or args.heatmap is not None or args.metric is not None:
+        raise IsaacsimError("--point, --heatmap and --metric apply to sweep directories (isaacsim sweep --out DIR)")
     from isaacsim.report.energy import report_command
 
     return report_command(args.dir, table=args.table, out=args.out)
+
+
+def _cmd_sweep(args) -> int:
+    from isaacsim.sweep.run import sweep_command
+
+    return sweep_command(args.sweep, out=args.out, workers=args.workers, scheduler=args.scheduler,
+                         threads=args.threads, retry_failed=args.retry_failed, dry_run=args.dry_run,
+                         quiet=args.quiet)
 
 
 def _cmd_zoo_list(args) -> int:
@@ -186,7 +203,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="component table to price with: a shipped name (isaac_32nm, trq_45nm) or a YAML file "
                         "(default: each run's own)")
     p.add_argument("--out", metavar="DIR", help="where to write figures and breakdown tables (default: DIR/report)")
+    p.add_argument("--point", metavar="N|HASH",
+                   help="sweep: the point whose per-tile power to draw (index or config hash; default: per "
+                        "workload, the lowest-energy point within 1 percentage point of its best accuracy)")
+    p.add_argument("--heatmap", metavar="KEY,KEY",
+                   help="sweep: the two swept keys of the heat maps (default: the first two with several values)")
+    p.add_argument("--metric", metavar="NAME", action="append",
+                   help="sweep: a result column to draw as heat maps (repeatable; default energy_j and accuracy)")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("sweep", help="run a design-space sweep from a sweep YAML file (resumes by default)")
+    p.add_argument("sweep", metavar="SWEEP.yaml", help="sweep file: base arch, workloads, axes (docs/sweeps.md)")
+    p.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="local worker processes (default: one per CPU core)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a Dask distributed cluster: scheduler address (tcp://host:8786) or scheduler file")
+    p.add_argument("--threads", type=_positive_int, metavar="N",
+                   help="numba threads per point (default: cores / workers locally, 1 on Dask)")
+    p.add_argument("--out", metavar="DIR", help="result folder (default: runs/sweeps/NAME); an existing one is resumed")
+    p.add_argument("--retry-failed", action="store_true", help="run again the points that failed last time")
+    p.add_argument("--dry-run", action="store_true", help="list the points (and which are done) without running")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-point lines")
+    p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("zoo", help="shape-faithful synthetic workloads: list them, or make one")
     zsub = p.add_subparsers(dest="zoo_command", required=True, parser_class=_Parser, metavar="ACTION")

@@ -1,0 +1,127 @@
+"""Running one design point, wherever it runs: `run_point` turns a point's payload (plain data,
+picklable) into a result row and the point's full summary. It never raises: a point that fails
+comes back as a row with status "failed" and its error, so the sweep goes on.
+
+Workers keep the last few loaded workloads (keyed by fingerprint) so that a worker running many
+points of one workload reads it once. Numba's thread count is set per call: sweeps get their
+parallelism from running points side by side, one thread each by default.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import socket
+import time
+import warnings
+from functools import lru_cache
+from typing import Any
+
+from isaacsim.sweep.spec import ZOO_PREFIX, Point, RunOptions
+
+
+def payload(point: Point, run: RunOptions) -> dict[str, Any]:
+    """What a worker needs to run `point`: plain data only."""
+    wl = point.workload
+    return {
+        "point": point.index, "hash": point.hash, "values": dict(point.values), "arch": point.arch,
+        "error": point.error, "workload": {"label": wl.label, "ref": wl.ref, "fingerprint": wl.fingerprint,
+                                           "samples": wl.samples},
+        "timing": run.timing, "batch_size": run.batch_size,
+    }
+
+
+@lru_cache(maxsize=4)
+def _workload(ref: str, fingerprint: str):
+    if ref.startswith(ZOO_PREFIX):
+        from isaacsim.workload.zoo import make
+
+        return make(ref[len(ZOO_PREFIX):])
+    from isaacsim.sweep.spec import workload_fingerprint
+    from isaacsim.workload import load_workload
+
+    if not os.path.isdir(ref):
+        raise FileNotFoundError(f"workload {ref} is not on host {socket.gethostname()} "
+                                "(put it at the same path on every worker, or on a shared file system)")
+    now = workload_fingerprint(ref)
+    if now != fingerprint:
+        raise RuntimeError(f"workload {ref} changed since the sweep started (fingerprint {now} != {fingerprint})")
+    return load_workload(ref)
+
+
+def set_threads(threads: int | None) -> None:
+    """Numba threads for this worker (None leaves numba's default)."""
+    if threads is None:
+        return
+    import numba
+
+    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+
+
+@lru_cache(maxsize=64)
+def _areas(arch_json: str) -> tuple[float, float]:
+    """(chip area, area of one tile) in mm2 of an arch (describe's figures)."""
+    from isaacsim.components import load_table
+    from isaacsim.config.models import Arch
+    from isaacsim.energy.peak import peak_summary
+
+    arch = Arch.model_validate_json(arch_json)
+    s = peak_summary(arch, load_table(arch.components.table))
+    return float(s.chip_area_mm2), float(s.tile_area_mm2)
+
+
+def _row_base(p: dict[str, Any]) -> dict[str, Any]:
+    return {"point": p["point"], "hash": p["hash"], "workload": p["workload"]["label"], **p["values"]}
+
+
+def _finish(row: dict[str, Any], t0: float) -> dict[str, Any]:
+    row["point_s"] = time.perf_counter() - t0
+    row["host"] = socket.gethostname()
+    row["finished_at"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    return row
+
+
+def run_point(p: dict[str, Any], threads: int | None = 1) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(row, summary) of one point; the summary is None when the point failed before simulating."""
+    t0 = time.perf_counter()
+    row = _row_base(p)
+    if p.get("error"):
+        return _finish({**row, "status": "failed", "error": p["error"]}, t0), None
+    try:
+        set_threads(threads)
+        from isaacsim.config.models import Arch
+        from isaacsim.functional.simulate import simulate
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arch = Arch.model_validate(p["arch"])
+            wl = _workload(p["workload"]["ref"], p["workload"]["fingerprint"])
+            t1 = time.perf_counter()
+            res = simulate(arch, wl, samples=p["workload"]["samples"], timing=p["timing"],
+                           batch_size=p.get("batch_size"), raise_on_error=False)
+            sim_s = time.perf_counter() - t1
+        s = res.summary()
+        chip_mm2, tile_mm2 = _areas(arch.model_dump_json())
+        tiles_used = (s.get("mapping") or {}).get("tiles_used")
+        errors = [e for e in (s.get("error"),
+                              (s.get("timing") or {}).get("error") if p["timing"] else None,
+                              (s.get("energy") or {}).get("error")) if e]
+        adc = s["adc"]
+        row.update({
+            "status": "failed" if res.status != "ok" else "ok",
+            "error": "; ".join(errors) or None,
+            "energy_j": s["energy_j"], "latency_cycles": s["latency_cycles"], "latency_s": s["latency_s"],
+            "power_w": s["power_w"], "area_mm2": chip_mm2,
+            "area_used_mm2": None if tiles_used is None else tiles_used * tile_mm2,
+            "accuracy": s["accuracy"], "reference_accuracy": s["reference_accuracy"],
+            "agreement": s["agreement"], "ops_per_conversion": adc["ops_per_conversion"],
+            "adc_energy_j": adc["energy_j"], "adc_share": adc["energy_share"],
+            "conversions": adc["conversions"], "ad_ops": adc["ad_ops"], "samples": s["samples"],
+            "tiles_used": tiles_used, "sim_s": sim_s,
+        })
+        return _finish(row, t0), s
+    except BaseException as e:  # noqa: BLE001 - a point's failure is data, not a crash
+        if isinstance(e, (KeyboardInterrupt, SystemExit)):
+            raise
+        msg = str(e) if e.__class__.__module__.startswith("isaacsim") else f"{type(e).__name__}: {e}"
+        return _finish({**row, "status": "failed", "error": msg}, t0), None

@@ -1,0 +1,168 @@
+"""`isaacsim sweep`: load a sweep file, skip the points already in the result store, run the
+rest on the chosen executor with a progress bar, and commit each point as it finishes.
+
+`run_sweep` is the Python entry point; `sweep_command` is the CLI's (it prints and returns the
+exit code: 0 all points ok, 1 some point failed, 2 bad input, 130 interrupted).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from isaacsim.errors import ConfigError
+from isaacsim.progress import TerminalProgress
+from isaacsim.sweep import store as st
+from isaacsim.sweep.execute import payload
+from isaacsim.sweep.executors import cpu_count, run_dask, run_local
+from isaacsim.sweep.spec import Sweep, load_sweep
+
+DEFAULT_ROOT = Path("runs") / "sweeps"
+"""Default parent of a sweep's output folder: runs/sweeps/<sweep name>."""
+
+
+@dataclass
+class SweepOutcome:
+    """What one `run_sweep` call did."""
+
+    out: Path
+    points: int
+    skipped: int
+    ran: int = 0
+    failed: int = 0
+    wall_s: float = 0.0
+    interrupted: bool = False
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Bar(TerminalProgress):
+    def __init__(self, enabled: bool, total: int, name: str) -> None:
+        super().__init__(enabled, label="sweep {task.description}", extra=("points", "{task.fields[failed]}"), eta=True)
+        self.task = None if self.p is None else self.p.add_task(name, total=total, failed="")
+
+    def advance(self, failed: int) -> None:
+        if self.p is not None:
+            self.p.update(self.task, advance=1, failed=f"{failed} failed" if failed else "")
+
+
+def _spec_doc(sw: Sweep) -> dict[str, Any]:
+    from isaacsim import __version__
+
+    return {
+        "name": sw.name, "description": sw.spec.description, "sweep_file": str(sw.path.resolve()),
+        "keys": sw.keys, "isaacsim_version": __version__,
+        "workloads": [{"label": w.label, "ref": w.ref, "fingerprint": w.fingerprint, "samples": w.samples}
+                      for w in dict.fromkeys(p.workload for p in sw.points)],
+        "points": [{"point": p.index, "hash": p.hash, "workload": p.workload.label, "values": p.values}
+                   for p in sw.points],
+    }
+
+
+def _check_out(out: Path, name: str) -> None:
+    spec = out / st.SPEC
+    if spec.is_file():
+        import json
+
+        try:
+            old = json.loads(spec.read_text(encoding="utf-8")).get("name")
+        except (OSError, ValueError):
+            old = None
+        if old is not None and old != name:
+            raise ConfigError(f"--out {out}: holds the results of sweep {old!r}, not {name!r}; choose another --out")
+
+
+def run_sweep(path: str | os.PathLike, *, out: str | os.PathLike | None = None, workers: int | None = None,
+              scheduler: str | None = None, threads: int | None = None, retry_failed: bool = False,
+              progress: bool = False, log=None) -> SweepOutcome:
+    """Run (or resume) the sweep in `path`; returns what it did. Points already in the store
+    under `out` (default runs/sweeps/<name>) are skipped. `log(line)` gets a line per point."""
+    sw = load_sweep(path)
+    for k in sw.keys:
+        if k in st.RESERVED:
+            raise ConfigError(f"{sw.path}: axis {k!r} has the name of a result column; sweep a dotted key")
+    out = Path(out) if out is not None else DEFAULT_ROOT / sw.name
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {threads}")
+    _check_out(out, sw.name)
+    store = st.ResultStore(out, sw.keys)
+    store.write_spec(_spec_doc(sw), sw.text)
+    done = store.done(retry_failed)
+    seen: set[str] = set()
+    pending = []
+    for p in sw.points:
+        if p.hash in done or p.hash in seen:
+            continue
+        seen.add(p.hash)
+        pending.append(p)
+    outcome = SweepOutcome(out=out, points=len(sw.points), skipped=len(sw.points) - len(pending))
+    payloads = [payload(p, sw.spec.run) for p in pending]
+    if scheduler is not None:
+        it = run_dask(payloads, scheduler, threads or 1)
+    else:
+        n = min(workers or cpu_count(), max(1, len(payloads)))
+        it = run_local(payloads, n, threads or max(1, cpu_count() // n))
+    t0 = time.perf_counter()
+    try:
+        with _Bar(progress, len(payloads), sw.name) as bar:
+            for i, (_, row, summary) in enumerate(it, 1):
+                store.add(row, summary)
+                outcome.ran += 1
+                outcome.failed += row.get("status") != "ok"
+                outcome.rows.append(row)
+                bar.advance(outcome.failed)
+                if log is not None:
+                    log(_line(row, i, len(payloads), time.perf_counter() - t0))
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+    finally:
+        outcome.wall_s = time.perf_counter() - t0
+        store._dirty = True
+        store.flush()
+    return outcome
+
+
+def _line(row: dict[str, Any], i: int, n: int, elapsed: float) -> str:
+    eta = elapsed / i * (n - i)
+    what = (f"energy {row['energy_j'] * 1e6:.4g} uJ" if row.get("energy_j") is not None else "") \
+        if row.get("status") == "ok" else f"FAILED: {row.get('error')}"
+    return f"[{i}/{n}] point {row['point']} ({row['workload']}) {row.get('point_s', 0):.1f} s {what}  ETA {eta:.0f} s"
+
+
+def sweep_command(path: str, *, out: str | None = None, workers: int | None = None, scheduler: str | None = None,
+                  threads: int | None = None, retry_failed: bool = False, dry_run: bool = False,
+                  quiet: bool = False) -> int:
+    if dry_run:
+        return _dry_run(path, out)
+    tty = sys.stderr.isatty()
+    log = None if quiet or tty else (lambda line: print(line, file=sys.stderr, flush=True))
+    res = run_sweep(path, out=out, workers=workers, scheduler=scheduler, threads=threads,
+                    retry_failed=retry_failed, progress=not quiet, log=log)
+    ok = res.ran - res.failed
+    print(f"sweep: {res.points} points: {ok} ran ok, {res.failed} failed, {res.skipped} already done "
+          f"({res.wall_s:.1f} s); results in {res.out / st.PARQUET} and {res.out / st.CSV}")
+    for row in res.rows:
+        if row.get("status") != "ok":
+            print(f"  point {row['point']} ({row['workload']}) failed: {row.get('error')}", file=sys.stderr)
+    if res.interrupted:
+        print("interrupted; finished points are kept: rerun the same command to resume", file=sys.stderr)
+        return 130
+    return 1 if res.failed else 0
+
+
+def _dry_run(path: str, out: str | None) -> int:
+    sw = load_sweep(path)
+    dest = Path(out) if out is not None else DEFAULT_ROOT / sw.name
+    done = st.ResultStore(dest, sw.keys).done() if st.is_sweep_dir(dest) else set()
+    print(f"sweep {sw.name}: {len(sw.points)} points over {', '.join(sw.keys) or 'no axes'}; "
+          f"{sum(p.hash in done for p in sw.points)} already done in {dest}")
+    for p in sw.points:
+        vals = ", ".join(f"{k}={v}" for k, v in p.values.items())
+        state = "done" if p.hash in done else ("INVALID: " + p.error if p.error else "to run")
+        print(f"  {p.index:4d} {p.hash} {p.workload.label}: {vals}  [{state}]")
+    return 0

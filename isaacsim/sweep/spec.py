@@ -1,0 +1,338 @@
+"""Sweep files: parse and validate a sweep YAML, expand its axes into design points, and give
+each point a config hash.
+
+A sweep names a base arch (preset or file, plus dotted overrides), one or more workloads, and
+axes over dotted arch keys. Axes are groups: a `grid` group crosses its keys, a `zip` group
+walks its keys in step; the groups cross each other, and the workloads cross everything
+(outermost). docs/sweeps.md is the user's page.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import math
+import numbers
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from isaacsim.config.loader import (
+    format_validation_error,
+    raw_config,
+    read_yaml_mapping,
+    set_dotted,
+)
+from isaacsim.config.models import Arch
+from isaacsim.errors import ConfigError
+
+ZOO_PREFIX = "zoo:"
+HASH_VERSION = 1
+"""Bumped when what a point's metrics mean changes, so old rows stop matching new points."""
+MAX_POINTS = 1_000_000
+
+
+# ------------------------------------------------------------------------------ file models
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BaseArch(_Strict):
+    arch: str = Field(..., min_length=1, description="Preset name or arch YAML path (relative to the sweep file).")
+    set: dict[str, Any] = Field(default_factory=dict, description="Dotted overrides applied to every point.")
+
+
+class WorkloadEntry(_Strict):
+    path: str = Field(..., min_length=1, description="Workload directory (relative to the sweep file) or zoo:NAME.")
+    name: str | None = Field(None, min_length=1, description="Label in results and figures (default: the directory or zoo name).")
+    samples: int | None = Field(None, ge=1, description="Samples per point (default: run.samples, else the whole eval set).")
+
+
+class RunOptions(_Strict):
+    samples: int | None = Field(None, ge=1, description="Default samples per point.")
+    timing: bool = Field(True, description="Run the cycle-level timing model (latency, power).")
+    batch_size: int | None = Field(None, ge=1, description="Samples per simulate batch (default: automatic).")
+
+
+class SweepFile(_Strict):
+    name: str = Field(..., description="Sweep name: letters, digits, '.', '_' and '-'.")
+    description: str = ""
+    base: BaseArch
+    workloads: list[WorkloadEntry] = Field(..., min_length=1)
+    run: RunOptions = Field(default_factory=RunOptions)
+    axes: Any = Field(default_factory=list, description="A mapping (one grid) or a list of {grid: ...} / {zip: ...} groups.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", v):
+            raise ValueError(f"name {v!r}: use letters, digits, '.', '_' and '-' (it names the output folder)")
+        return v
+
+
+# ------------------------------------------------------------------------------ points
+
+@dataclass(frozen=True)
+class Workload:
+    """A resolved workload entry: its label, where it lives, its fingerprint and samples."""
+
+    label: str
+    ref: str  # absolute directory path, or zoo:NAME
+    fingerprint: str
+    samples: int | None
+
+
+@dataclass(frozen=True)
+class Point:
+    """One design point: its index in the expansion, the workload, the swept values, and the
+    config hash over everything that decides its results."""
+
+    index: int
+    workload: Workload
+    values: dict[str, Any]
+    arch: dict[str, Any]  # the merged raw arch tree of this point (not yet validated)
+    hash: str
+    error: str | None = None  # set when this point's arch does not validate
+
+
+@dataclass
+class Sweep:
+    """A parsed sweep: the file's model, where it came from, the swept keys and the points."""
+
+    spec: SweepFile
+    path: Path
+    keys: list[str]
+    points: list[Point] = field(default_factory=list)
+    text: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def axis_values(key: str, spec: Any, where: str) -> list[Any]:
+    """An axis's values: a non-empty list, or a range mapping {start, stop, step} (stop
+    included) or {start, stop, factor} (geometric, stop included)."""
+    if isinstance(spec, list):
+        if not spec:
+            raise ConfigError(f"{where}: axis {key} has no values")
+        for v in spec:
+            if isinstance(v, (dict, list)):
+                raise ConfigError(f"{where}: axis {key}: values must be scalars, got {type(v).__name__}")
+        return list(spec)
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where}: axis {key}: expected a list of values or a range "
+                          f"{{start, stop, step}}, got {type(spec).__name__}")
+    allowed = {"start", "stop", "step", "factor"}
+    extra = sorted(set(spec) - allowed)
+    if extra:
+        raise ConfigError(f"{where}: axis {key}: unknown range key {extra[0]!r}; a range has start, stop "
+                          "and step (or factor)")
+    missing = [k for k in ("start", "stop") if k not in spec]
+    if missing:
+        raise ConfigError(f"{where}: axis {key}: range lacks {missing[0]}")
+    if ("step" in spec) == ("factor" in spec):
+        raise ConfigError(f"{where}: axis {key}: a range takes exactly one of step and factor")
+    start, stop = spec["start"], spec["stop"]
+    inc = spec.get("step", spec.get("factor"))
+    for name, v in (("start", start), ("stop", stop), ("step" if "step" in spec else "factor", inc)):
+        if not _is_num(v):
+            raise ConfigError(f"{where}: axis {key}: range {name} must be a number, got {v!r}")
+    as_int = all(isinstance(v, numbers.Integral) for v in (start, stop, inc))
+    out: list[Any] = []
+    if "step" in spec:
+        if inc == 0 or (stop - start) * inc < 0:
+            raise ConfigError(f"{where}: axis {key}: step {inc} never goes from {start} to {stop}")
+        n = math.floor((stop - start) / inc + 1e-9) + 1
+        out = [start + i * inc for i in range(n)]
+    else:
+        if not (inc > 1 and 0 < start <= stop):
+            raise ConfigError(f"{where}: axis {key}: a factor range needs factor > 1 and 0 < start <= stop "
+                              f"(got start {start}, stop {stop}, factor {inc})")
+        v = start
+        while v <= stop * (1 + 1e-12) and len(out) <= MAX_POINTS:
+            out.append(v)
+            v = v * inc
+    if len(out) > MAX_POINTS:
+        raise ConfigError(f"{where}: axis {key}: more than {MAX_POINTS} values")
+    if as_int:
+        out = [int(round(v)) for v in out]
+    else:
+        out = [float(round(v, 12)) for v in out]
+    return out
+
+
+def axis_groups(axes: Any, where: str) -> list[tuple[str, dict[str, list[Any]]]]:
+    """[(kind, {key: values})]: a mapping is one grid; a list holds {grid: ...}/{zip: ...} groups."""
+    if axes is None:
+        return []
+    raw = [{"grid": axes}] if isinstance(axes, dict) else axes
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: axes must be a mapping of dotted keys (a grid) or a list of "
+                          f"{{grid: ...}} / {{zip: ...}} groups, got {type(axes).__name__}")
+    groups: list[tuple[str, dict[str, list[Any]]]] = []
+    seen: set[str] = set()
+    for i, g in enumerate(raw):
+        at = f"{where}: axes[{i}]"
+        if not isinstance(g, dict) or len(g) != 1 or next(iter(g)) not in ("grid", "zip"):
+            raise ConfigError(f"{at}: expected one of {{grid: {{KEY: VALUES}}}} or {{zip: {{KEY: VALUES}}}}")
+        kind, body = next(iter(g.items()))
+        if not isinstance(body, dict) or not body:
+            raise ConfigError(f"{at}: {kind} must map dotted keys to values")
+        vals: dict[str, list[Any]] = {}
+        for key, spec in body.items():
+            if not isinstance(key, str) or not key or any(not p for p in key.split(".")):
+                raise ConfigError(f"{at}: bad dotted key {key!r}")
+            if key in seen:
+                raise ConfigError(f"{at}: axis {key} appears twice")
+            seen.add(key)
+            vals[key] = axis_values(key, spec, at)
+        if kind == "zip":
+            lens = {k: len(v) for k, v in vals.items()}
+            if len(set(lens.values())) > 1:
+                txt = ", ".join(f"{k} has {n}" for k, n in lens.items())
+                raise ConfigError(f"{at}: zip axes must have equal lengths ({txt})")
+        groups.append((kind, vals))
+    return groups
+
+
+def group_rows(kind: str, vals: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    keys = list(vals)
+    if kind == "zip":
+        return [dict(zip(keys, combo, strict=True)) for combo in zip(*vals.values(), strict=True)]
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*vals.values())]
+
+
+def workload_fingerprint(ref: str) -> str:
+    """zoo:NAME as is; a directory: sha256 of its files' names and bytes (16 hex digits)."""
+    if ref.startswith(ZOO_PREFIX):
+        return ref
+    h = hashlib.sha256()
+    root = Path(ref)
+    for p in sorted(q for q in root.rglob("*") if q.is_file()):
+        h.update(str(p.relative_to(root)).encode() + b"\0")
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _resolve_workload(entry: WorkloadEntry, base_dir: Path, default_samples: int | None, where: str) -> Workload:
+    if entry.path.startswith(ZOO_PREFIX):
+        from isaacsim.workload.zoo import ZOO
+
+        name = entry.path[len(ZOO_PREFIX):]
+        if name not in ZOO:
+            raise ConfigError(f"{where}: workload {entry.path}: no zoo network {name!r}; zoo: {', '.join(ZOO)}")
+        ref = entry.path
+        label = entry.name or name
+    else:
+        p = Path(entry.path).expanduser()
+        p = p if p.is_absolute() else base_dir / p
+        if not p.is_dir():
+            raise ConfigError(f"{where}: workload {entry.path}: no such workload directory ({p})")
+        if not (p / "workload.yaml").is_file():
+            raise ConfigError(f"{where}: workload {entry.path}: {p} holds no workload.yaml")
+        ref = str(p.resolve())
+        label = entry.name or p.name
+    samples = entry.samples if entry.samples is not None else default_samples
+    return Workload(label=label, ref=ref, fingerprint=workload_fingerprint(ref), samples=samples)
+
+
+def config_hash(arch: Arch | None, raw: dict[str, Any], workload: Workload, run: RunOptions) -> str:
+    """16 hex digits of sha256 over the validated arch (or the raw tree when it does not
+    validate), the workload's fingerprint and samples, and the run options."""
+    doc = {
+        "v": HASH_VERSION,
+        "arch": arch.model_dump(mode="json") if arch is not None else raw,
+        "workload": workload.fingerprint,
+        "samples": workload.samples,
+        "timing": run.timing,
+    }
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _validate(tree: dict[str, Any], label: str) -> tuple[Arch | None, str | None]:
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Arch.model_validate(copy.deepcopy(tree)), None
+    except ValidationError as e:
+        return None, f"{label}: {format_validation_error(e, Arch)}"
+
+
+def _unknown_key(message: str) -> bool:
+    return "unknown key" in message or "expected a section" in message or "is a value, not a section" in message
+
+
+def load_sweep(path: str | os.PathLike) -> Sweep:
+    """Read, validate and expand a sweep file. Errors about the file itself (keys, types,
+    axes, workloads, an override or axis key the arch does not have) raise one ConfigError
+    line; a combination of valid values that does not validate becomes a point with `error`."""
+    p = Path(path)
+    data = read_yaml_mapping(p, "sweep")
+    try:
+        spec = SweepFile.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{p}: {format_validation_error(e, SweepFile)}") from None
+    where = str(p)
+    base_dir = p.resolve().parent
+    arch_ref = spec.base.arch
+    ref_path = Path(arch_ref).expanduser()
+    if ref_path.suffix in (".yaml", ".yml") and not ref_path.is_absolute():
+        arch_ref = str(base_dir / ref_path)
+    try:
+        base_tree, _ = raw_config(arch_ref, spec.base.set)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: base: {e}") from None
+    base_arch, err = _validate(base_tree, f"{where}: base")
+    if err is not None:
+        raise ConfigError(err)
+    groups = axis_groups(spec.axes, where)
+    keys = [k for _, vals in groups for k in vals]
+    # every single axis value on the base: catches unknown keys and out-of-range values early
+    for _, vals in groups:
+        for key, values in vals.items():
+            for v in values:
+                tree = copy.deepcopy(base_tree)
+                try:
+                    set_dotted(tree, key, v, f"{where}: axis {key}")
+                except ConfigError as e:
+                    raise ConfigError(str(e)) from None
+                _, err = _validate(tree, f"{where}: axis {key}={v!r}")
+                if err is not None and _unknown_key(err):
+                    raise ConfigError(err)
+    workloads = [_resolve_workload(w, base_dir, spec.run.samples, f"{where}: workloads[{i}]")
+                 for i, w in enumerate(spec.workloads)]
+    labels = [w.label for w in workloads]
+    dup = sorted({x for x in labels if labels.count(x) > 1})
+    if dup:
+        raise ConfigError(f"{where}: two workloads are labelled {dup[0]!r}; give them distinct name: keys")
+    rows = [{}]
+    for kind, vals in groups:
+        rows = [{**a, **b} for a in rows for b in group_rows(kind, vals)]
+        if len(rows) * len(workloads) > MAX_POINTS:
+            raise ConfigError(f"{where}: more than {MAX_POINTS} points")
+    points: list[Point] = []
+    for wl in workloads:
+        for values in rows:
+            tree = copy.deepcopy(base_tree)
+            for k, v in values.items():
+                set_dotted(tree, k, v)
+            arch, err = _validate(tree, f"point {len(points)}")
+            h = config_hash(arch, tree, wl, spec.run)
+            points.append(Point(len(points), wl, dict(values), tree, h, err))
+    return Sweep(spec=spec, path=p, keys=keys, points=points, text=p.read_text(encoding="utf-8"))
+

@@ -1,0 +1,208 @@
+"""The sweep result store: one row per design point, kept so that a killed sweep loses nothing.
+
+A sweep directory holds:
+
+- `spec.json`: the sweep's name, swept keys, workloads and every point (index, hash, values);
+- `sweep.yaml`: the sweep file as it was run;
+- `rows.jsonl`: the journal. Each finished point appends one JSON line, flushed and fsynced,
+  before anything else is said about it. A line cut short by a kill is ignored on reading;
+- `results.parquet` and `results.csv`: the rows so far (the last row per hash), each written
+  to a temporary file and renamed over the old one, so a reader never sees a half-written table;
+- `points/<hash>.json`: the full `Result.summary()` of each finished point (per-tile breakdown).
+
+Resuming reads the journal (and the Parquet table, if the journal is gone) and skips the hashes
+already there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from isaacsim.errors import ConfigError
+
+META = ["point", "hash", "workload", "status", "error"]
+"""Leading columns of every row; the swept keys follow, then METRICS, then RUN_INFO."""
+METRICS = [
+    "energy_j", "latency_cycles", "latency_s", "power_w", "area_mm2", "area_used_mm2",
+    "accuracy", "reference_accuracy", "agreement", "ops_per_conversion", "adc_energy_j",
+    "adc_share", "conversions", "ad_ops", "samples", "tiles_used",
+]
+RUN_INFO = ["sim_s", "point_s", "host", "finished_at"]
+RESERVED = set(META) | set(METRICS) | set(RUN_INFO)
+
+JOURNAL = "rows.jsonl"
+PARQUET = "results.parquet"
+CSV = "results.csv"
+SPEC = "spec.json"
+POINTS = "points"
+
+
+def _clean(v: Any) -> Any:
+    """JSON-safe scalars: NaN and inf become None."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder and a rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+class ResultStore:
+    """Rows of one sweep directory. `add` commits a finished point (journal, then tables)."""
+
+    def __init__(self, root: str | os.PathLike, keys: Iterable[str] = (), *, min_interval_s: float = 1.0):
+        self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(f"--out {self.root}: exists and is not a directory")
+        try:
+            (self.root / POINTS).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"--out {self.root}: cannot create ({e.__class__.__name__}: {e.strerror or e})") from None
+        self.keys = list(keys)
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.min_interval_s = min_interval_s
+        self._last_write = 0.0
+        self._write_cost = 0.0
+        self._dirty = False
+        self._load()
+
+    # ---- reading
+    def _load(self) -> None:
+        journal = self.root / JOURNAL
+        if journal.exists():
+            for row in read_journal(journal):
+                self.rows[row["hash"]] = row
+        elif (self.root / PARQUET).exists():
+            for row in read_table(self.root).to_dict("records"):
+                self.rows[row["hash"]] = {k: _clean(v) for k, v in row.items()}
+        for row in self.rows.values():
+            for k in row:
+                if k not in RESERVED and k not in self.keys:
+                    self.keys.append(k)
+
+    def done(self, retry_failed: bool = False) -> set[str]:
+        """Hashes already finished (with status ok; also the failed ones unless `retry_failed`)."""
+        return {h for h, r in self.rows.items() if r.get("status") == "ok" or not retry_failed}
+
+    # ---- writing
+    def write_spec(self, spec: Mapping[str, Any], sweep_text: str | None = None) -> None:
+        atomic_write_text(self.root / SPEC, json.dumps(spec, indent=1, default=str))
+        if sweep_text is not None:
+            atomic_write_text(self.root / "sweep.yaml", sweep_text)
+
+    def add(self, row: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> None:
+        """Commit one finished point: its summary file, the journal line, then (throttled) the
+        tables. After this returns, a kill loses nothing of the point."""
+        row = {k: _clean(v) for k, v in row.items()}
+        if summary is not None:
+            atomic_write_text(self.root / POINTS / f"{row['hash']}.json", json.dumps(summary, default=_json_default))
+        line = json.dumps(row, default=_json_default) + "\n"
+        with open(self.root / JOURNAL, "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+        self.rows[row["hash"]] = row
+        for k in row:
+            if k not in RESERVED and k not in self.keys:
+                self.keys.append(k)
+        self._dirty = True
+        now = time.monotonic()
+        # rewrite the tables at most once a second, and so that writing costs <= 5% of the time
+        if now - self._last_write >= max(self.min_interval_s, 20 * self._write_cost):
+            self.flush()
+
+    def flush(self) -> None:
+        """Rewrite results.parquet and results.csv from all rows (atomically), if anything changed."""
+        if not self._dirty and (self.root / PARQUET).exists():
+            return
+        t0 = time.monotonic()
+        df = self.frame()
+        import io
+
+        buf = io.BytesIO()
+        _parquet_safe(df).to_parquet(buf, index=False)
+        atomic_write_bytes(self.root / PARQUET, buf.getvalue())
+        atomic_write_text(self.root / CSV, df.to_csv(index=False))
+        self._last_write = time.monotonic()
+        self._write_cost = self._last_write - t0
+        self._dirty = False
+
+    def frame(self):
+        """All rows as a DataFrame sorted by point, columns META + keys + METRICS + RUN_INFO."""
+        import pandas as pd
+
+        cols = META + self.keys + METRICS + RUN_INFO
+        rows = sorted(self.rows.values(), key=lambda r: (r.get("point") is None, r.get("point"), r["hash"]))
+        return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
+
+
+def _json_default(v: Any) -> Any:
+    import numpy as np
+
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return str(v)
+
+
+def _parquet_safe(df):
+    """Object columns that mix types (a zip axis of numbers and names) are written as text."""
+    import pandas as pd
+
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            kinds = {type(v) for v in out[c] if v is not None and not (isinstance(v, float) and math.isnan(v))}
+            if len(kinds) > 1 and not kinds <= {int, float}:
+                out[c] = out[c].map(lambda v: None if v is None else str(v)).astype(pd.StringDtype())
+    return out
+
+
+def read_journal(path: Path) -> list[dict[str, Any]]:
+    """The journal's rows; a line that does not parse (cut by a kill) is skipped."""
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict) and isinstance(row.get("hash"), str):
+                rows.append(row)
+    return rows
+
+
+def read_table(root: str | os.PathLike):
+    """results.parquet of a sweep directory as a DataFrame; ConfigError naming the file if absent."""
+    import pandas as pd
+
+    p = Path(root) / PARQUET
+    if not p.exists():
+        raise ConfigError(f"{root}: no {PARQUET} (not a sweep directory; write one with isaacsim sweep SWEEP.yaml --out DIR)")
+    try:
+        return pd.read_parquet(p)
+    except Exception as e:  # a damaged file
+        raise ConfigError(f"{p}: cannot read ({type(e).__name__}: {e})") from None
+
+
+def is_sweep_dir(root: str | os.PathLike) -> bool:
+    d = Path(root)
+    return (d / SPEC).is_file() and ((d / PARQUET).is_file() or (d / JOURNAL).is_file())
