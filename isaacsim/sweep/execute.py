@@ -100,8 +100,8 @@ def run_point(p: dict[str, Any], threads: int | None = 1) -> tuple[dict[str, Any
             res = simulate(arch, wl, samples=p["workload"]["samples"], timing=p["timing"],
                            batch_size=p.get("batch_size"), raise_on_error=False)
             sim_s = time.perf_counter() - t1
+            chip_mm2, tile_mm2 = _areas(arch.model_dump_json())
         s = res.summary()
-        chip_mm2, tile_mm2 = _areas(arch.model_dump_json())
         tiles_used = (s.get("mapping") or {}).get("tiles_used")
         errors = [e for e in (s.get("error"),
                               (s.get("timing") or {}).get("error") if p["timing"] else None,

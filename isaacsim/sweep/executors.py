@@ -38,6 +38,10 @@ def _init_worker(parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
+CONNECT_TIMEOUT = "10s"
+"""How long `--scheduler` waits for the Dask scheduler to answer."""
+
+
 class WorkerDied(IsaacsimError):
     """A worker process ended without returning its point (killed, out of memory, a crash)."""
 
@@ -85,9 +89,9 @@ def run_dask(payloads: list[dict[str, Any]], scheduler: str, threads: int | None
         return
     try:
         if Path(scheduler).is_file():
-            client = Client(scheduler_file=scheduler, timeout="20s")
+            client = Client(scheduler_file=scheduler, timeout=CONNECT_TIMEOUT)
         else:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
     except OSError as e:
         raise ConfigError(f"--scheduler {scheduler}: cannot connect ({e})") from None
     except (TypeError, ValueError) as e:
