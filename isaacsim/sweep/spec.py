@@ -155,6 +155,8 @@ def axis_values(key: str, spec: Any, where: str) -> list[Any]:
         if inc == 0 or (stop - start) * inc < 0:
             raise ConfigError(f"{where}: axis {key}: step {inc} never goes from {start} to {stop}")
         n = math.floor((stop - start) / inc + 1e-9) + 1
+        if n > MAX_POINTS:  # before building the list: {start: 0, stop: 1e12, step: 1} must not eat memory
+            raise ConfigError(f"{where}: axis {key}: more than {MAX_POINTS} values")
         out = [start + i * inc for i in range(n)]
     else:
         if not (inc > 1 and 0 < start <= stop):

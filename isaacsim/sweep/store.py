@@ -53,11 +53,15 @@ def _clean(v: Any) -> Any:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder and a rename."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -87,6 +91,7 @@ class ResultStore:
     def _load(self) -> None:
         journal = self.root / JOURNAL
         if journal.exists():
+            _end_torn_line(journal)
             for row in read_journal(journal):
                 self.rows[row["hash"]] = row
         elif (self.root / PARQUET).exists():
@@ -174,6 +179,17 @@ def _parquet_safe(df):
             if len(kinds) > 1 and not kinds <= {int, float}:
                 out[c] = out[c].map(lambda v: None if v is None else str(v)).astype(pd.StringDtype())
     return out
+
+
+def _end_torn_line(path: Path) -> None:
+    """End a last line cut short by a kill, so the next appended row starts a line of its own."""
+    with open(path, "rb+") as f:
+        if f.seek(0, os.SEEK_END) > 0:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                f.write(b"\n")
+                f.flush()
+                os.fsync(f.fileno())
 
 
 def read_journal(path: Path) -> list[dict[str, Any]]:
