@@ -215,3 +215,14 @@ def test_report_sweep_without_finished_point(sweep_dir, tmp_path, capsys):
     (d / "rows.jsonl").write_text(json.dumps(row) + "\n")
     assert main(["report", str(d)]) == 2
     assert "no finished point to report" in capsys.readouterr().err
+
+
+def test_default_heatmap_keys_come_from_different_axis_groups():
+    from isaacsim.report.sweep import _heat_keys
+
+    df = pd.DataFrame({"adc.mode": ["uniform", "trq"] * 2, "adc.bits": [6, None] * 2,
+                       "pe.adcs": [4, 4, 8, 8]})
+    keys = ["adc.mode", "adc.bits", "pe.adcs"]
+    assert _heat_keys(df, keys, None, [["adc.mode", "adc.bits"], ["pe.adcs"]]) == ("adc.mode", "pe.adcs")
+    assert _heat_keys(df, keys, None, None) == ("adc.mode", "adc.bits")
+    assert _heat_keys(df, keys, "pe.adcs,adc.bits") == ("pe.adcs", "adc.bits")

@@ -375,3 +375,15 @@ def test_paths_resolve_against_the_sweep_file(tmp_path, monkeypatch):
     g = _write(tmp_path / "t.yaml", {**_doc(workloads=[{"path": str(LENET), "samples": 2}]),
                                      "base": {"arch": "arch/mine.yaml"}})
     assert load_sweep(g).points[0].hash == p.hash
+
+
+def test_out_of_range_axis_value_is_a_file_error(tmp_path):
+    # pe.adcs 0 is outside the key's own range whatever the other axes hold: the file is wrong
+    with pytest.raises(ConfigError, match=r"axis pe.adcs=0: pe.adcs: .*>= 1"):
+        _load(tmp_path, _doc(axes={"pe.adcs": [4, 0]}))
+
+
+def test_groups_keep_zip_keys_together(tmp_path):
+    sw = _load(tmp_path, _doc(axes=[{"zip": {"adc.mode": ["uniform", "trq"], "adc.bits": [6, None]}},
+                                    {"grid": {"pe.adcs": [4, 8]}}]))
+    assert sw.groups == [("zip", ["adc.mode", "adc.bits"]), ("grid", ["pe.adcs"])]

@@ -133,30 +133,36 @@ def find_point(df: pd.DataFrame, text: str) -> pd.Series:
 
 # ----------------------------------------------------------------------------- loading and options
 
-def _load(root: Path) -> tuple[pd.DataFrame, list[str], list[str]]:
+def _load(root: Path) -> tuple[pd.DataFrame, list[str], list[str], list[list[str]]]:
     """The rows (journal first: it is never behind the tables), swept keys and workload order."""
     try:
         spec = json.loads((root / st.SPEC).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise ConfigError(f"{root / st.SPEC}: cannot read ({type(e).__name__}: {e})") from None
     keys = [str(k) for k in spec.get("keys") or []]
-    df = st.ResultStore(root, keys).frame()
+    df = st.ResultStore(root, keys, read_only=True).frame()
     keys = [c for c in df.columns if c not in st.RESERVED]
     for c in st.METRICS + ["sim_s", "point_s"]:
         df[c] = pd.to_numeric(df[c], errors="coerce")
     order = [w.get("label") for w in spec.get("workloads") or []]
     workloads = [w for w in dict.fromkeys(order + list(df["workload"])) if w in set(df["workload"])]
-    return df, keys, workloads
+    groups = [[str(k) for k in g.get("keys") or []] for g in spec.get("groups") or []]
+    return df, keys, workloads, groups
 
 
 def _varying(df: pd.DataFrame, keys: list[str]) -> list[str]:
     return [k for k in keys if df[k].map(value_label).nunique() > 1]
 
 
-def _heat_keys(ok: pd.DataFrame, keys: list[str], heatmap: str | None) -> tuple[str, str] | None:
-    if heatmap is None:
+def _heat_keys(ok: pd.DataFrame, keys: list[str], heatmap: str | None,
+               groups: list[list[str]] | None = None) -> tuple[str, str] | None:
+    if heatmap is None:  # the first two varying keys, from different axis groups when possible
         vary = _varying(ok, keys)
-        return (vary[0], vary[1]) if len(vary) >= 2 else None
+        group_of = {k: i for i, g in enumerate(groups or []) for k in g}
+        apart = [k for i, k in enumerate(vary)
+                 if k not in group_of or all(group_of.get(j) != group_of[k] for j in vary[:i])]
+        pick = apart if len(apart) >= 2 else vary
+        return (pick[0], pick[1]) if len(pick) >= 2 else None
     pair = [k.strip() for k in heatmap.split(",")]
     if len(pair) != 2 or pair[0] == pair[1]:
         raise ConfigError(f"--heatmap {heatmap}: expected two different swept keys KEY,KEY "
@@ -346,11 +352,11 @@ def sweep_report_command(root: str, out: str | None = None, point: str | None = 
     if table is not None:
         raise ConfigError("--table applies to run directories (a sweep's points are priced when they run)")
     root_p = Path(root)
-    df, keys, workloads = _load(root_p)
+    df, keys, workloads, groups = _load(root_p)
     ok = df[df["status"] == "ok"]
     if ok.empty:
         raise ConfigError(f"{root}: no finished point to report ({len(df)} failed); rerun with isaacsim sweep")
-    heat = _heat_keys(ok, keys, heatmap)
+    heat = _heat_keys(ok, keys, heatmap, groups)
     metrics = [m for m in _metrics(df, keys, metric) if metric or ok[m].notna().any()]
     chosen = find_point(df, point).to_frame().T if point is not None else default_points(ok)
     dest = Path(out) if out is not None else root_p / "report"

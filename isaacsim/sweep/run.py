@@ -55,6 +55,7 @@ def _spec_doc(sw: Sweep) -> dict[str, Any]:
     return {
         "name": sw.name, "description": sw.spec.description, "sweep_file": str(sw.path.resolve()),
         "keys": sw.keys, "isaacsim_version": __version__,
+        "groups": [{"kind": kind, "keys": keys} for kind, keys in sw.groups],
         "workloads": [{"label": w.label, "ref": w.ref, "fingerprint": w.fingerprint, "samples": w.samples}
                       for w in dict.fromkeys(p.workload for p in sw.points)],
         "points": [{"point": p.index, "hash": p.hash, "workload": p.workload.label, "values": p.values}
@@ -158,7 +159,7 @@ def sweep_command(path: str, *, out: str | None = None, workers: int | None = No
 def _dry_run(path: str, out: str | None) -> int:
     sw = load_sweep(path)
     dest = Path(out) if out is not None else DEFAULT_ROOT / sw.name
-    done = st.ResultStore(dest, sw.keys).done() if st.is_sweep_dir(dest) else set()
+    done = st.ResultStore(dest, sw.keys, read_only=True).done() if st.is_sweep_dir(dest) else set()
     print(f"sweep {sw.name}: {len(sw.points)} points over {', '.join(sw.keys) or 'no axes'}; "
           f"{sum(p.hash in done for p in sw.points)} already done in {dest}")
     for p in sw.points:

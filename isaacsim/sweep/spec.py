@@ -111,6 +111,8 @@ class Sweep:
     keys: list[str]
     points: list[Point] = field(default_factory=list)
     text: str = ""
+    groups: list[tuple[str, list[str]]] = field(default_factory=list)
+    """(kind, keys) of each axis group: keys of one zip group move together."""
 
     @property
     def name(self) -> str:
@@ -275,8 +277,12 @@ def _validate(tree: dict[str, Any], label: str) -> tuple[Arch | None, str | None
         return None, f"{label}: {format_validation_error(e, Arch)}"
 
 
-def _unknown_key(message: str) -> bool:
-    return "unknown key" in message or "expected a section" in message or "is a value, not a section" in message
+def _about_the_axis(message: str, key: str) -> bool:
+    """Whether a validation error of one axis value on the base arch is about that value itself
+    (an unknown key, a wrong type, a value out of the key's range) rather than about how it
+    combines with the rest of the arch (which other axes may change)."""
+    return ("unknown key" in message or "expected a section" in message
+            or "is a value, not a section" in message or f": {key}: " in message)
 
 
 def load_sweep(path: str | os.PathLike) -> Sweep:
@@ -314,7 +320,7 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
                 except ConfigError as e:
                     raise ConfigError(str(e)) from None
                 _, err = _validate(tree, f"{where}: axis {key}={v!r}")
-                if err is not None and _unknown_key(err):
+                if err is not None and _about_the_axis(err, key):
                     raise ConfigError(err)
     workloads = [_resolve_workload(w, base_dir, spec.run.samples, f"{where}: workloads[{i}]")
                  for i, w in enumerate(spec.workloads)]
@@ -336,5 +342,6 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
             arch, err = _validate(tree, f"point {len(points)}")
             h = config_hash(arch, tree, wl, spec.run)
             points.append(Point(len(points), wl, dict(values), tree, h, err))
-    return Sweep(spec=spec, path=p, keys=keys, points=points, text=p.read_text(encoding="utf-8"))
+    return Sweep(spec=spec, path=p, keys=keys, points=points, text=p.read_text(encoding="utf-8"),
+                 groups=[(kind, list(vals)) for kind, vals in groups])
 

@@ -44,7 +44,9 @@ POINTS = "points"
 
 
 def _clean(v: Any) -> Any:
-    """JSON-safe scalars: NaN and inf become None."""
+    """JSON-safe scalars: numpy scalars become Python ones, NaN and inf become None."""
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)) and getattr(v, "shape", None) == ():
+        v = v.item()
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
@@ -71,14 +73,17 @@ def atomic_write_text(path: Path, text: str) -> None:
 class ResultStore:
     """Rows of one sweep directory. `add` commits a finished point (journal, then tables)."""
 
-    def __init__(self, root: str | os.PathLike, keys: Iterable[str] = (), *, min_interval_s: float = 1.0):
+    def __init__(self, root: str | os.PathLike, keys: Iterable[str] = (), *, min_interval_s: float = 1.0,
+                 read_only: bool = False):
         self.root = Path(root)
+        self.read_only = read_only
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"--out {self.root}: exists and is not a directory")
-        try:
-            (self.root / POINTS).mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ConfigError(f"--out {self.root}: cannot create ({e.__class__.__name__}: {e.strerror or e})") from None
+        if not read_only:
+            try:
+                (self.root / POINTS).mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise ConfigError(f"--out {self.root}: cannot create ({e.__class__.__name__}: {e.strerror or e})") from None
         self.keys = list(keys)
         self.rows: dict[str, dict[str, Any]] = {}
         self.min_interval_s = min_interval_s
@@ -91,7 +96,8 @@ class ResultStore:
     def _load(self) -> None:
         journal = self.root / JOURNAL
         if journal.exists():
-            _end_torn_line(journal)
+            if not self.read_only:
+                _end_torn_line(journal)
             for row in read_journal(journal):
                 self.rows[row["hash"]] = row
         elif (self.root / PARQUET).exists():
