@@ -2,7 +2,7 @@
 against calling `isaacsim.simulate` directly.
 
 Three timed runs of the same points (the shipped arch_configs/sweeps/adc_design_space.yaml by
-default), one numba thread per point in each:
+default), one numba thread and one BLAS thread per point in each:
 
 1. baseline, in this process: for each point, validate its arch and call `simulate` on the
    already-loaded workload (the workload loads and the numba warm-up are not timed);
@@ -33,6 +33,7 @@ import yaml
 from isaacsim.config.models import Arch
 from isaacsim.functional.simulate import simulate
 from isaacsim.sweep import store as st
+from isaacsim.sweep.execute import thread_limits
 from isaacsim.sweep.executors import cpu_count
 from isaacsim.sweep.run import run_sweep
 from isaacsim.sweep.spec import load_sweep
@@ -60,7 +61,7 @@ def direct(points, run) -> tuple[float, dict[str, dict]]:
         if p.workload.ref not in workloads:
             workloads[p.workload.ref] = load_workload(p.workload.ref)
     numba.set_num_threads(1)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), thread_limits(1):
         warnings.simplefilter("ignore")
         # warm-up: numba kernels from the on-disk cache, first-call costs
         simulate(Arch.model_validate(points[0].arch), workloads[points[0].workload.ref], samples=2)

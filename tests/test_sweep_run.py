@@ -188,3 +188,28 @@ def test_out_of_another_sweep_is_refused(local_run, tmp_path, capsys):
     rc = main(["sweep", str(other), "--out", str(out.out), "--quiet"])
     err = capsys.readouterr().err
     assert rc == 2 and "holds the results of sweep 'tiny'" in err
+
+
+def test_point_caps_blas_and_numba_threads(monkeypatch, tmp_path):
+    """Workers side by side must not each start a BLAS thread per core (oversubscription made
+    the reference matmul 20x slower with 2 workers on 2 cores)."""
+    from threadpoolctl import threadpool_info
+
+    import isaacsim.functional.simulate as sim
+    from isaacsim.sweep.execute import payload, run_point
+
+    seen = {}
+    real = sim.simulate
+
+    def spy(*a, **k):
+        import numba
+
+        seen["blas"] = [d["num_threads"] for d in threadpool_info()]
+        seen["numba"] = numba.get_num_threads()
+        return real(*a, **k)
+
+    monkeypatch.setattr(sim, "simulate", spy)
+    sw = load_sweep(write_sweep(tmp_path / "caps.yaml", samples=1))
+    row, _ = run_point(payload(sw.points[0], sw.spec.run), 1)
+    assert row["status"] == "ok", row["error"]
+    assert seen["numba"] == 1 and seen["blas"] and set(seen["blas"]) == {1}

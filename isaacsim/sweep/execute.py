@@ -58,6 +58,20 @@ def set_threads(threads: int | None) -> None:
     numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
 
 
+def thread_limits(threads: int | None):
+    """A context that caps BLAS/OpenMP thread pools at `threads` while a point runs.
+
+    Without it every worker's numpy matmul starts one BLAS thread per core: two workers on
+    two cores then run four busy threads and the reference matmul gets 20x slower."""
+    import contextlib
+
+    if threads is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=max(1, int(threads)))
+
+
 @lru_cache(maxsize=64)
 def _areas(arch_json: str) -> tuple[float, float]:
     """(chip area, area of one tile) in mm2 of an arch (describe's figures)."""
@@ -92,7 +106,7 @@ def run_point(p: dict[str, Any], threads: int | None = 1) -> tuple[dict[str, Any
         from isaacsim.config.models import Arch
         from isaacsim.functional.simulate import simulate
 
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), thread_limits(threads):
             warnings.simplefilter("ignore")
             arch = Arch.model_validate(p["arch"])
             wl = _workload(p["workload"]["ref"], p["workload"]["fingerprint"])
