@@ -1,0 +1,45 @@
+"""The tables of docs/sweeps.md from a finished run of the shipped sweep.
+
+    isaacsim sweep arch_configs/sweeps/adc_design_space.yaml
+    python docs/scripts/sweep_tables.py [runs/sweeps/adc_design_space]
+
+Prints two Markdown tables: every ADC design at 128x128 and 64x64 crossbars with 8 ADCs per
+PE, and the ADC count per PE against latency, power and area at 128x128.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+
+from isaacsim.sweep.store import read_table
+
+
+def adc_label(r: pd.Series) -> str:
+    if r["adc.mode"] == "trq":
+        return f"TRQ, n_r1 = {int(r['adc.n_r1'])}"
+    return f"uniform {int(r['adc.bits'])} b"
+
+
+def main(root: str) -> None:
+    d = read_table(root)
+    d = d[d["status"] == "ok"].copy()
+    d["adc"] = d.apply(adc_label, axis=1)
+    print("| workload | crossbar | ADC | accuracy | A/D ops per conversion | ADC energy (nJ) | ADC share | energy (uJ) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for xb in (128, 64):
+        for _, r in d[(d["crossbar.rows"] == xb) & (d["pe.adcs"] == 8)].iterrows():
+            print(f"| {r['workload']} | {xb}x{xb} | {r['adc']} | {r['accuracy']:.2%} | {r['ops_per_conversion']:.3f} | "
+                  f"{r['adc_energy_j'] * 1e9:.1f} | {r['adc_share']:.1%} | {r['energy_j'] * 1e6:.3f} |")
+    print()
+    print("| workload | ADC | ADCs per PE | latency (cycles) | power (mW) | chip area (mm2) | area of the used tiles (mm2) |")
+    print("|---|---|---|---|---|---|---|")
+    sel = d[(d["crossbar.rows"] == 128) & d["adc"].isin(["uniform 8 b", "TRQ, n_r1 = 4"])]
+    for _, r in sel.sort_values(["workload", "adc", "pe.adcs"], ascending=[True, False, True]).iterrows():
+        print(f"| {r['workload']} | {r['adc']} | {int(r['pe.adcs'])} | {int(r['latency_cycles']):,} | "
+              f"{r['power_w'] * 1e3:.2f} | {r['area_mm2']:.1f} | {r['area_used_mm2']:.2f} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "runs/sweeps/adc_design_space")
