@@ -197,8 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-refine", action="store_true", help="skip the per-layer greedy refinement pass")
     p.set_defaults(func=_cmd_calibrate)
 
-    p = sub.add_parser("report", help="price a run directory's events and draw its energy/power figures")
-    p.add_argument("dir", metavar="DIR", help="a run directory (isaacsim run --out DIR) or a folder of them")
+    p = sub.add_parser("report", help="figures of a sweep directory (Pareto fronts, heat maps, per-tile power) "
+                                     "or of a run directory (priced energy/power)")
+    p.add_argument("dir", metavar="DIR", help="a sweep directory (isaacsim sweep --out DIR), a run directory "
+                   "(isaacsim run --out DIR) or a folder of run directories")
     p.add_argument("--table", metavar="FILE",
                    help="component table to price with: a shipped name (isaac_32nm, trq_45nm) or a YAML file "
                         "(default: each run's own)")
