@@ -84,7 +84,8 @@ def _areas(arch_json: str) -> tuple[float, float]:
     return float(s.chip_area_mm2), float(s.tile_area_mm2)
 
 
-def _row_base(p: dict[str, Any]) -> dict[str, Any]:
+def row_base(p: dict[str, Any]) -> dict[str, Any]:
+    """The identifying columns of a payload's row: point, hash, workload and the swept values."""
     return {"point": p["point"], "hash": p["hash"], "workload": p["workload"]["label"], **p["values"]}
 
 
@@ -98,7 +99,7 @@ def _finish(row: dict[str, Any], t0: float) -> dict[str, Any]:
 def run_point(p: dict[str, Any], threads: int | None = 1) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """(row, summary) of one point; the summary is None when the point failed before simulating."""
     t0 = time.perf_counter()
-    row = _row_base(p)
+    row = row_base(p)
     if p.get("error"):
         return _finish({**row, "status": "failed", "error": p["error"]}, t0), None
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from isaacsim.errors import ConfigError, IsaacsimError
-from isaacsim.sweep.execute import run_point
+from isaacsim.sweep.execute import row_base, run_point
 
 
 def cpu_count() -> int:
@@ -104,8 +104,7 @@ def run_dask(payloads: list[dict[str, Any]], scheduler: str, threads: int | None
             try:
                 row, summary = fut.result()
             except Exception as e:  # the worker was lost, or the task could not be run there
-                row = {"point": p["point"], "hash": p["hash"], "workload": p["workload"]["label"],
-                       **p["values"], "status": "failed", "error": f"dask: {type(e).__name__}: {e}"}
+                row = {**row_base(p), "status": "failed", "error": f"dask: {type(e).__name__}: {e}"}
                 summary = None
             yield p, row, summary
     finally:

@@ -123,8 +123,7 @@ def run_sweep(path: str | os.PathLike, *, out: str | os.PathLike | None = None, 
         outcome.interrupted = True
     finally:
         outcome.wall_s = time.perf_counter() - t0
-        store._dirty = True
-        store.flush()
+        store.flush(force=True)
     return outcome
 
 

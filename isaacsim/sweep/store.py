@@ -139,9 +139,10 @@ class ResultStore:
         if now - self._last_write >= max(self.min_interval_s, 20 * self._write_cost):
             self.flush()
 
-    def flush(self) -> None:
-        """Rewrite results.parquet and results.csv from all rows (atomically), if anything changed."""
-        if not self._dirty and (self.root / PARQUET).exists():
+    def flush(self, force: bool = False) -> None:
+        """Rewrite results.parquet and results.csv from all rows (atomically), if anything changed
+        (or always, with `force`: a resumed sweep brings tables a kill left behind up to date)."""
+        if not (force or self._dirty) and (self.root / PARQUET).exists():
             return
         t0 = time.monotonic()
         df = self.frame()
