@@ -1,0 +1,44 @@
+"""End-to-end goldens: every preset x shipped workload against its recorded summary.
+
+The files in tests/golden/ were written by `python tests/golden/record.py` before the code they
+guard was restructured (the commit is in each file). Integers (conversions, A/D operations,
+cycles, per-layer counts) must match exactly; accuracies and energies within 1e-9 relative, which
+allows a different summation order and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from tests.golden.record import PRESETS, WORKLOADS, path_of, run
+
+
+def _compare(got, want, where: str) -> list[str]:
+    if isinstance(want, dict):
+        diffs = [] if set(got) == set(want) else [f"{where}: keys {sorted(got)} != {sorted(want)}"]
+        for k in want:
+            if k in got:
+                diffs += _compare(got[k], want[k], f"{where}.{k}")
+        return diffs
+    if isinstance(want, float) and isinstance(got, (int, float)):
+        return [] if math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-30) else [f"{where}: {got!r} != {want!r}"]
+    return [] if got == want else [f"{where}: {got!r} != {want!r}"]
+
+
+@pytest.mark.parametrize("workload", WORKLOADS)
+@pytest.mark.parametrize("preset", PRESETS)
+def test_golden_summary(preset, workload):
+    want = json.loads(path_of(preset, workload).read_text())["summary"]
+    got = run(preset, workload)
+    diffs = _compare(got, want, f"{preset} x {workload}")
+    assert not diffs, "\n".join(diffs[:20])
+
+
+def test_compare_sees_a_change():
+    want = {"a": 1, "b": {"c": 1.0}}
+    assert _compare({"a": 1, "b": {"c": 1.0 + 1e-12}}, want, "x") == []
+    assert _compare({"a": 2, "b": {"c": 1.0}}, want, "x") == ["x.a: 2 != 1"]
+    assert _compare({"a": 1, "b": {"c": 1.001}}, want, "x")
