@@ -13,7 +13,7 @@ import math
 
 import pytest
 
-from tests.golden.record import PRESETS, WORKLOADS, path_of, run
+from tests.golden.record import cases, path_of, run
 
 
 def _compare(got, want, where: str) -> list[str]:
@@ -28,11 +28,11 @@ def _compare(got, want, where: str) -> list[str]:
     return [] if got == want else [f"{where}: {got!r} != {want!r}"]
 
 
-@pytest.mark.parametrize("workload", WORKLOADS)
-@pytest.mark.parametrize("preset", PRESETS)
-def test_golden_summary(preset, workload):
-    want = json.loads(path_of(preset, workload).read_text())["summary"]
-    got = run(preset, workload)
+@pytest.mark.parametrize(("preset", "workload", "timing_only"), cases(),
+                         ids=[f"{p}-{w}{'-timing_only' if t else ''}" for p, w, t in cases()])
+def test_golden_summary(preset, workload, timing_only):
+    want = json.loads(path_of(preset, workload, timing_only).read_text())["summary"]
+    got = run(preset, workload, timing_only)
     diffs = _compare(got, want, f"{preset} x {workload}")
     assert not diffs, "\n".join(diffs[:20])
 

@@ -22,6 +22,8 @@ PRESETS = ("isaac", "trq_baseline", "trq")
 WORKLOADS = ("lenet5_mnist5k", "lenet5_mnist5k_ab_w4a4", "lenet5_digits", "lenet5_digits_ab_w4a4",
              "resnet20_digits")
 SAMPLES = 32
+TIMING_ONLY = ("lenet5_mnist5k", "resnet20_digits")
+"""Workloads also recorded as timing-only runs (no sample; the registers' worst-case A/D operations) on every preset."""
 
 
 def golden_of(summary: dict) -> dict:
@@ -49,33 +51,42 @@ def golden_of(summary: dict) -> dict:
     }
 
 
-def run(preset: str, workload: str) -> dict:
+def run(preset: str, workload: str, timing_only: bool = False) -> dict:
     import isaacsim
 
     arch = isaacsim.load_arch(ROOT / "arch_configs" / f"{preset}.yaml")
-    res = isaacsim.simulate(arch, ROOT / "workloads" / workload, samples=SAMPLES)
+    if timing_only:
+        res = isaacsim.simulate(arch, ROOT / "workloads" / workload, timing_only=True)
+    else:
+        res = isaacsim.simulate(arch, ROOT / "workloads" / workload, samples=SAMPLES)
     return golden_of(res.summary())
 
 
-def path_of(preset: str, workload: str) -> Path:
-    return HERE / f"{preset}__{workload}.json"
+def path_of(preset: str, workload: str, timing_only: bool = False) -> Path:
+    return HERE / f"{preset}__{workload}{'__timing_only' if timing_only else ''}.json"
+
+
+def cases() -> list[tuple[str, str, bool]]:
+    """(preset, workload, timing_only) of every golden file."""
+    return [(p, w, False) for p in PRESETS for w in WORKLOADS] + \
+        [(p, w, True) for p in PRESETS for w in TIMING_ONLY]
 
 
 def main(argv: list[str]) -> int:
     check = "--check" in argv
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
-    for preset in PRESETS:
-        for wl in WORKLOADS:
-            got = run(preset, wl)
-            if check:
-                want = json.loads(path_of(preset, wl).read_text())["summary"]
-                print(f"{preset} x {wl}: {'same' if got == want else 'DIFFERENT'}")
-                continue
-            doc = {"preset": preset, "workload": wl, "samples": SAMPLES, "recorded_at_commit": commit,
-                   "summary": got}
-            path_of(preset, wl).write_text(json.dumps(doc, indent=1) + "\n")
-            print(f"{preset} x {wl}: cycles {got['latency_cycles']}, energy {got['energy_j']:.4g} J")
+    for preset, wl, tonly in cases():
+        got = run(preset, wl, tonly)
+        label = f"{preset} x {wl}{' (timing only)' if tonly else ''}"
+        if check:
+            want = json.loads(path_of(preset, wl, tonly).read_text())["summary"]
+            print(f"{label}: {'same' if got == want else 'DIFFERENT'}")
+            continue
+        doc = {"preset": preset, "workload": wl, "samples": 0 if tonly else SAMPLES, "timing_only": tonly,
+               "recorded_at_commit": commit, "summary": got}
+        path_of(preset, wl, tonly).write_text(json.dumps(doc, indent=1) + "\n")
+        print(f"{label}: cycles {got['latency_cycles']}, energy {got['energy_j']:.4g} J")
     return 0
 
 
