@@ -31,7 +31,7 @@ import numba
 import yaml
 
 from isaacsim.config.models import Arch
-from isaacsim.functional.simulate import simulate
+from isaacsim.pipeline import simulate
 from isaacsim.sweep import store as st
 from isaacsim.sweep.execute import thread_limits
 from isaacsim.sweep.executors import cpu_count

@@ -107,7 +107,7 @@ def network(wl, res, stages, arch, out_trace):
     wall_tl = time.perf_counter() - t
     assert nt_tl.latency_cycles == nt.latency_cycles
     t = time.perf_counter()
-    info = write_trace(tl, out_trace, clock_hz=stages.clock_hz, metadata={"arch": arch.name, "workload": wl.name})
+    info = write_trace(tl, out_trace, clock_hz=stages.clock.hz, metadata={"arch": arch.name, "workload": wl.name})
     info["write_s"] = time.perf_counter() - t
     info["with_timeline_s"] = wall_tl
     return nt, wall, info
@@ -133,7 +133,7 @@ def main() -> None:
         warnings.simplefilter("ignore")
         arch = isaacsim.load_arch(args.arch)
     stages = build_stages(arch)
-    clock = float(stages.clock_hz)
+    clock = float(stages.clock.hz)
 
     # ---- warm-up on LeNet-5 (numba compile or cache load), and its traces for fine vs default
     lenet = make("lenet5", samples=1)

@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "mvm": ("isaacsim.functional.mvm", "mvm"),
     "load_workload": ("isaacsim.workload", "load_workload"),
-    "simulate": ("isaacsim.functional.simulate", "simulate"),
+    "simulate": ("isaacsim.pipeline", "simulate"),
 }
 
 

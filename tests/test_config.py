@@ -153,7 +153,7 @@ def test_arch_is_frozen():
 def test_defaults_build_a_valid_arch():
     a = _quiet_load({})
     assert a == _quiet_load({"name": "custom"})
-    assert a.adc.mode == "uniform" and a.clock_period_ns == 10.0
+    assert a.adc.mode == "uniform" and a.clock.period_ns == 10
 
 
 def test_adc_ops_per_cycle():

@@ -349,7 +349,8 @@ def test_timing_only_runs_are_priced_too():
     (9, [8, 9, 10], 1),
 ])
 def test_multicast_hops(src, dst, want):
-    from isaacsim.energy.events import hops, multicast_hops
+    from isaacsim.mapping.noc import multicast_hops
+    from isaacsim.mapping.noc import router_hops as hops
 
     assert multicast_hops(src, dst, 4) == want
     if len(dst) == 1:

@@ -200,7 +200,7 @@ def test_point_caps_blas_and_numba_threads(monkeypatch, tmp_path):
     the reference matmul 20x slower with 2 workers on 2 cores)."""
     from threadpoolctl import threadpool_info
 
-    import isaacsim.functional.simulate as sim
+    import isaacsim.pipeline as sim
     from isaacsim.sweep.execute import payload, run_point
 
     seen = {}

@@ -12,8 +12,9 @@ import pytest
 
 from isaacsim.cli import main
 from isaacsim.errors import ConfigError
+from isaacsim.files import atomic_write_bytes
 from isaacsim.sweep import store as st
-from isaacsim.sweep.store import ResultStore, atomic_write_bytes, read_journal, read_table
+from isaacsim.sweep.store import ResultStore, read_journal, read_table
 
 
 def _row(point: int, h: str, status: str = "ok", **kw):

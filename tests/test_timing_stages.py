@@ -9,7 +9,8 @@ import yaml
 
 from isaacsim import load_arch
 from isaacsim.components import table_path
-from isaacsim.timing import build_stages, cycles_of, occupancy
+from isaacsim.config.clock import Clock
+from isaacsim.timing import build_stages
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,7 +58,7 @@ def test_isaac_counts_and_byte_rates():
     assert st["input_register"].rate == 2048 and st["output_register"].rate == 256
     assert st["hypertransport"].per_chip == 4 and st["hypertransport"].rate == 64  # 6.4 GB/s / 100 MHz
     for s in st.stages:
-        assert s.latency_cycles >= 1 and s.multi_cycle == (s.latency_ns > st.period_ns)
+        assert s.latency_cycles >= 1 and s.multi_cycle == (s.latency_ns > st.clock.period_ns)
         assert s.as_dict()["stage"] == s.name
 
 
@@ -71,7 +72,7 @@ def test_presets_share_the_isaac_timing(name):
 
 def test_clock_change_rounds_up():
     st = build_stages(arch("isaac", clock_mhz=250))
-    assert st.period_ns == 4
+    assert st.clock.period_ns == 4
     assert st["crossbar_read"].latency_cycles == 25 and st["crossbar_read"].rate == Fraction(1, 25)
     assert st["adc"].rate == Fraction(1280 * 8, 250)  # 40.96 ops per 4 ns cycle
     e = st["edram"]  # 10 ns at 4 ns: 2.5 -> 3 cycles, busy 3 cycles per 32-byte access
@@ -121,7 +122,7 @@ def test_table_without_latency_takes_one_period(tmp_path):
     path = tmp_path / "t.yaml"
     path.write_text(yaml.safe_dump(data))
     st = build_stages(arch("isaac", **{"components.table": str(path)}))
-    assert st["maxpool"].latency_ns == st.period_ns and "default" in st["maxpool"].latency_from
+    assert st["maxpool"].latency_ns == st.clock.period_ns and "default" in st["maxpool"].latency_from
     assert st["edram"].latency_cycles == 3 and st["edram"].rate == Fraction(32, 3)
 
 
@@ -135,8 +136,12 @@ def test_zero_units_are_not_stages():
 
 
 def test_cycle_helpers():
-    assert cycles_of(Fraction(100), Fraction(10)) == 10
-    assert cycles_of(Fraction(101), Fraction(10)) == 11
-    assert cycles_of(Fraction(1, 10), Fraction(10)) == 1
-    assert occupancy(Fraction(5), Fraction(10)) == Fraction(1, 2)
-    assert occupancy(Fraction(15), Fraction(10)) == 2
+    clk = Clock.of_mhz(100)  # a 10 ns period
+    assert clk.period_ns == 10 and clk.hz == 100_000_000
+    assert clk.cycles(Fraction(100)) == 10
+    assert clk.cycles(Fraction(101)) == 11
+    assert clk.cycles(Fraction(1, 10)) == 1
+    assert clk.occupancy(Fraction(5)) == Fraction(1, 2)
+    assert clk.occupancy(Fraction(15)) == 2
+    assert clk.seconds(63088) == 63088 / 1e8 and clk.per_second(Fraction(512, 5)) == 1.024e10
+    assert Clock.of_mhz(0.1).period_ns == 10_000  # exact from the decimal, not the binary float

@@ -37,7 +37,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Mapping
@@ -51,10 +50,12 @@ from isaacsim.adc.regfile import registers_document
 from isaacsim.calibrate.search import search_layer, trq_metrics
 from isaacsim.config import Arch, load_arch
 from isaacsim.errors import ConfigError, ConfigWarning, WorkloadError
-from isaacsim.functional.simulate import simulate
+from isaacsim.files import atomic_write_text
+from isaacsim.pipeline import simulate
 from isaacsim.progress import TerminalProgress
 from isaacsim.workload import Workload, load_workload
 from isaacsim.workload.io import Dataset
+from isaacsim.workload.resolve import resolve_workload
 
 STATE_VERSION = 1
 MIN_N_R2 = 3
@@ -149,18 +150,6 @@ def _workload_digest(wl: Workload) -> str:
 
 def _hist_digest(hists: Mapping[str, np.ndarray]) -> str:
     return _sha(*[x for k in hists for x in (k, np.asarray(hists[k], np.int64))])
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _with_adc(arch: Arch, **adc: Any) -> Arch:
@@ -309,7 +298,7 @@ def calibrate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Work
     def save() -> None:
         if st_path is not None:
             try:
-                _atomic_write(st_path, json.dumps(st, indent=1) + "\n")
+                atomic_write_text(st_path, json.dumps(st, indent=1) + "\n")
             except OSError as e:
                 raise ConfigError(f"state file {st_path}: cannot write ({e.__class__.__name__}: {e.strerror or e})") \
                     from None
@@ -501,7 +490,7 @@ def write_registers(path: str | os.PathLike, result: CalibrationResult) -> Path:
     doc = result.document()
     text = json.dumps(doc, indent=2) + "\n" if p.suffix.lower() == ".json" else yaml.safe_dump(doc, sort_keys=False)
     try:
-        _atomic_write(p, text)
+        atomic_write_text(p, text)
     except OSError as e:
         raise ConfigError(f"--out {p}: cannot write ({e.__class__.__name__}: {e.strerror or e})") from None
     return p
@@ -549,8 +538,6 @@ def calibrate_command(arch: Arch, workload: str, *, max_drop: float = 0.005, cal
                       eval_samples: int | None = None, out: str = "registers.yaml", state: str | None = None,
                       refine: bool = True) -> int:
     """`isaacsim calibrate`: calibrate, write the register file, print the table; 0 on success."""
-    from isaacsim.report.run import resolve_workload
-
     if not 0 <= max_drop < 1:
         raise ConfigError(f"--max-drop must be a fraction in [0, 1) (0.005 = 0.5 percentage points), got {max_drop}")
     out_p = Path(out)

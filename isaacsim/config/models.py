@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 import warnings
+from fractions import Fraction
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from isaacsim.config.clock import Clock, exact
 from isaacsim.errors import ConfigWarning
 
 
@@ -204,12 +206,9 @@ class Arch(Node):
     mapping: MappingConfig = Field(default_factory=MappingConfig, description="Layer placement options.")
 
     @property
-    def clock_hz(self) -> float:
-        return self.clock_mhz * 1e6
-
-    @property
-    def clock_period_ns(self) -> float:
-        return 1e3 / self.clock_mhz
+    def clock(self) -> Clock:
+        """The system clock (exact); `clock_mhz` is its YAML form."""
+        return Clock.of_mhz(self.clock_mhz)
 
     @property
     def max_sample(self) -> int:
@@ -223,12 +222,20 @@ class Arch(Node):
         return max(1, math.ceil(math.log2(self.max_sample + 1)))
 
     @property
-    def adc_ops_per_cycle(self) -> float:
-        """A/D operations one ADC performs per system cycle."""
+    def adc_ops_per_cycle(self) -> Fraction:
+        """A/D operations one ADC performs per system cycle (exact): `adc.ops_per_cycle`, else
+        sample rate x resolution / clock. The one home of the ADC's rate (`adc_rate_source` says which)."""
         a = self.adc
         if a.ops_per_cycle is not None:
-            return a.ops_per_cycle
-        return a.sample_rate_msps * 1e6 * a.resolution / self.clock_hz
+            return exact(a.ops_per_cycle)
+        return exact(a.sample_rate_msps) * a.resolution / self.clock.mhz
+
+    @property
+    def adc_rate_source(self) -> str:
+        """Where `adc_ops_per_cycle` comes from, in config keys."""
+        if self.adc.ops_per_cycle is not None:
+            return "adc.ops_per_cycle"
+        return "adc.sample_rate_msps x adc.resolution / clock_mhz"
 
     @model_validator(mode="after")
     def _warn_lossy(self) -> Arch:

@@ -38,6 +38,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from isaacsim.config.models import Arch
+from isaacsim.mapping.noc import multicast_hops
 from isaacsim.mapping.placement import LayerPlacement, NetworkMapping
 
 COLUMNS = ("tile", "pe", "layer", "component", "action", "count")
@@ -48,25 +49,6 @@ TILE_COMPONENTS = ("edram", "tile_bus", "router", "tile_shift_add", "sigmoid", "
 CHIP_COMPONENTS = ("hypertransport",)
 
 _Key = tuple  # (tile | None, pe | None, layer | None, component, action)
-
-
-def hops(src_tile: int, dst_tile: int, tiles_per_router: int) -> int:
-    """Router hops between two tiles: 0 on the same tile, else 1 + routers apart (timing model)."""
-    if src_tile == dst_tile:
-        return 0
-    return 1 + abs(src_tile // tiles_per_router - dst_tile // tiles_per_router)
-
-
-def multicast_hops(src_tile: int, dst_tiles, tiles_per_router: int) -> int:
-    """Router hops of one multicast from `src_tile` to the tiles `dst_tiles`: the routers form
-    the timing model's line, and the bytes cross each link between the source's router and the
-    farthest destination router on either side once, plus the hop into the first router (so one
-    destination costs `hops`); 0 when every destination is the source tile."""
-    others = [d // tiles_per_router for d in dst_tiles if d != src_tile]
-    if not others:
-        return 0
-    r = src_tile // tiles_per_router
-    return 1 + max(r, *others) - min(r, *others)
 
 
 def windows_per_copy(n_windows: int, copies: int) -> np.ndarray:

@@ -38,7 +38,7 @@ def _reads_per_s(arch: Arch) -> float:
 
 def _adc_ops_per_s(arch: Arch) -> float:
     """A/D operations one ADC performs per second (sample rate x resolution, or the override)."""
-    return arch.adc_ops_per_cycle * arch.clock_hz
+    return arch.clock.per_second(arch.adc_ops_per_cycle)
 
 
 def _adc_results_per_s(arch: Arch) -> float:
@@ -49,7 +49,7 @@ def _adc_results_per_s(arch: Arch) -> float:
 def _units(arch: Arch) -> list[tuple[str, str, float, float]]:
     """(level, component, count, full-rate actions/s per unit) for every unit the arch has."""
     pe, tile, chip, xb = arch.pe, arch.tile, arch.chip, arch.crossbar
-    clk = arch.clock_hz
+    clk = float(arch.clock.hz)
     reads = _reads_per_s(arch)
     results = _adc_results_per_s(arch)
     trq_regs = pe.adcs if arch.adc.mode == "trq" else 0

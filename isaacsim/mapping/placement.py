@@ -80,11 +80,6 @@ class LayerPlacement:
         return self.geometry.cell_utilisation
 
     @property
-    def slot_utilisation(self) -> float:
-        """Fraction of the crossbar slots of the layer's PEs that it fills."""
-        return self.crossbars / (self.n_pes * self.crossbars_per_pe)
-
-    @property
     def vectors_per_copy(self) -> int:
         """Input vectors the busiest copy processes per inference (vectors split over copies)."""
         return math.ceil(self.layer.n_vectors / self.copies)

@@ -40,12 +40,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from isaacsim.errors import ConfigError
+from isaacsim.files import atomic_write
 from isaacsim.timing.events import Timeline, TimelineEvent
 
 EVENT_BYTES = 400
@@ -167,14 +167,9 @@ def write_trace(timeline: Timeline, path: str | os.PathLike, *, clock_hz: Any,
     path = Path(path)
     folder = path.parent
     dump = json.JSONEncoder(separators=_SEP, default=_plain, ensure_ascii=False, allow_nan=False).encode
-    tmp = None
-    try:
-        if not folder.is_dir():
-            raise FileNotFoundError(f"no folder {str(folder)!r}")
-        if path.is_dir():
-            raise IsADirectoryError("it is a folder")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
             f.write('{"traceEvents":[')
             first = True
             for m in meta:
@@ -185,19 +180,18 @@ def write_trace(timeline: Timeline, path: str | os.PathLike, *, clock_hz: Any,
                 f.write(("" if first else ",") + dump(_event(e, pid, tid, kinds[e.track], p, q)))
                 first = False
             f.write('],"displayTimeUnit":"ns","otherData":' + dump(other) + "}")
-        size = os.stat(tmp).st_size
-        os.replace(tmp, path)
-        tmp = None
+
+    try:
+        if not folder.is_dir():
+            raise FileNotFoundError(f"no folder {str(folder)!r}")
+        if path.is_dir():
+            raise IsADirectoryError("it is a folder")
+        atomic_write(path, write)
+        size = os.stat(path).st_size
     except OSError as exc:
         why = exc.strerror or str(exc)
         raise ConfigError(f"cannot write trace file {str(path)!r}: {why}") from exc
     except ValueError as exc:  # NaN or infinity in args or metadata: not JSON
         raise ConfigError(f"cannot write trace file {str(path)!r}: {exc}") from exc
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
     return {"path": str(path), "events": len(timeline.events), "tracks": len(tracks), "bytes": size,
             "dropped": timeline.dropped, "stride": timeline.stride}

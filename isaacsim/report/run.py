@@ -18,24 +18,9 @@ from pathlib import Path
 import yaml
 
 from isaacsim.config.models import Arch
-from isaacsim.errors import ConfigError, IsaacsimError, WorkloadError
-from isaacsim.functional.result import Result
-
-ZOO_PREFIX = "zoo:"
-
-
-def resolve_workload(ref: str):
-    """A workload directory, or `zoo:NAME` built in memory by the model zoo."""
-    if ref.startswith(ZOO_PREFIX):
-        name = ref[len(ZOO_PREFIX):]
-        try:
-            from isaacsim.workload.zoo import make
-        except ImportError:
-            raise WorkloadError(f"{ref}: the model zoo (isaacsim.workload.zoo) is not available") from None
-        return make(name)
-    from isaacsim.workload import load_workload
-
-    return load_workload(ref)
+from isaacsim.errors import ConfigError, IsaacsimError
+from isaacsim.pipeline import Result
+from isaacsim.workload.resolve import resolve_workload
 
 
 def check_timing_options(no_timing: bool, timing_report: bool, trace: str | None, timing_only: bool = False,
@@ -104,7 +89,7 @@ def print_text(res: Result) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from isaacsim.functional.simulate import RANDOM_SEED
+    from isaacsim.pipeline import RANDOM_SEED
 
     con = Console(highlight=False)
     if not con.is_terminal:  # files and pipes: never cut numbers to fit 80 columns
@@ -182,7 +167,7 @@ def run_command(arch: Arch, workload: str, *, samples: int | None = None, regist
                 timing: str = "default", timing_report: bool = False, trace: str | None = None,
                 no_timing: bool = False, timing_only: bool = False, profile: str | None = None) -> int:
     """Run, print, write --out; 0 on success, 2 after a failed run, 130 after an interrupt."""
-    from isaacsim.functional.simulate import simulate
+    from isaacsim.pipeline import simulate
 
     check_timing_options(no_timing, timing_report, trace, timing_only, profile, samples, batch_size)
     out_dir = _out_dir(out) if out is not None else None

@@ -17,7 +17,8 @@ import warnings
 from functools import lru_cache
 from typing import Any
 
-from isaacsim.sweep.spec import ZOO_PREFIX, Point, RunOptions
+from isaacsim.sweep.spec import Point, RunOptions
+from isaacsim.workload.resolve import resolve_workload, zoo_name
 
 
 def payload(point: Point, run: RunOptions) -> dict[str, Any]:
@@ -33,12 +34,9 @@ def payload(point: Point, run: RunOptions) -> dict[str, Any]:
 
 @lru_cache(maxsize=4)
 def _workload(ref: str, fingerprint: str):
-    if ref.startswith(ZOO_PREFIX):
-        from isaacsim.workload.zoo import make
-
-        return make(ref[len(ZOO_PREFIX):])
+    if zoo_name(ref) is not None:
+        return resolve_workload(ref)
     from isaacsim.sweep.spec import workload_fingerprint
-    from isaacsim.workload import load_workload
 
     if not os.path.isdir(ref):
         raise FileNotFoundError(f"workload {ref} is not on host {socket.gethostname()} "
@@ -46,7 +44,7 @@ def _workload(ref: str, fingerprint: str):
     now = workload_fingerprint(ref)
     if now != fingerprint:
         raise RuntimeError(f"workload {ref} changed since the sweep started (fingerprint {now} != {fingerprint})")
-    return load_workload(ref)
+    return resolve_workload(ref)
 
 
 def set_threads(threads: int | None) -> None:
@@ -105,7 +103,7 @@ def run_point(p: dict[str, Any], threads: int | None = 1) -> tuple[dict[str, Any
     try:
         set_threads(threads)
         from isaacsim.config.models import Arch
-        from isaacsim.functional.simulate import simulate
+        from isaacsim.pipeline import simulate
 
         with warnings.catch_warnings(), thread_limits(threads):
             warnings.simplefilter("ignore")

@@ -30,9 +30,9 @@ from isaacsim.config.loader import (
     set_dotted,
 )
 from isaacsim.config.models import Arch
-from isaacsim.errors import ConfigError
+from isaacsim.errors import ConfigError, WorkloadError
+from isaacsim.workload.resolve import ZOO_PREFIX, zoo_name
 
-ZOO_PREFIX = "zoo:"
 HASH_VERSION = 1
 """Bumped when what a point's metrics mean changes, so old rows stop matching new points."""
 MAX_POINTS = 1_000_000
@@ -231,12 +231,11 @@ def workload_fingerprint(ref: str) -> str:
 
 
 def _resolve_workload(entry: WorkloadEntry, base_dir: Path, default_samples: int | None, where: str) -> Workload:
-    if entry.path.startswith(ZOO_PREFIX):
-        from isaacsim.workload.zoo import ZOO
-
-        name = entry.path[len(ZOO_PREFIX):]
-        if name not in ZOO:
-            raise ConfigError(f"{where}: workload {entry.path}: no zoo network {name!r}; zoo: {', '.join(ZOO)}")
+    try:
+        name = zoo_name(entry.path)
+    except WorkloadError as e:
+        raise ConfigError(f"{where}: workload {entry.path}: {e}") from None
+    if name is not None:
         ref = entry.path
         label = entry.name or name
     else:

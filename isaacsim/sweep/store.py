@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from isaacsim.errors import ConfigError
+from isaacsim.files import atomic_write_bytes, atomic_write_text
 
 META = ["point", "hash", "workload", "status", "error"]
 """Leading columns of every row; the swept keys follow, then METRICS, then RUN_INFO."""
@@ -50,24 +51,6 @@ def _clean(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and a rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 class ResultStore:

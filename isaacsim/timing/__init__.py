@@ -15,7 +15,7 @@ from isaacsim.timing.bounds import (
     network_bound,
 )
 from isaacsim.timing.layer import LayerTiming, layer_steps, simulate_layer
-from isaacsim.timing.stages import DEFAULTS, Stage, Stages, build_stages, cycles_of, occupancy
+from isaacsim.timing.stages import DEFAULTS, Stage, Stages, build_stages
 
 __all__ = [
     "DEFAULTS",
@@ -26,11 +26,9 @@ __all__ = [
     "Stage",
     "Stages",
     "build_stages",
-    "cycles_of",
     "estimate_counts",
     "layer_bound",
     "layer_steps",
     "network_bound",
-    "occupancy",
     "simulate_layer",
 ]

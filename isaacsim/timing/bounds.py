@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
+from isaacsim.config.clock import Clock
 from isaacsim.mapping.placement import LayerPlacement, NetworkMapping
 from isaacsim.timing.stages import Stages
 
@@ -167,7 +168,7 @@ class NetworkBound:
     """Per-layer bounds of a placed network and the network-level figures they imply."""
 
     layers: tuple[LayerBound, ...]
-    clock_hz: Fraction
+    clock: Clock
 
     @property
     def sequential(self) -> Fraction:
@@ -194,7 +195,7 @@ class NetworkBound:
     @property
     def throughput_per_s(self) -> float:
         """Upper bound on pipelined inferences per second: clock / the slowest layer's bound."""
-        return float(self.clock_hz / self.pipelined)
+        return float(self.clock.hz / self.pipelined)
 
     def as_dict(self) -> dict:
         return {"sequential_cycles": self.sequential_cycles, "pipelined_cycles": self.pipelined_cycles,
@@ -208,4 +209,4 @@ def network_bound(mapping: NetworkMapping, stages: Stages,
     missing = [lp.name for lp in mapping.layers if lp.name not in counts]
     if missing:
         raise KeyError(f"no (ad_ops, conversions) for layer(s) {', '.join(missing)}")
-    return NetworkBound(tuple(layer_bound(lp, stages, *counts[lp.name]) for lp in mapping.layers), stages.clock_hz)
+    return NetworkBound(tuple(layer_bound(lp, stages, *counts[lp.name]) for lp in mapping.layers), stages.clock)

@@ -36,8 +36,10 @@ from typing import Any
 import numpy as np
 import simpy
 
+from isaacsim.config.clock import Clock
 from isaacsim.config.models import Arch
 from isaacsim.kernels.pe_schedule import COUNTERS, pe_rounds
+from isaacsim.mapping.noc import router_hops
 from isaacsim.mapping.placement import LayerPlacement, NetworkMapping
 from isaacsim.timing.bounds import layer_bound
 from isaacsim.timing.layer import GRANULARITIES, Rates, fine_round, layer_steps
@@ -201,7 +203,7 @@ class _Layer:
 class NetworkTiming:
     """One inference's pipeline timing (module docstring; docs/timing.md, "Report")."""
 
-    clock_hz: float
+    clock: Clock
     granularity: str
     latency_cycles: int
     occupancy_cycles: int
@@ -217,11 +219,11 @@ class NetworkTiming:
 
     @property
     def latency_s(self) -> float:
-        return self.latency_cycles / self.clock_hz
+        return self.clock.seconds(self.latency_cycles)
 
     @property
     def throughput_ips(self) -> float:
-        return self.clock_hz / self.occupancy_cycles if self.occupancy_cycles else 0.0
+        return float(self.clock.hz / self.occupancy_cycles) if self.occupancy_cycles else 0.0
 
     def layer(self, name: str) -> dict:
         for ly in self.layers:
@@ -230,7 +232,7 @@ class NetworkTiming:
         raise KeyError(name)
 
     def as_dict(self) -> dict:
-        return {"clock_hz": self.clock_hz, "granularity": self.granularity,
+        return {"clock_hz": float(self.clock.hz), "granularity": self.granularity,
                 "latency_cycles": self.latency_cycles, "latency_s": self.latency_s,
                 "occupancy_cycles": self.occupancy_cycles, "throughput_ips": self.throughput_ips,
                 "bottleneck": dict(self.bottleneck), "stalls": dict(self.stalls),
@@ -312,7 +314,7 @@ def simulate_network(wl, mapping: NetworkMapping, traces, stages: Stages, *, arc
         x = node.inputs[0]
         n_in = _pixels(wl.shapes[x])
         req, last = _window_needs(L.lp, n_in)
-        px_bytes = wl.shapes[x][0] * byte if len(wl.shapes[x]) == 3 else wl.shapes[x][0] * byte
+        px_bytes = wl.shapes[x][0] * byte  # one pixel: its channels
         cap = int(edram // px_bytes) if px_bytes else n_in
         firstq = np.searchsorted(last, np.arange(ly.n_vectors), side="left")
         mincap = int((req - firstq + 1).max())
@@ -330,7 +332,7 @@ def simulate_network(wl, mapping: NetworkMapping, traces, stages: Stages, *, arc
             nfu = _cycles(stages, "sigmoid") if ("relu" in ops or "add" in ops) else 0
             nfu += _cycles(stages, "maxpool") if ops & {"maxpool", "avgpool", "global_avgpool"} else 0
             s_tile, d_tile = S.lp.tiles[-1], L.lp.tiles[0]
-            hops = 0 if s_tile == d_tile else 1 + abs(s_tile // tpr - d_tile // tpr)
+            hops = router_hops(s_tile, d_tile, tpr)
             nbytes = math.ceil(S.lp.layer.out_channels * byte)
             lat, occ = _transfer(stages, nbytes, hops)
             e = _Edge(src, L.name, idx[req], gate, S.tail + nfu + lat, occ, nbytes, hops == 0,
@@ -488,7 +490,7 @@ def _report(layers, stages, arch, mapping, granularity, events, wall, notes, tim
     util = _utilisation(layers, stages, mapping, rates, latency, l_r)
     table = [{"name": s.name, "latency_ns": float(s.latency_ns), "cycles": s.latency_cycles,
               "multi_cycle": s.multi_cycle, "rate_per_cycle": float(s.rate), "unit": s.unit} for s in stages.stages]
-    return NetworkTiming(float(stages.clock_hz), granularity, latency, occ_max, bott or {}, stalls, util, table,
+    return NetworkTiming(stages.clock, granularity, latency, occ_max, bott or {}, stalls, util, table,
                          rows, events + sum(L.events for L in layers.values()), wall, notes)
 
 

@@ -202,14 +202,5 @@ def timing_only_result(arch, wl, mapping, profile: dict[str, Any] | None = None,
     return res
 
 
-def simulate_timing_only(arch, wl, profile: dict[str, Any] | str | os.PathLike | None = None,
-                         granularity: str = "default", registers=None):
-    """`isaacsim.simulate(arch, wl, timing_only=True, profile=profile)`."""
-    from isaacsim.functional.simulate import simulate
-
-    return simulate(arch, wl, timing_only=True, profile=profile, timing_granularity=granularity,
-                    registers=registers)
-
-
 __all__ = ["FORMAT_VERSION", "check_profile", "load_profile", "mean_ops", "profile_of", "save_profile",
-           "simulate_timing_only", "synthetic_trace", "synthetic_traces", "timing_only_result"]
+           "synthetic_trace", "synthetic_traces", "timing_only_result"]

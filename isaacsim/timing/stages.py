@@ -51,11 +51,11 @@ register port width). DAC and S+H are part of the crossbar read (DESIGN 4), not 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 
 from isaacsim.components import ComponentTable, load_table
+from isaacsim.config.clock import Clock, exact
 from isaacsim.config.models import Arch
 
 DEFAULTS: dict[str, str] = {
@@ -66,13 +66,6 @@ DEFAULTS: dict[str, str] = {
     ),
 }
 """The only fallbacks: named, and each derived from the config rather than a typed number."""
-
-
-def exact(x: float | int | Fraction) -> Fraction:
-    """A config number as an exact Fraction: ints and Fractions as they are, floats by their decimal repr."""
-    if isinstance(x, (int, Fraction)):
-        return Fraction(x)
-    return Fraction(repr(float(x)))
 
 
 @dataclass(frozen=True)
@@ -124,8 +117,7 @@ class Stages:
     """Every stage of one arch at its clock; index by name (`stages["adc"]`)."""
 
     arch_name: str
-    clock_mhz: Fraction
-    period_ns: Fraction
+    clock: Clock
     stages: tuple[Stage, ...]
     adc_resolution: int
     early_termination: bool
@@ -146,24 +138,8 @@ class Stages:
     def names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.stages)
 
-    @property
-    def clock_hz(self) -> Fraction:
-        return self.clock_mhz * 1_000_000
-
     def table(self) -> list[dict]:
         return [s.as_dict() for s in self.stages]
-
-
-def cycles_of(latency_ns: Fraction, period_ns: Fraction) -> int:
-    """Latency in whole cycles, rounded up, at least one (DESIGN 4)."""
-    return max(1, math.ceil(latency_ns / period_ns))
-
-
-def occupancy(latency_ns: Fraction, period_ns: Fraction) -> Fraction:
-    """Cycles one action holds its unit: whole cycles when multi-cycle, else the exact fraction."""
-    if latency_ns > period_ns:
-        return Fraction(cycles_of(latency_ns, period_ns))
-    return latency_ns / period_ns
 
 
 def _table_latency(table: ComponentTable, unit: str) -> Fraction | None:
@@ -176,8 +152,8 @@ def _table_latency(table: ComponentTable, unit: str) -> Fraction | None:
 def build_stages(arch: Arch, table: ComponentTable | None = None) -> Stages:
     """The stage table of `arch` at `arch.clock_mhz` (module docstring has every formula)."""
     table = table if table is not None else load_table(arch.components.table)
-    clock = exact(arch.clock_mhz)
-    period = Fraction(1000) / clock
+    clock = arch.clock
+    period = clock.period_ns
     pes, tiles = arch.pe, arch.tile
     ppt, n_tiles = Fraction(tiles.pes), Fraction(arch.chip.tiles)
     ov = arch.latency_ns
@@ -203,27 +179,23 @@ def build_stages(arch: Arch, table: ComponentTable | None = None) -> Stages:
             per_pe, per_tile, per_chip = None, count, count * n_tiles
         else:
             per_pe, per_tile, per_chip = None, None, count
-        stages.append(Stage(name, resource, level, per_pe, per_tile, per_chip, lat, cycles_of(lat, period),
+        stages.append(Stage(name, resource, level, per_pe, per_tile, per_chip, lat, clock.cycles(lat),
                             lat > period, rate, unit, src))
 
     def by_latency(name: str, resource: str, level: str, count: int | Fraction, override: str | None,
                    items: Fraction | int, unit: str) -> Fraction:
         lat, src = latency(resource, override)
-        add(name, resource, level, count, lat, src, Fraction(items) / occupancy(lat, period), unit)
+        add(name, resource, level, count, lat, src, Fraction(items) / clock.occupancy(lat), unit)
         return lat
 
     # ---- PE
     xb = arch.crossbar
     read_ns = exact(xb.read_latency_ns)
     add("crossbar_read", "crossbar", "pe", pes.crossbars, read_ns, "crossbar.read_latency_ns",
-        1 / occupancy(read_ns, period), "reads")
+        1 / clock.occupancy(read_ns), "reads")
 
     a = arch.adc
-    if a.ops_per_cycle is not None:
-        adc_rate, adc_src = exact(a.ops_per_cycle), "adc.ops_per_cycle"
-    else:
-        adc_rate = exact(a.sample_rate_msps) * a.resolution / clock
-        adc_src = "adc.sample_rate_msps x adc.resolution / clock_mhz"
+    adc_rate, adc_src = arch.adc_ops_per_cycle, arch.adc_rate_source
     adc_ns = a.resolution / adc_rate * period
     add("adc", "adc", "pe", pes.adcs, adc_ns, f"{adc_src} (one {a.resolution}-bit conversion)", adc_rate, "A/D ops")
     t_op = _table_latency(table, "adc")
@@ -256,11 +228,11 @@ def build_stages(arch: Arch, table: ComponentTable | None = None) -> Stages:
         cfg_ns, cfg_src = _table_latency(table, "trq_config"), f"table {table.name}: components.trq_config.latency_ns"
     else:
         cfg_ns, cfg_src = bus_ns, "default (DEFAULTS['config_load']): one tile-bus transfer"
-    add("config_load", "trq_config", "pe", 1, cfg_ns, cfg_src, 1 / occupancy(cfg_ns, period), "layer loads")
+    add("config_load", "trq_config", "pe", 1, cfg_ns, cfg_src, 1 / clock.occupancy(cfg_ns), "layer loads")
 
     # ---- chip
     if table.entry("hypertransport") is not None:
         by_latency("hypertransport", "hypertransport", "chip", arch.chip.hypertransport_links, None, 1, "bytes")
 
-    return Stages(arch.name, clock, period, tuple(stages), a.resolution, a.early_termination,
+    return Stages(arch.name, clock, tuple(stages), a.resolution, a.early_termination,
                   arch.datapath.input_bits, arch.datapath.psum_bits, tuple(notes))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from isaacsim.errors import ConfigError, WorkloadError
+from isaacsim.files import atomic_write
 from isaacsim.progress import TerminalProgress
 from isaacsim.workload.datasets import DATASETS
 
@@ -129,18 +129,12 @@ def _batches(n: int, batch: int, seed: int, epoch: int) -> list[np.ndarray]:
     return np.array_split(perm, max(1, math.ceil(n / batch)))
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(str(tmp))
-    os.replace(tmp, path)
-
-
 def _write_json(path: Path, doc: dict) -> None:
     def w(p):
         with open(p, "w") as f:
             json.dump(doc, f, indent=2)
             f.write("\n")
-    _atomic_write(path, w)
+    atomic_write(path, w)
 
 
 def _read_metrics(path: Path, upto: int) -> list[dict]:
@@ -155,7 +149,7 @@ def _read_metrics(path: Path, upto: int) -> list[dict]:
             if isinstance(row, dict) and isinstance(row.get("epoch"), int) and row["epoch"] <= upto:
                 rows.append(row)
         rows = list({r["epoch"]: r for r in rows}.values())
-    _atomic_write(path, lambda p: Path(p).write_text("".join(json.dumps(r) + "\n" for r in rows)))
+    atomic_write(path, lambda p: Path(p).write_text("".join(json.dumps(r) + "\n" for r in rows)))
     return rows
 
 
@@ -279,7 +273,7 @@ def train(cfg: TrainConfig, *, on_epoch: Callable[[dict], None] | None = None) -
                          "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state(),
                          "epoch": epoch, "global_step": gstep, "bn_folded": bool(net.bn_folded),
                          "config": cfg.key()}
-                _atomic_write(out / CHECKPOINT, lambda p, s=state: torch.save(s, p))
+                atomic_write(out / CHECKPOINT, lambda p, s=state: torch.save(s, p))
                 with open(out / METRICS, "a") as f:
                     f.write(json.dumps(row) + "\n")
                 rows.append(row)
