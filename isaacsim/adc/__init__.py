@@ -1,8 +1,10 @@
-"""ADC models (ideal, uniform SAR, Twin Range Quantization) and their per-layer config registers.
+"""ADC models (ideal, uniform SAR, Twin Range Quantization), their config and per-layer registers.
 
 `convert(x, adc)` is the public contract: bit-line samples in, decoded values and A/D operation
-counts out. It runs the traced SAR kernel (`isaacsim.kernels.sar`); the per-mode modules hold
-the closed forms the kernel is tested against.
+counts out. It runs the kind's SAR trace (`isaacsim.kernels.sar`); each kind also has the closed
+form the kernel is tested against. One module per kind (`ideal`, `uniform`, `trq`), each an
+`ADCKind` (`base`), registered by name in `kinds`; `ADCConfig` (`config`) is the `adc:` section
+of an architecture and `ADCRegisters` (`registers`) one layer's resolved registers.
 """
 
 from __future__ import annotations
@@ -12,11 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from isaacsim.adc import ideal, trq, uniform
-from isaacsim.adc.registers import REGISTERS, ADCRegisters
-from isaacsim.config.models import ADCConfig
+from isaacsim.adc.base import ADCKind
+from isaacsim.adc.config import ADCConfig
+from isaacsim.adc.kinds import KINDS, KindTable, kind, register, unregister
+from isaacsim.adc.registers import ADCRegisters
 
-CLOSED_FORMS = {"ideal": ideal.closed_form, "uniform": uniform.closed_form, "trq": trq.closed_form}
+CLOSED_FORMS: Mapping[str, Any] = KindTable("closed_form")
+"""`CLOSED_FORMS[mode](x, regs)` -> (code, msb, units, ops) in closed form, for every registered kind."""
+
+REGISTERS: Mapping[str, tuple[str, ...]] = KindTable("registers")
+"""The registers each mode uses, in the order `ADCRegisters.to_dict` writes them."""
 
 
 def trace(x, adc: ADCRegisters | ADCConfig | Mapping[str, Any]):
@@ -24,14 +31,12 @@ def trace(x, adc: ADCRegisters | ADCConfig | Mapping[str, Any]):
 
     units are integer multiples of the base step `ADCRegisters.of(adc).step`.
     """
-    from isaacsim.kernels.sar import sar_convert_array
-
     regs = ADCRegisters.of(adc)
     arr = np.asarray(x)
     if arr.dtype.kind not in "iub":
         raise ValueError(f"ADC samples must be integers, got dtype {arr.dtype}")
     flat = np.ascontiguousarray(arr, dtype=np.int64).ravel()
-    out = sar_convert_array(flat, *regs.kernel_args())
+    out = regs.trace(flat)
     return tuple(o.reshape(arr.shape) for o in out)
 
 
@@ -49,4 +54,7 @@ def convert(x, adc: ADCRegisters | ADCConfig | Mapping[str, Any]):
     return units * regs.step, ops
 
 
-__all__ = ["ADCRegisters", "CLOSED_FORMS", "REGISTERS", "convert", "trace"]
+__all__ = [
+    "ADCConfig", "ADCKind", "ADCRegisters", "CLOSED_FORMS", "KINDS", "REGISTERS", "convert", "kind", "register",
+    "trace", "unregister",
+]

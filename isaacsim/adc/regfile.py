@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from isaacsim.adc.kinds import names_text
 from isaacsim.adc.registers import ADCRegisters
 from isaacsim.config.loader import read_text_file, read_yaml_mapping
 from isaacsim.errors import ConfigError
@@ -47,7 +48,9 @@ def parse_registers(data: Mapping[str, Any], source: str = "<registers>") -> dic
         raise ConfigError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}; valid keys: {', '.join(TOP_KEYS)}")
     version = data.get("format_version", FORMAT_VERSION)
     if isinstance(version, bool) or version != FORMAT_VERSION:
-        raise ConfigError(f"{source}: format_version {version!r} is not supported (this version reads {FORMAT_VERSION})")
+        raise ConfigError(
+            f"{source}: format_version {version!r} is not supported (this version reads {FORMAT_VERSION})"
+        )
     meta = data.get("meta")
     if meta is not None and not isinstance(meta, Mapping):
         raise ConfigError(f"{source}: meta must be a mapping, got {type(meta).__name__}")
@@ -66,7 +69,7 @@ def parse_registers(data: Mapping[str, Any], source: str = "<registers>") -> dic
         if not isinstance(regs, Mapping):
             raise ConfigError(f"{where}: expected a mapping of registers, got {type(regs).__name__}")
         if "mode" not in regs:
-            raise ConfigError(f"{where}: 'mode' is required (ideal, uniform or trq)")
+            raise ConfigError(f"{where}: 'mode' is required ({names_text(quote=False)})")
         try:
             out[name] = ADCRegisters.from_dict(regs)
         except ConfigError as e:

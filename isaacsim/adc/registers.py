@@ -1,10 +1,10 @@
-"""Per-layer ADC config registers (the registers near the ADC and S+A of paper 000 sec. III-D).
+"""Per-layer ADC config registers (the registers near the ADC and S+A, TRQ paper sec. III-D).
 
 `ADCRegisters` is frozen and holds only what the hardware needs: the mode, the physical
-resolution R, and the active mode's registers (uniform: bits K and step D; trq: n_r1, n_r2, m,
+resolution R, and the active kind's registers (uniform: bits K and step D; trq: n_r1, n_r2, m,
 delta_r1 = D1, bias). Inactive registers are normalised to their defaults so two register sets
 that code alike compare equal. Validation reuses `ADCConfig`; every failure is a `ConfigError`
-that names the key.
+that names the key. What depends on the mode is asked of the kind (`ADCRegisters.kind`).
 """
 
 from __future__ import annotations
@@ -13,17 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
-from isaacsim.config.models import ADCConfig
+from isaacsim.adc import kinds
+from isaacsim.adc.base import ADCKind
+from isaacsim.adc.config import ADCConfig
 from isaacsim.errors import ConfigError
-
-REGISTERS = {
-    "ideal": ("mode", "resolution"),
-    "uniform": ("mode", "resolution", "bits", "delta"),
-    "trq": ("mode", "resolution", "n_r1", "n_r2", "m", "delta_r1", "bias"),
-}
-"""The registers each mode uses, in the order `to_dict` writes them."""
 
 _DEFAULTS = ADCConfig()
 
@@ -56,20 +52,11 @@ class ADCRegisters:
 
     @classmethod
     def from_config(cls, cfg: ADCConfig) -> ADCRegisters:
-        uniform = cfg.mode == "uniform"
-        trq = cfg.mode == "trq"
+        """The kind's resolved registers; the others at their defaults (bits R, step D 1)."""
         d = _DEFAULTS
-        return cls(
-            mode=cfg.mode,
-            resolution=cfg.resolution,
-            bits=cfg.effective_bits if uniform else cfg.resolution,
-            delta=float(cfg.effective_delta) if uniform else 1.0,
-            n_r1=cfg.n_r1 if trq else d.n_r1,
-            n_r2=cfg.n_r2 if trq else d.n_r2,
-            m=cfg.m if trq else d.m,
-            delta_r1=float(cfg.delta_r1) if trq else d.delta_r1,
-            bias=cfg.bias if trq else d.bias,
-        )
+        inactive = {"bits": cfg.resolution, "delta": 1.0, "n_r1": d.n_r1, "n_r2": d.n_r2, "m": d.m,
+                    "delta_r1": d.delta_r1, "bias": d.bias}
+        return cls(mode=cfg.mode, resolution=cfg.resolution, **{**inactive, **cfg.kind.normalise(cfg)})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ADCRegisters:
@@ -90,14 +77,19 @@ class ADCRegisters:
         return cls.from_config(cfg)
 
     def to_dict(self) -> dict[str, Any]:
-        """The active mode's registers, plain Python values; `from_dict` reads it back equal."""
-        return {k: getattr(self, k) for k in REGISTERS[self.mode]}
+        """The active kind's registers, plain Python values; `from_dict` reads it back equal."""
+        return {k: getattr(self, k) for k in self.kind.registers}
 
-    # ---- derived
+    # ---- what the kind says
+    @property
+    def kind(self) -> ADCKind:
+        """The ADC kind `mode` names (`isaacsim.adc.kinds`)."""
+        return kinds.kind(self.mode)
+
     @property
     def step(self) -> float:
         """Base step of the S+A integer units in lossless LSBs: 1 (ideal), D (uniform), D1 (trq)."""
-        return {"ideal": 1.0, "uniform": self.delta, "trq": self.delta_r1}[self.mode]
+        return self.kind.step(self)
 
     @property
     def integral_step(self) -> bool:
@@ -111,17 +103,29 @@ class ADCRegisters:
     @property
     def max_ops(self) -> int:
         """Most A/D operations one conversion can take (R + 2 for TRQ with a bias)."""
-        if self.mode == "ideal":
-            return self.resolution
-        if self.mode == "uniform":
-            return self.bits
-        return (1 if self.bias == 0 else 2) + max(self.n_r1, self.n_r2)
+        return self.kind.max_ops(self)
+
+    @property
+    def has_ranges(self) -> bool:
+        """True when conversions fall in range R1 or R2 and runs count both (TRQ)."""
+        return self.kind.has_ranges
 
     def kernel_args(self) -> tuple[int, int, int, int, int, int, float]:
         """(mode, resolution, n_r1, n_r2, m, bias, step) as the numba kernels take them."""
-        from isaacsim.kernels.sar import IDEAL, TRQ, UNIFORM
+        return self.kind.kernel_args(self)
 
-        code = {"ideal": IDEAL, "uniform": UNIFORM, "trq": TRQ}[self.mode]
-        if self.mode == "uniform":
-            return code, self.resolution, 0, self.bits, 0, 0, float(self.delta)
-        return code, self.resolution, self.n_r1, self.n_r2, self.m, self.bias, float(self.step)
+    def closed_form(self, x) -> tuple[np.ndarray, ...]:
+        """(code, msb, units, ops) int64 arrays of samples x in closed form."""
+        return self.kind.closed_form(x, self)
+
+    def trace(self, samples: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(code, msb, units, ops) of a flat int64 array of samples, as the SAR traces them."""
+        return self.kind.trace(samples, self)
+
+    def label(self) -> str:
+        """Short name for figure legends (`uniform 5b`, `TRQ (8b SAR)`, `ideal 8b`)."""
+        return self.kind.label(self)
+
+    def describe(self) -> str:
+        """The register values in one line, for the run report's ADC column."""
+        return self.kind.describe(self)

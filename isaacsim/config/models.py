@@ -9,29 +9,19 @@ from __future__ import annotations
 import math
 import warnings
 from fractions import Fraction
-from typing import Any, Literal, get_args
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, model_validator
 
+from isaacsim.adc.config import ADCConfig
 from isaacsim.config.clock import Clock, exact
 from isaacsim.errors import ConfigWarning
+from isaacsim.nodes import Node
 
-
-class Node(BaseModel):
-    """Base of every config node: frozen, and an unknown key is an error."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_as_number(cls, v: Any, info: ValidationInfo) -> Any:
-        """YAML `yes`/`true` must not pass as the number 1 (pydantic's lax mode would allow it)."""
-        if isinstance(v, bool) and info.field_name is not None:
-            ann = cls.model_fields[info.field_name].annotation
-            kinds = set(get_args(ann)) or {ann}
-            if bool not in kinds and kinds & {int, float}:
-                raise ValueError(f"expected a number, got the boolean {str(v).lower()}")
-        return v
+__all__ = [
+    "ADCConfig", "Arch", "ChipConfig", "ComponentsConfig", "CrossbarConfig", "DatapathConfig", "LatencyConfig",
+    "MappingConfig", "Node", "PEConfig", "TileConfig",
+]
 
 
 class ChipConfig(Node):
@@ -97,64 +87,6 @@ class DatapathConfig(Node):
         description="differential: +/- magnitudes on a crossbar pair; offset: w + 2^(Kw-1) stored unsigned.",
     )
     psum_bits: int = Field(16, ge=1, le=64, description="Width of the per-column partial-sum registers in S+A.")
-
-
-class ADCConfig(Node):
-    """The SAR ADC and its config registers; `mode` picks the coding (ideal, uniform or TRQ).
-
-    All registers are present whatever the mode, so a sweep can switch modes without editing
-    the others; only the active mode's registers are checked against each other.
-    """
-
-    mode: Literal["ideal", "uniform", "trq"] = Field("uniform", description="ADC coding: ideal, uniform SAR or Twin Range Quantization.")
-    resolution: int = Field(8, ge=1, le=16, description="Physical SAR resolution R in bits (the comparator DAC's levels).")
-    bits: int | None = Field(None, ge=1, le=16, description="uniform: bits K kept per conversion; null means R.")
-    delta: float | None = Field(None, gt=0, le=1e6, description="uniform: step D in lossless LSBs; null means 2^(R-K).")
-    n_r1: int = Field(4, ge=0, le=16, description="trq: bits of the dense range R1 (N_R1).")
-    n_r2: int = Field(4, ge=1, le=16, description="trq: bits of the wide range R2 (N_R2).")
-    m: int = Field(4, ge=0, le=16, description="trq: non-uniformity; D2 = 2^m * D1 (paper Eq. 8).")
-    delta_r1: float = Field(1.0, gt=0, le=1e6, description="trq: step D1 of R1 in lossless LSBs.")
-    bias: int = Field(0, ge=0, le=65_535, description="trq: offset of R1 in units of D2; R1 starts at bias*D2.")
-    sample_rate_msps: float = Field(
-        1280.0, gt=0, le=1e6, description="Conversions per microsecond at full resolution (ISAAC: 1.28 GS/s = 1280)."
-    )
-    ops_per_cycle: float | None = Field(
-        None, gt=0, le=1e6,
-        description="A/D operations one ADC performs per system cycle; null means sample_rate * R / clock.",
-    )
-    early_termination: bool = Field(
-        True, description="A TRQ conversion that ends early frees the ADC (latency and energy fall); false: energy only."
-    )
-
-    @property
-    def effective_bits(self) -> int:
-        """Uniform bits K (R when unset)."""
-        return self.resolution if self.bits is None else self.bits
-
-    @property
-    def effective_delta(self) -> float:
-        """Uniform step D in lossless LSBs (2^(R-K) when unset)."""
-        return float(2 ** (self.resolution - self.effective_bits)) if self.delta is None else self.delta
-
-    @property
-    def delta_r2(self) -> float:
-        """TRQ step of R2: D2 = 2^m * D1."""
-        return (2**self.m) * self.delta_r1
-
-    @model_validator(mode="after")
-    def _check_registers(self) -> ADCConfig:
-        r = self.resolution
-        if self.mode == "uniform" and self.bits is not None and self.bits > r:
-            raise ValueError(f"adc.bits={self.bits} exceeds adc.resolution={r}; allowed 1..{r}")
-        if self.mode == "trq":
-            if self.n_r2 + self.m > r:
-                raise ValueError(
-                    f"adc.n_r2 + adc.m = {self.n_r2} + {self.m} = {self.n_r2 + self.m} exceeds adc.resolution={r}; "
-                    f"m is allowed 0..{r - self.n_r2} (paper 000 sec. III-D)"
-                )
-            if self.n_r1 > r:
-                raise ValueError(f"adc.n_r1={self.n_r1} exceeds adc.resolution={r}; allowed 0..{r}")
-        return self
 
 
 class LatencyConfig(Node):

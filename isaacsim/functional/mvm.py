@@ -9,10 +9,10 @@ from typing import Any
 import numba
 import numpy as np
 
+from isaacsim.adc.config import ADCConfig
 from isaacsim.adc.registers import ADCRegisters
-from isaacsim.config.models import ADCConfig, Arch
+from isaacsim.config.models import Arch
 from isaacsim.kernels.fused import fused_layer, fused_layer_traced
-from isaacsim.kernels.sar import sar_table
 from isaacsim.mapping import slicing
 from isaacsim.mapping.geometry import MatrixGeometry
 
@@ -72,10 +72,11 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
     (the S+A sums integer step counts, multiplied by the step at the end). With a lossless ADC,
     y == x @ w exactly.
 
-    stats: conversions (paper 000 Eq. 3), ad_ops (detection comparisons included),
-    ops_per_conversion, r1_conversions / r2_conversions (TRQ, else 0), sample_hist (length
-    max_sample + 1, raw bit-line samples before clipping), ops_hist (length R + 3, conversions
-    by A/D operations), overflows (partial-sum register adds that wrapped), and the geometry.
+    stats: conversions (Eq. 3 of the TRQ paper), ad_ops (detection comparisons included),
+    ops_per_conversion, r1_conversions / r2_conversions (an ADC kind with twin ranges, TRQ;
+    else 0), sample_hist (length max_sample + 1, raw bit-line samples before clipping), ops_hist
+    (length R + 3, conversions by A/D operations), overflows (partial-sum register adds that
+    wrapped), and the geometry.
 
     Per crossbar and copy (docs/datapath.md, "Per-crossbar counts"): `vector_copy` (int array
     (N,), default all 0) names the copy of the layer that runs each input vector; copies =
@@ -107,7 +108,7 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
     xw, shift, sign = slicing.pack_inputs(x, geo)
     if ww is None:
         ww = slicing.pack_weights(w, geo)
-    _, msb, units, ops = sar_table(geo.max_sample, *regs.kernel_args())
+    _, msb, units, ops = regs.trace(np.arange(geo.max_sample + 1, dtype=np.int64))
     ad_trace = None
     if trace:
         lanes = geo.lanes(arch.pe.adcs)
@@ -130,18 +131,18 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
         y = y - slicing.offset_correction(x, geo)
     conversions = int(hist.sum())
     ad_ops = int(hist @ ops)
-    r2 = int(hist @ msb) if regs.mode == "trq" else 0
+    r2 = int(hist @ msb) if regs.has_ranges else 0
     stats = {
         "conversions": conversions,
         "ad_ops": ad_ops,
         "ops_per_conversion": ad_ops / conversions if conversions else 0.0,
-        "r1_conversions": conversions - r2 if regs.mode == "trq" else 0,
+        "r1_conversions": conversions - r2 if regs.has_ranges else 0,
         "r2_conversions": r2,
         "sample_hist": hist,
         "ops_hist": np.bincount(ops, weights=hist, minlength=regs.resolution + 3).astype(np.int64),
         "overflows": int(overflows),
         "crossbar_ad_ops": _per_crossbar(xb_ops, geo),
-        "crossbar_r2": _per_crossbar(xb_r2, geo),  # msb is 0 outside TRQ
+        "crossbar_r2": _per_crossbar(xb_r2, geo),  # msb is 0 for a kind without ranges
         "adc": regs.to_dict(),
         "n_vectors": x.shape[0],
         "k": geo.k,

@@ -1,8 +1,9 @@
-"""SAR conversion traced comparison by comparison, as the modified SAR logic of paper 000 does it.
+"""SAR conversion traced comparison by comparison, as the modified SAR logic of the TRQ paper does it.
 
 A sample x (integer, lossless-LSB units) is clipped to 0..2^R-1. The comparator decides
 `x >= threshold`; with step D the thresholds of an n-bit search are (k - 1/2) * D, k = 1..2^n - 1,
-so the code is the largest k whose threshold x reaches (round half up, clamped). Modes:
+so the code is the largest k whose threshold x reaches (round half up, clamped). Mode codes
+(integers for numba; each ADC kind's `kernel_args` in `isaacsim.adc` picks its code):
 
 - IDEAL: the code is x itself; R operations.
 - UNIFORM (K bits, step D): binary search; K operations.
