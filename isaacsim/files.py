@@ -1,4 +1,9 @@
-"""Safe file writes: the one atomic write every package uses.
+"""Reading users' files and writing ours: one home for both.
+
+Reading: a user's text or YAML file, where every failure (missing, a folder, unreadable, bad
+YAML, not a mapping) is one `ConfigError` line naming the file (`yaml.safe_load` only).
+
+Writing: the one atomic write every package uses.
 
 A result, checkpoint, register file or trace is written to a temporary file in the same folder,
 flushed and fsynced, then renamed over the target, so a reader (or a run killed part-way) sees
@@ -11,6 +16,42 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import yaml
+
+from isaacsim.errors import ConfigError
+
+
+def read_text_file(path: Path, what: str, kind: str = "YAML") -> str:
+    """A user's text file; a missing, directory or unreadable path is one ConfigError line."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such {what} file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a {kind} {what} file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read {what} file ({e.__class__.__name__}: {e})") from None
+
+
+def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping; every failure is one ConfigError line."""
+    text = read_text_file(path, what)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        context = getattr(e, "context", None)
+        problem = f"{context}: {problem}" if context else problem
+        raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from None
+    if data is None:
+        raise ConfigError(f"{path}: {what} file is empty")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of keys, got {type(data).__name__}")
+    return data
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None], *, mode: int | None = None) -> None:
@@ -51,4 +92,4 @@ def _umask_mode() -> int:
     return 0o666 & ~mask
 
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "read_text_file", "read_yaml_mapping"]

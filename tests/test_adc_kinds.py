@@ -229,8 +229,7 @@ def test_no_branch_on_the_adc_mode_outside_adc():
 
 
 def test_adc_imports_nothing_above_it():
-    """adc (layer 2) imports only the base modules, kernels and itself; regfile's file readers are
-    the one exception left (config.loader's read_text_file / read_yaml_mapping)."""
+    """adc (layer 2) imports only the base modules, kernels and itself."""
     allowed = ("isaacsim.adc", "isaacsim.kernels", "isaacsim.errors", "isaacsim.files", "isaacsim.progress",
                "isaacsim.nodes")
     bad = []
@@ -241,4 +240,4 @@ def test_adc_imports_nothing_above_it():
             for mod in mods:
                 if mod.startswith("isaacsim") and not mod.startswith(allowed):
                     bad.append((path.name, mod))
-    assert bad in ([], [("regfile.py", "isaacsim.config.loader")]), bad
+    assert bad == [], bad

@@ -19,8 +19,8 @@ import yaml
 
 from isaacsim.adc.kinds import names_text
 from isaacsim.adc.registers import ADCRegisters
-from isaacsim.config.loader import read_text_file, read_yaml_mapping
 from isaacsim.errors import ConfigError
+from isaacsim.files import read_text_file, read_yaml_mapping
 
 FORMAT_VERSION = 1
 TOP_KEYS = ("format_version", "layers", "meta")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from isaacsim.config.models import Arch
 from isaacsim.errors import ConfigError
+from isaacsim.files import read_text_file, read_yaml_mapping  # noqa: F401  (re-exported: config.loader is their old home)
 
 PRESET_DIR = Path(__file__).resolve().parents[2] / "arch_configs"
 """Shipped presets (the repository's arch_configs/); ISAACSIM_ARCH_PATH adds more folders."""
@@ -32,37 +33,6 @@ def preset_names() -> list[str]:
         if d.is_dir():
             names.update(p.stem for p in d.glob("*.yaml"))
     return sorted(names)
-
-
-def read_text_file(path: Path, what: str, kind: str = "YAML") -> str:
-    """A user's text file; a missing, directory or unreadable path is one ConfigError line."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such {what} file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, expected a {kind} {what} file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read {what} file ({e.__class__.__name__}: {e})") from None
-
-
-def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping; every failure is one ConfigError line."""
-    text = read_text_file(path, what)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        context = getattr(e, "context", None)
-        problem = f"{context}: {problem}" if context else problem
-        raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from None
-    if data is None:
-        raise ConfigError(f"{path}: {what} file is empty")
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: top level must be a mapping of keys, got {type(data).__name__}")
-    return data
 
 
 def _find_preset(ref: str, base_dir: Path | None, source: str = "extends") -> Path:
