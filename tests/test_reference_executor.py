@@ -12,7 +12,7 @@ import pytest
 import isaacsim
 from isaacsim.errors import WorkloadError
 from isaacsim.workload import execute, predict, save_workload
-from tests.test_workload_format import tiny_parts
+from tests.support.workloads import tiny_parts
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ from isaacsim.adc.regfile import load_registers
 from isaacsim.cli import main
 from isaacsim.functional import simulate as sim_mod
 from isaacsim.workload import save_workload
-from tests.test_simulate import BASE, CONTRACT, LOSSLESS_TRQ, net_parts, overflow_workload
+from tests.support.runs import BASE, CONTRACT, LOSSLESS_TRQ
+from tests.support.workloads import net_parts, overflow_workload
 
 HAVE_ZOO = importlib.util.find_spec("isaacsim.workload.zoo") is not None
 needs_zoo = pytest.mark.skipif(not HAVE_ZOO, reason="isaacsim.workload.zoo has not landed yet")

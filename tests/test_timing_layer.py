@@ -19,6 +19,7 @@ from isaacsim.kernels.pe_schedule import COUNTERS, pe_schedule
 from isaacsim.mapping import LayerShape, place_network
 from isaacsim.timing import build_stages, layer_bound
 from isaacsim.timing.layer import lane_columns, layer_steps, simulate_layer
+from tests.support.timing import SMALL, synthetic_trace
 
 
 def reference_schedule(work, conv, step_window, ready, l_r, adc_rate, sa_rate, read_end0=0, conv_end0=0):
@@ -83,27 +84,11 @@ def arch(name="trq", **over):
         return isaacsim.load_arch(name, overrides=over)
 
 
-SMALL = {"crossbar.rows": 16, "crossbar.cols": 16, "pe.crossbars": 4, "crossbar.read_latency_ns": 30}
-
-
 def placed(a, layer, copies=1):
     lp = place_network([layer], a).layers[0]
     if copies != 1:  # replicate by hand: copies packed back to back, possibly sharing a PE
         lp = dataclasses.replace(lp, copies=copies, n_pes=-(-copies * lp.crossbars_per_copy // lp.crossbars_per_pe))
     return lp
-
-
-def synthetic_trace(lp, adcs, kind, rng, resolution=8):
-    """(groups, N, cycles, T, lanes): each conversion costs `resolution` ops (uniform) or 1 .. R + 2
-    (TRQ-like: detection plus a short or long search), summed per crossbar lane."""
-    cols = lane_columns(lp, adcs)
-    g = lp.geometry
-    shape = (lp.layer.groups, lp.layer.n_vectors, g.input_cycles, *cols.shape)
-    if kind == "uniform":
-        return np.broadcast_to(resolution * cols, shape).astype(np.int32)
-    counts = np.broadcast_to(cols, shape)
-    hi = np.where(rng.random(shape) < 0.3, resolution + 2, 5)  # mostly short (R1) conversions
-    return (counts * rng.integers(2, 4, shape) + (hi - 3) * (counts > 0)).astype(np.int32)
 
 
 CASES = [  # (overrides, layer, copies)
