@@ -299,7 +299,8 @@ def test_layer_stats_merge_and_empty_like(net):
     b.add_call(st, group=2)
     a.merge(b)
     a.merge(b)
-    assert a.xbar_ad_ops[0, 2].tolist() == [10] * lp.geometry.crossbars and a.xbar_ad_ops.sum() == 10 * lp.geometry.crossbars
+    assert a.xbar_ad_ops[0, 2].tolist() == [10] * lp.geometry.crossbars
+    assert a.xbar_ad_ops.sum() == 10 * lp.geometry.crossbars
     assert a.xbar_r2.sum() == 2 * lp.geometry.crossbars
     with pytest.raises(ValueError, match="does not fit"):
         b.add_call({**st, "crossbar_ad_ops": np.zeros((3, lp.geometry.crossbars))})

@@ -245,4 +245,5 @@ def test_zoo_missing_module_is_one_line(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "isaacsim.workload.zoo", None)
     monkeypatch.delattr(isaacsim.workload, "zoo", raising=False)
     rc, _, err = run(["zoo", "list"], capsys)
-    assert rc == 2 and err == "isaacsim: error: the model zoo (isaacsim.workload.zoo) is not available in this installation\n"
+    assert rc == 2
+    assert err == "isaacsim: error: the model zoo (isaacsim.workload.zoo) is not available in this installation\n"

@@ -52,7 +52,8 @@ def schedule_case(draw):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     cols = rng.integers(0, 40, (n_steps, adcs))  # conversions per ADC per step
     if draw(st.booleans()):  # early termination: 1 .. R + 2 ops per conversion (TRQ detection included)
-        work = np.array([[rng.integers(1, 11, int(c)).sum() for c in row] for row in cols], np.int64).reshape(n_steps, adcs)
+        work = np.array([[rng.integers(1, 11, int(c)).sum() for c in row] for row in cols],
+                        np.int64).reshape(n_steps, adcs)
     else:  # off: R x conversions
         work = 8 * cols
     ready = np.sort(rng.integers(0, 400, n_windows)) if draw(st.booleans()) else rng.integers(0, 400, n_windows)
@@ -95,7 +96,8 @@ CASES = [  # (overrides, layer, copies)
     ({}, LayerShape.linear("fc", 40, 9), 1),  # 2 x 3 x 2 = 12 crossbars on 3 PEs, 8 ADCs > 16 / 2 lanes used
     ({"pe.adcs": 3, "adc.ops_per_cycle": 3.2}, LayerShape.conv2d("c", 3, 4, 3, 4, padding=1), 1),
     ({"pe.adcs": 32, "crossbar.cols": 8, "adc.ops_per_cycle": 1.5}, LayerShape.conv2d("c", 2, 2, 3, 4), 2),
-    ({"pe.adcs": 2, "latency_ns.shift_add": 7, "adc.ops_per_cycle": 12}, LayerShape.conv2d("c", 2, 3, 2, 4, stride=2), 3),
+    ({"pe.adcs": 2, "latency_ns.shift_add": 7, "adc.ops_per_cycle": 12},
+     LayerShape.conv2d("c", 2, 3, 2, 4, stride=2), 3),
     ({"pe.adcs": 4}, LayerShape.linear("fc", 20, 3), 3),  # one window, three copies: two stay idle
     ({"pe.adcs": 5, "pe.crossbars": 3, "adc.ops_per_cycle": 0.7},
      LayerShape.conv2d("c", 4, 4, 1, 3, groups=2), 2),  # 2 groups x 2 crossbars: copies share PEs
@@ -174,7 +176,8 @@ BALANCED = [  # 14 mapped columns per crossbar: every ADC gets the same columns
     {"pe.adcs": 1, "adc.ops_per_cycle": 8}, {"pe.adcs": 2, "adc.ops_per_cycle": 4},
     {"pe.adcs": 7, "adc.ops_per_cycle": 1}, {"pe.adcs": 14, "adc.ops_per_cycle": 0.5},
 ]
-UNBALANCED = [{"pe.adcs": 1, "adc.ops_per_cycle": 30}, {"adc.ops_per_cycle": 0.9}, {"pe.adcs": 3, "adc.ops_per_cycle": 2.5}]
+UNBALANCED = [{"pe.adcs": 1, "adc.ops_per_cycle": 30}, {"adc.ops_per_cycle": 0.9},
+              {"pe.adcs": 3, "adc.ops_per_cycle": 2.5}]
 
 
 @pytest.mark.parametrize("over", BALANCED + UNBALANCED)
@@ -255,7 +258,8 @@ def test_lane_columns_agree_with_the_trace_layout(adcs):
 
 
 @pytest.mark.parametrize("early_termination", [True, False])
-@pytest.mark.parametrize("over", [{"pe.adcs": 3, "adc.ops_per_cycle": 2.5}, {"pe.adcs": 8}, {"pe.adcs": 32, "crossbar.cols": 8}])
+@pytest.mark.parametrize("over", [{"pe.adcs": 3, "adc.ops_per_cycle": 2.5}, {"pe.adcs": 8},
+                                  {"pe.adcs": 32, "crossbar.cols": 8}])
 def test_real_mvm_traces(over, early_termination):
     """TRQ traces from isaacsim.mvm on a small conv: both granularities agree, the bound holds."""
     a = arch(**{**SMALL, **over, "adc.early_termination": early_termination})
