@@ -12,9 +12,11 @@ everywhere but in the top layer (the facade re-exports the high-level API), exce
 dunder attributes (`from isaacsim import __version__`).
 Finally the sub-packages' import graph must have no cycle.
 
-Placing a new sub-package (or top-level module): add its name to the layer whose members it may use
-(a new tuple between two layers if it sits strictly between them), lowest first. A sub-package that
-is in no layer is an error, so that every new package is placed here on purpose.
+Placing a new sub-package (or top-level module): put its name in a layer above every sub-package it
+imports and below every sub-package that imports it, either into an existing layer (as a sibling: it
+may then not import that layer's other members) or as a new tuple inserted there (the layers above are
+renumbered). A sub-package that is in no layer is an error, so that every new package is placed here
+on purpose.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("commands",),  # 13
     ("cli",),  # 14
 )
-"""The sub-packages of isaacsim, lowest layer first (index = layer number)."""
+"""The sub-packages of isaacsim, lowest layer first (index = layer number). A new sub-package or top-level
+module goes into the layer of the packages it sits beside (or a new tuple inserted where it belongs, which
+renumbers the layers above); one that is in no layer fails the contract test."""
 
 OPEN_LAYERS = frozenset({0})
 """Layers whose members may import one another (never in a cycle); in any other layer they may not."""
