@@ -241,33 +241,43 @@ def _grid(hist, r, k2, c, alpha, beta):
     return ymax, [lo_d + i * (hi_d - lo_d) / (c - 1) for i in range(c)]
 
 
+def _normal_sets(ymax, grid, r, k2, m_values):
+    """The "normal" case: m from each grid step (rounded log2, clamped), every n_r1 and bias."""
+    ms = set()
+    for d2 in grid:
+        m = math.floor(math.log2(d2) + 0.5)
+        m = min(max(m, 0), r - k2)
+        if m in m_values:
+            ms.add(m)
+    if not ms:
+        ms = {m for m in m_values if m <= r - k2}
+    sets = []
+    for m in ms:
+        for n1 in range(r + 1):
+            for bias in range(ymax // 2**m + 1):
+                sets.append(dict(n_r1=n1, n_r2=k2, m=m, delta_r1=1.0, bias=bias))
+    return sets
+
+
+def _candidate_sets(ymax, grid, r, k2, case, m_values):
+    """Every register set DESIGN 6 lists for the case, in search order."""
+    if case == "ideal":
+        return [dict(n_r1=n1, n_r2=k2, m=r - k2, delta_r1=1.0, bias=0) for n1 in range(r + 1)]
+    if case == "normal":
+        return _normal_sets(ymax, grid, r, k2, m_values)
+    sets = []
+    for d2 in grid:
+        for m in m_values:
+            if m <= r - k2:
+                sets.append(dict(n_r1=k2, n_r2=k2, m=m, delta_r1=d2 / 2**m, bias=0))
+    return sets
+
+
 def brute_force(hist, r, k2, case, c, m_values, alpha=0.1, beta=1.2):
     """Plain loops over DESIGN 6's candidates as search_layer documents them."""
     ymax, grid = _grid(hist, r, k2, c, alpha, beta)
-    sets = []
-    if case == "ideal":
-        for n1 in range(r + 1):
-            sets.append(dict(n_r1=n1, n_r2=k2, m=r - k2, delta_r1=1.0, bias=0))
-    elif case == "normal":
-        ms = set()
-        for d2 in grid:
-            m = math.floor(math.log2(d2) + 0.5)
-            m = min(max(m, 0), r - k2)
-            if m in m_values:
-                ms.add(m)
-        if not ms:
-            ms = {m for m in m_values if m <= r - k2}
-        for m in ms:
-            for n1 in range(r + 1):
-                for bias in range(ymax // 2**m + 1):
-                    sets.append(dict(n_r1=n1, n_r2=k2, m=m, delta_r1=1.0, bias=bias))
-    else:
-        for d2 in grid:
-            for m in m_values:
-                if m <= r - k2:
-                    sets.append(dict(n_r1=k2, n_r2=k2, m=m, delta_r1=d2 / 2**m, bias=0))
     best = None
-    for s in sets:
+    for s in _candidate_sets(ymax, grid, r, k2, case, m_values):
         regs = {"mode": "trq", "resolution": r, **s}
         try:
             ADCRegisters.from_dict(regs)

@@ -83,7 +83,8 @@ def test_overrides_are_dotted_and_leave_others_alone():
 
 def test_dotted_keys_in_a_file_apply_after_nested(tmp_path):
     p = tmp_path / "d.yaml"
-    p.write_text("extends: trq_baseline\nadc.bits: 7\nadc:\n  bits: 4\n  resolution: 8\nchip.tiles: 2\n", encoding="utf-8")
+    p.write_text("extends: trq_baseline\nadc.bits: 7\nadc:\n  bits: 4\n  resolution: 8\nchip.tiles: 2\n",
+                 encoding="utf-8")
     with pytest.warns(ConfigWarning):
         a = load_arch(p)
     assert a.adc.bits == 7 and a.chip.tiles == 2 and a.datapath.input_bits == 8

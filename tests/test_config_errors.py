@@ -90,7 +90,8 @@ CASES = [
          extra={"parent.yaml": "chip:\n  tilez: 2\n"}),
     # --- enums
     Case("enum-adc-mode", "adc:\n  mode: sar\n", ("adc.mode", "'ideal', 'uniform' or 'trq'", "(got 'sar')")),
-    Case("enum-weight-encoding", "datapath:\n  weight_encoding: twos\n", ("datapath.weight_encoding", "'differential' or 'offset'")),
+    Case("enum-weight-encoding", "datapath:\n  weight_encoding: twos\n",
+         ("datapath.weight_encoding", "'differential' or 'offset'")),
     Case("enum-replication", "mapping:\n  replication: all\n", ("mapping.replication", "'none' or 'balance'")),
     # --- cross-field checks
     Case("uniform-bits-gt-resolution", "adc:\n  mode: uniform\n  resolution: 6\n  bits: 7\n",

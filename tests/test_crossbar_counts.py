@@ -16,15 +16,15 @@ from isaacsim.functional import simulate as sim_mod
 from isaacsim.kernels import fused_layer, fused_layer_traced, sar_table
 from isaacsim.mapping import slicing
 from isaacsim.mapping.geometry import MatrixGeometry
-from tests.test_kernels import layer_case
-from tests.test_simulate import BASE, net  # noqa: F401  (module fixture)
+from tests.support.datapath import layer_case
+from tests.support.runs import BASE
 
 
 def reference_counts(x, w, arch, regs, vector_copy, copies):
     """(ad_ops, r2) int64 (copies, crossbars) built bit-line sample by bit-line sample.
 
     Per row partition, polarity, weight slice and input cycle, the samples of every output's
-    column are a plain numpy matmul over (DAC bit, cell bit) planes (as tests/test_kernels.py's
+    column are a plain numpy matmul over (DAC bit, cell bit) planes (as tests/support/datapath.py's
     reference); each sample's ops and R2 flag come from `sar_table`, and are added to the
     crossbar that holds the column: physical column c = j * n_slices + s of polarity q lies in
     column partition c // crossbar.cols, crossbar (col_part * row_parts + row_part) * polarities + q.
@@ -231,7 +231,7 @@ def _recording_matmul(monkeypatch):
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # energy / timing side models are not under test
-def test_simulate_counts_per_copy_group_and_crossbar(net, monkeypatch):  # noqa: F811
+def test_simulate_counts_per_copy_group_and_crossbar(net, monkeypatch):
     arch = isaacsim.load_arch(BASE, overrides={
         "adc.mode": "trq", "adc.n_r1": 3, "adc.n_r2": 5, "adc.m": 3, "mapping.replication": "balance",
         "mapping.max_replication": 3, "chip.auto_tiles": True})
@@ -283,7 +283,7 @@ def test_simulate_counts_per_copy_group_and_crossbar(net, monkeypatch):  # noqa:
         np.testing.assert_array_equal(s.xbar_r2[0], res.layers[name].xbar_r2.sum(axis=0))
 
 
-def test_layer_stats_merge_and_empty_like(net):  # noqa: F811
+def test_layer_stats_merge_and_empty_like(net):
     from isaacsim.functional.result import LayerStats
     from isaacsim.mapping import place_network
 
@@ -299,7 +299,8 @@ def test_layer_stats_merge_and_empty_like(net):  # noqa: F811
     b.add_call(st, group=2)
     a.merge(b)
     a.merge(b)
-    assert a.xbar_ad_ops[0, 2].tolist() == [10] * lp.geometry.crossbars and a.xbar_ad_ops.sum() == 10 * lp.geometry.crossbars
+    assert a.xbar_ad_ops[0, 2].tolist() == [10] * lp.geometry.crossbars
+    assert a.xbar_ad_ops.sum() == 10 * lp.geometry.crossbars
     assert a.xbar_r2.sum() == 2 * lp.geometry.crossbars
     with pytest.raises(ValueError, match="does not fit"):
         b.add_call({**st, "crossbar_ad_ops": np.zeros((3, lp.geometry.crossbars))})

@@ -2,7 +2,7 @@
 
 The fast suite covers small random shapes; these run layers with full 128x128 crossbars,
 several row and column partitions, and the presets' real number formats, through `mvm`
-against the slow plane-by-plane reference of tests/test_kernels.py.
+against the slow plane-by-plane reference of tests/support/datapath.py.
 """
 
 import numpy as np
@@ -11,7 +11,7 @@ import pytest
 import isaacsim
 from isaacsim.adc import ADCRegisters
 from isaacsim.mapping.geometry import MatrixGeometry
-from tests.test_kernels import reference_layer
+from tests.support.datapath import reference_layer
 
 pytestmark = pytest.mark.slow
 

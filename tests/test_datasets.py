@@ -25,6 +25,7 @@ from isaacsim.workload.datasets import (
     take,
 )
 from isaacsim.workload.idx import parse_idx, read_idx, write_idx
+from tests.support.datasets import cifar_arrays, write_py_batches
 
 HAS_SKLEARN = importlib.util.find_spec("sklearn") is not None
 HAS_MLXTEND = importlib.util.find_spec("mlxtend") is not None
@@ -178,24 +179,6 @@ def test_mnist_corrupt_files_name_the_file(tmp_path):
 # CIFAR-10
 
 
-def _cifar_arrays(rng, n):
-    return rng.integers(0, 256, size=(n, 3072), dtype=np.uint8), [int(v) for v in rng.integers(0, 10, size=n)]
-
-
-def _write_py_batches(root, rng, sizes=(3, 2, 4, 1, 2, 5), protocol=pickle.DEFAULT_PROTOCOL, bytes_keys=False):
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    out = {}
-    for name, n in zip(names, sizes, strict=True):
-        data, labels = _cifar_arrays(rng, n)
-        d = {"batch_label": "batch", "labels": labels, "data": data, "filenames": [f"img{i}.png" for i in range(n)]}
-        if bytes_keys:  # as the real Python 2 files read with encoding="bytes"
-            d = {k.encode(): v for k, v in d.items()}
-        with open(root / name, "wb") as f:
-            pickle.dump(d, f, protocol=protocol)
-        out[name] = (data, np.asarray(labels, dtype=np.int64))
-    return out
-
-
 def _check_cifar(ds, parts):
     x = np.concatenate([p[0] for p in parts]).reshape(-1, 3, 32, 32)
     y = np.concatenate([p[1] for p in parts])
@@ -209,7 +192,7 @@ def _check_cifar(ds, parts):
 def test_cifar_python_batches_roundtrip(tmp_path, protocol, bytes_keys):
     sub = tmp_path / "cifar-10-batches-py"
     sub.mkdir()
-    out = _write_py_batches(sub, np.random.default_rng(4), protocol=protocol, bytes_keys=bytes_keys)
+    out = write_py_batches(sub, np.random.default_rng(4), protocol=protocol, bytes_keys=bytes_keys)
     train = load_dataset("cifar10", root=tmp_path)
     _check_cifar(train, [out[f"data_batch_{i}"] for i in range(1, 6)])
     _check_cifar(load_dataset("cifar10", root=tmp_path, split="test"), [out["test_batch"]])
@@ -222,7 +205,7 @@ def test_cifar_binary_batches_roundtrip(tmp_path):
     sub.mkdir()
     out = {}
     for name, n in zip([f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"], (2, 3, 1, 2, 2, 4), strict=True):
-        data, labels = _cifar_arrays(rng, n)
+        data, labels = cifar_arrays(rng, n)
         write_binary_batch(sub / f"{name}.bin", data, labels)
         out[name] = (data, np.asarray(labels, dtype=np.int64))
     _check_cifar(load_dataset("cifar10", root=tmp_path), [out[f"data_batch_{i}"] for i in range(1, 6)])
@@ -293,7 +276,7 @@ def test_cifar_missing_files(tmp_path):
     with pytest.raises(WorkloadError) as e:
         load_dataset("cifar10", root=tmp_path)
     assert "data_batch_1" in str(e.value) and str(tmp_path) in str(e.value) and "\n" not in str(e.value)
-    _write_py_batches(tmp_path, np.random.default_rng(6))
+    write_py_batches(tmp_path, np.random.default_rng(6))
     (tmp_path / "data_batch_4").unlink()
     with pytest.raises(WorkloadError, match="data_batch_4"):
         load_dataset("cifar10", root=tmp_path)

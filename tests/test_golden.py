@@ -13,7 +13,7 @@ import math
 
 import pytest
 
-from tests.golden.record import cases, path_of, run
+from tests.golden.record import HERE, PRESETS, ROOT, WORKLOADS, cases, path_of, run
 
 
 def _compare(got, want, where: str) -> list[str]:
@@ -42,3 +42,18 @@ def test_compare_sees_a_change():
     assert _compare({"a": 1, "b": {"c": 1.0 + 1e-12}}, want, "x") == []
     assert _compare({"a": 2, "b": {"c": 1.0}}, want, "x") == ["x.a: 2 != 1"]
     assert _compare({"a": 1, "b": {"c": 1.001}}, want, "x")
+
+
+def test_every_case_has_its_golden_file_and_no_file_is_stray():
+    want = {path_of(*case) for case in cases()}
+    have = set(HERE.glob("*.json"))
+    assert len(want) == len(cases()), "two cases share a golden file"
+    assert not want - have, f"missing goldens (run tests/golden/record.py): {sorted(p.name for p in want - have)}"
+    assert not have - want, f"stray goldens (no case in record.py): {sorted(p.name for p in have - want)}"
+
+
+def test_goldens_cover_every_shipped_preset_and_workload():
+    """The set of cases cannot shrink silently: it is every preset x every shipped workload."""
+    assert set(PRESETS) == {p.stem for p in (ROOT / "arch_configs").glob("*.yaml")}
+    assert set(WORKLOADS) == {p.parent.name for p in (ROOT / "workloads").glob("*/workload.yaml")}
+    assert len(cases()) == len(PRESETS) * len(WORKLOADS) + len(PRESETS) * 2

@@ -7,10 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import isaacsim
-from isaacsim.adc import CLOSED_FORMS, ADCRegisters
+from isaacsim.adc import ADCRegisters
 from isaacsim.kernels import fused_layer, popcount64, sar_table
 from isaacsim.mapping import slicing
 from isaacsim.mapping.geometry import MatrixGeometry
+from tests.support.datapath import layer_case, reference_layer
 
 
 @numba.njit
@@ -26,93 +27,6 @@ def test_popcount_intrinsic():
     a = np.concatenate([rng.integers(0, 2**63, 200, dtype=np.uint64) * np.uint64(2) + np.uint64(1),
                         np.array([0, 1, 2**64 - 1, 2**63], dtype=np.uint64)])
     assert _popcounts(a).tolist() == [bin(int(v)).count("1") for v in a]
-
-
-def reference_layer(x, w, arch, regs):
-    """Obviously-correct datapath: per row partition, polarity, weight slice and input cycle, a
-    sample matrix from plain numpy matmuls over (DAC bit, cell bit) planes, the closed-form ADC,
-    and psum_bits-wide wrapping registers. Returns (y, sample histogram, overflows)."""
-    c, d = arch.crossbar, arch.datapath
-    ki, kw, rc, rda = d.input_bits, d.weight_bits, c.cell_bits, c.dac_bits
-    if d.weight_encoding == "differential":
-        mags, nbits, off = [np.maximum(w, 0), np.maximum(-w, 0)], kw - 1, 0
-    else:
-        mags, nbits, off = [w + 2 ** (kw - 1)], kw, 2 ** (kw - 1)
-    n_slices = -(-nbits // rc)
-    u = x & (2**ki - 1)
-    if d.input_signed:
-        cycles = [(b, min(rda, ki - 1 - b), 1) for b in range(0, ki - 1, rda)] + [(ki - 1, 1, -1)]
-    else:
-        cycles = [(b, min(rda, ki - b), 1) for b in range(0, ki, rda)]
-    max_sample = c.rows * (2**rda - 1) * (2**rc - 1)
-    hist = np.zeros(max_sample + 1, np.int64)
-    lim = 2 ** min(d.psum_bits - 1, 62)
-    y = np.zeros((x.shape[0], w.shape[1]), np.int64)
-    ovf = 0
-    for r0 in range(0, x.shape[1], c.rows):
-        rows = slice(r0, r0 + c.rows)
-        for sign_q, mag in zip([1, -1], mags, strict=False):
-            for s in range(n_slices):
-                cell = (mag[rows] >> (s * rc)) & (2**rc - 1)
-                psum = np.zeros_like(y)
-                for first, count, sign in cycles:
-                    chunk = (u[:, rows] >> first) & (2**count - 1)
-                    samp = np.zeros_like(y)
-                    for a in range(count):
-                        for b in range(rc):
-                            samp += (((chunk >> a) & 1) @ ((cell >> b) & 1)) << (a + b)
-                    hist += np.bincount(samp.ravel(), minlength=hist.size)
-                    units = CLOSED_FORMS[regs.mode](samp, regs)[2]
-                    psum = psum + sign * (units << first)
-                    if d.psum_bits < 64:
-                        ovf += int(((psum >= lim) | (psum < -lim)).sum())
-                        psum = (psum + lim) % (2 * lim) - lim
-                y += sign_q * (psum << (s * rc))
-    step = regs.step
-    y = y * int(step) if float(step).is_integer() else y * step
-    return y - off * x.sum(axis=1, keepdims=True), hist, ovf
-
-
-@st.composite
-def layer_case(draw):
-    rows = draw(st.sampled_from([2, 5, 16, 64, 100, 128, 130]))
-    rc = draw(st.sampled_from([1, 2, 4]))
-    rda = draw(st.sampled_from([1, 2]))
-    signed = draw(st.booleans())
-    ki = draw(st.integers(2 if signed else 1, 6))
-    kw = draw(st.integers(2, 7))
-    arch = isaacsim.load_arch("trq", overrides={
-        "crossbar.rows": rows, "crossbar.cols": draw(st.sampled_from([3, 16, 128])),
-        "crossbar.cell_bits": rc, "crossbar.dac_bits": rda, "datapath.input_bits": ki,
-        "datapath.input_signed": signed, "datapath.weight_bits": kw,
-        "datapath.weight_encoding": draw(st.sampled_from(["differential", "offset"])),
-        "datapath.psum_bits": draw(st.sampled_from([4, 8, 12, 32, 64])),
-        "adc.mode": "ideal", "adc.resolution": 16,
-    })
-    r = draw(st.integers(3, 12))
-    mode = draw(st.sampled_from(["ideal", "uniform", "trq"]))
-    if mode == "ideal":
-        regs = {"mode": "ideal", "resolution": r}
-    elif mode == "uniform":
-        regs = {"mode": "uniform", "resolution": r, "bits": draw(st.integers(1, r)),
-                "delta": draw(st.sampled_from([1, 2, 3, 0.5, 4]))}
-    else:
-        n2 = draw(st.integers(1, r))
-        regs = {"mode": "trq", "resolution": r, "n_r1": draw(st.integers(0, r)), "n_r2": n2,
-                "m": draw(st.integers(0, r - n2)), "delta_r1": draw(st.sampled_from([1, 2, 0.5])),
-                "bias": draw(st.integers(0, 2))}
-    n = draw(st.integers(1, 5))
-    k = draw(st.integers(1, 2 * rows + 3))
-    m = draw(st.integers(1, 6))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    lo, hi = (-(2 ** (ki - 1)), 2 ** (ki - 1) - 1) if signed else (0, 2**ki - 1)
-    x = rng.integers(lo, hi + 1, (n, k))
-    lim = 2 ** (kw - 1) - 1
-    w = rng.integers(-lim, lim + 1, (k, m))
-    if draw(st.booleans()):  # edge values
-        x[0] = hi
-        w[:, 0] = lim
-    return arch, ADCRegisters.of(regs), x, w
 
 
 @settings(max_examples=60, deadline=None)

@@ -109,7 +109,8 @@ def test_structure_names_and_units(tmp_path):
 def sort_order(doc):
     psort = {e["pid"]: e["args"]["sort_index"] for e in doc["traceEvents"] if e["name"] == "process_sort_index"}
     pname = {e["pid"]: e["args"]["name"] for e in doc["traceEvents"] if e["name"] == "process_name"}
-    tsort = {(e["pid"], e["tid"]): e["args"]["sort_index"] for e in doc["traceEvents"] if e["name"] == "thread_sort_index"}
+    tsort = {(e["pid"], e["tid"]): e["args"]["sort_index"]
+             for e in doc["traceEvents"] if e["name"] == "thread_sort_index"}
     tname = {(e["pid"], e["tid"]): e["args"]["name"] for e in doc["traceEvents"] if e["name"] == "thread_name"}
     procs = [pname[p] for p in sorted(psort, key=psort.get)]
     threads = {pname[p]: [tname[k] for k in sorted((k for k in tsort if k[0] == p), key=tsort.get)] for p in pname}

@@ -12,7 +12,7 @@ import pytest
 import isaacsim
 from isaacsim.errors import WorkloadError
 from isaacsim.workload import execute, predict, save_workload
-from tests.test_workload_format import tiny_parts
+from tests.support.workloads import tiny_parts
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +65,82 @@ def requant_manual(acc, node, arrays, relu):
     return out
 
 
+def _want_conv2d(n, v, a, f):
+    acc = conv_loops(v(n.inputs[0]), a[n.weight], a[n.bias] if n.bias else None,
+                     f[n.inputs[0]].zero_point, int(n.stride) if isinstance(n.stride, int) else 1,
+                     n.padding if isinstance(n.padding, int) else n.padding[0], n.groups)
+    return requant_manual(acc, n, a, n.activation == "relu")
+
+
+def _want_linear(n, v, a, f):
+    xin, w = v(n.inputs[0]), a[n.weight]
+    acc = np.array([sum(int(xin[k]) * int(w[o, k]) for k in range(w.shape[1])) + int(a[n.bias][o])
+                    for o in range(w.shape[0])], dtype=object)
+    return requant_manual(acc, n, a, False)
+
+
+def _want_maxpool(n, v, a, f):
+    xin = v(n.inputs[0])
+    c, h, wd = xin.shape
+    return np.array([[[max(int(xin[ch, 2 * i + di, 2 * j + dj]) for di in range(2) for dj in range(2))
+                       for j in range(wd // 2)] for i in range(h // 2)] for ch in range(c)])
+
+
+def _want_avgpool(n, v, a, f):
+    """Kernel 3, stride 1, padding 1, count includes the zp-filled border."""
+    xin, zp = v(n.inputs[0]), f[n.inputs[0]].zero_point
+    c, h, wd = xin.shape
+    want = np.zeros_like(xin)
+    for ch, i, j in np.ndindex(c, h, wd):
+        s = sum(int(xin[ch, i + di, j + dj]) if 0 <= i + di < h and 0 <= j + dj < wd else zp
+                for di in (-1, 0, 1) for dj in (-1, 0, 1))
+        want[ch, i, j] = rhu(s, 9)
+    return want
+
+
+def _want_global_avgpool(n, v, a, f):
+    xin = v(n.inputs[0])
+    return np.array([[[rhu(int(xin[ch].sum()), xin[ch].size)]] for ch in range(xin.shape[0])])
+
+
+def _want_add(n, v, a, f):
+    p, q = (v(i) for i in n.inputs)
+    zp1, zp2 = (f[i].zero_point for i in n.inputs)
+    m1, m2 = n.requant.multipliers
+    want = np.zeros_like(p)
+    for idx in np.ndindex(p.shape):
+        s = (int(p[idx]) - zp1) * m1 + (int(q[idx]) - zp2) * m2
+        r = rhu(s, 2**n.requant.shift) + n.requant.zero_point
+        want[idx] = clampi(max(r, n.requant.zero_point), n.requant)
+    return want
+
+
+def _want_concat(n, v, a, f):
+    parts = []
+    for i, m in zip(n.inputs, n.requant.multipliers, strict=True):
+        xin = v(i)
+        rq, zp = n.requant, f[i].zero_point
+        part = np.zeros_like(xin)
+        for idx in np.ndindex(xin.shape):
+            part[idx] = clampi(rhu((int(xin[idx]) - zp) * m, 2**rq.shift) + rq.zero_point, rq)
+        parts.append(part)
+    return np.concatenate(parts, axis=0)
+
+
+DIRECT = {
+    "conv2d": _want_conv2d,
+    "linear": _want_linear,
+    "maxpool": _want_maxpool,
+    "avgpool": _want_avgpool,
+    "global_avgpool": _want_global_avgpool,
+    "relu": lambda n, v, a, f: np.maximum(v(n.inputs[0]), f[n.inputs[0]].zero_point),
+    "flatten": lambda n, v, a, f: v(n.inputs[0]).reshape(-1),
+    "add": _want_add,
+    "concat": _want_concat,
+}
+"""op -> (node, v: input name -> this sample's tensor, arrays, formats) -> the node's output, computed directly."""
+
+
 def test_each_node_against_direct_computation(tiny):
     wl = tiny
     x = wl.eval.x
@@ -79,57 +155,9 @@ def test_each_node_against_direct_computation(tiny):
 
         for n in wl.nodes:
             got = nodes[n.name][b]
-            if n.op == "conv2d":
-                acc = conv_loops(v(n.inputs[0]), a[n.weight], a[n.bias] if n.bias else None,
-                                 f[n.inputs[0]].zero_point, int(n.stride) if isinstance(n.stride, int) else 1,
-                                 n.padding if isinstance(n.padding, int) else n.padding[0], n.groups)
-                want = requant_manual(acc, n, a, n.activation == "relu")
-            elif n.op == "linear":
-                xin, w = v(n.inputs[0]), a[n.weight]
-                acc = np.array([sum(int(xin[k]) * int(w[o, k]) for k in range(w.shape[1])) + int(a[n.bias][o])
-                                for o in range(w.shape[0])], dtype=object)
-                want = requant_manual(acc, n, a, False)
-            elif n.op == "maxpool":
-                xin = v(n.inputs[0])
-                c, h, wd = xin.shape
-                want = np.array([[[max(int(xin[ch, 2 * i + di, 2 * j + dj]) for di in range(2) for dj in range(2))
-                                   for j in range(wd // 2)] for i in range(h // 2)] for ch in range(c)])
-            elif n.op == "avgpool":  # kernel 3, stride 1, padding 1, count includes the zp-filled border
-                xin, zp = v(n.inputs[0]), f[n.inputs[0]].zero_point
-                c, h, wd = xin.shape
-                want = np.zeros_like(xin)
-                for ch, i, j in np.ndindex(c, h, wd):
-                    s = sum(int(xin[ch, i + di, j + dj]) if 0 <= i + di < h and 0 <= j + dj < wd else zp
-                            for di in (-1, 0, 1) for dj in (-1, 0, 1))
-                    want[ch, i, j] = rhu(s, 9)
-            elif n.op == "global_avgpool":
-                xin = v(n.inputs[0])
-                want = np.array([[[rhu(int(xin[ch].sum()), xin[ch].size)]] for ch in range(xin.shape[0])])
-            elif n.op == "relu":
-                want = np.maximum(v(n.inputs[0]), f[n.inputs[0]].zero_point)
-            elif n.op == "flatten":
-                want = v(n.inputs[0]).reshape(-1)
-            elif n.op == "add":
-                p, q = (v(i) for i in n.inputs)
-                zp1, zp2 = (f[i].zero_point for i in n.inputs)
-                m1, m2 = n.requant.multipliers
-                want = np.zeros_like(p)
-                for idx in np.ndindex(p.shape):
-                    s = (int(p[idx]) - zp1) * m1 + (int(q[idx]) - zp2) * m2
-                    r = rhu(s, 2**n.requant.shift) + n.requant.zero_point
-                    want[idx] = clampi(max(r, n.requant.zero_point), n.requant)
-            elif n.op == "concat":
-                parts = []
-                for i, m in zip(n.inputs, n.requant.multipliers, strict=True):
-                    xin = v(i)
-                    rq, zp = n.requant, f[i].zero_point
-                    part = np.zeros_like(xin)
-                    for idx in np.ndindex(xin.shape):
-                        part[idx] = clampi(rhu((int(xin[idx]) - zp) * m, 2**rq.shift) + rq.zero_point, rq)
-                    parts.append(part)
-                want = np.concatenate(parts, axis=0)
-            else:
+            if n.op not in DIRECT:
                 raise AssertionError(n.op)
+            want = DIRECT[n.op](n, v, a, f)
             assert np.array_equal(got, np.asarray(want, dtype=np.int64)), (n.name, b)
             f_out = f[n.name]
             assert got.min() >= f_out.lo and got.max() <= f_out.hi, n.name

@@ -16,7 +16,8 @@ from isaacsim.adc.regfile import load_registers
 from isaacsim.cli import main
 from isaacsim.functional import simulate as sim_mod
 from isaacsim.workload import save_workload
-from tests.test_simulate import BASE, CONTRACT, LOSSLESS_TRQ, net_parts, overflow_workload
+from tests.support.runs import BASE, CONTRACT, LOSSLESS_TRQ
+from tests.support.workloads import net_parts, overflow_workload
 
 HAVE_ZOO = importlib.util.find_spec("isaacsim.workload.zoo") is not None
 needs_zoo = pytest.mark.skipif(not HAVE_ZOO, reason="isaacsim.workload.zoo has not landed yet")
@@ -244,4 +245,5 @@ def test_zoo_missing_module_is_one_line(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "isaacsim.workload.zoo", None)
     monkeypatch.delattr(isaacsim.workload, "zoo", raising=False)
     rc, _, err = run(["zoo", "list"], capsys)
-    assert rc == 2 and err == "isaacsim: error: the model zoo (isaacsim.workload.zoo) is not available in this installation\n"
+    assert rc == 2
+    assert err == "isaacsim: error: the model zoo (isaacsim.workload.zoo) is not available in this installation\n"

@@ -15,81 +15,9 @@ from isaacsim.errors import ConfigError, ConfigWarning, MappingError, WorkloadEr
 from isaacsim.functional import simulate as sim_mod
 from isaacsim.workload import build, execute, save_workload
 from isaacsim.workload.io import pair
-from tests.test_workload_format import tiny_parts
-
-BASE = "arch_configs/trq_baseline.yaml"
-
-
-def _fmt(bits=8, signed=False, scale=0.05, zp=0):
-    return {"bits": bits, "signed": signed, "scale": scale, "zero_point": zp}
-
-
-def net_parts(seed: int = 0, n_eval: int = 12):
-    """A net with a strided padded conv (2 row x 2 column crossbar partitions), a grouped conv, a
-    residual add, max-pool, a 1x1 conv, concat, avg-pool and a linear layer; multipliers are set
-    layer by layer so activations spread over the code range. (manifest, arrays, (x, y))."""
-    rng = np.random.default_rng(seed)
-
-    def w(*shape):
-        return rng.integers(-127, 128, size=shape).astype(np.int8)
-
-    arrays = {
-        "c1.w": w(20, 16, 3, 3), "c1.b": rng.integers(-3000, 3000, 20).astype(np.int32),
-        "c2.w": w(20, 5, 3, 3), "c3.w": w(6, 20, 1, 1), "fc.w": w(10, 26),
-        "fc.b": rng.integers(-500, 500, 10).astype(np.int32),
-    }
-    mult = {"c1": 1, "c2": 1, "c3": 1, "fc": 1}
-    shift = 20
-
-    def graph():
-        rq = {"c1": {**_fmt(), "multiplier": mult["c1"], "shift": shift},
-              "c2": {**_fmt(), "multiplier": mult["c2"], "shift": shift},
-              "c3": {**_fmt(), "multiplier": mult["c3"], "shift": shift},
-              "fc": {**_fmt(signed=True), "multiplier": mult["fc"], "shift": shift}}
-        return [
-            {"name": "c1", "op": "conv2d", "inputs": ["input"], "weight": "c1.w", "bias": "c1.b",
-             "out_channels": 20, "kernel": 3, "stride": 2, "padding": 1, "requant": rq["c1"], "activation": "relu"},
-            {"name": "c2", "op": "conv2d", "inputs": ["c1"], "weight": "c2.w", "out_channels": 20, "kernel": 3,
-             "padding": 1, "groups": 4, "requant": rq["c2"], "activation": "relu"},
-            {"name": "res", "op": "add", "inputs": ["c1", "c2"],
-             "requant": {**_fmt(), "multipliers": [1, 1], "shift": 1}, "activation": "relu"},
-            {"name": "pool", "op": "maxpool", "inputs": ["res"], "kernel": 2},
-            {"name": "c3", "op": "conv2d", "inputs": ["pool"], "weight": "c3.w", "out_channels": 6, "kernel": 1,
-             "requant": rq["c3"], "activation": "relu"},
-            {"name": "cat", "op": "concat", "inputs": ["pool", "c3"],
-             "requant": {**_fmt(), "multipliers": [1, 1], "shift": 0}},
-            {"name": "avg", "op": "avgpool", "inputs": ["cat"], "kernel": 2},
-            {"name": "flat", "op": "flatten", "inputs": ["avg"]},
-            {"name": "fc", "op": "linear", "inputs": ["flat"], "weight": "fc.w", "bias": "fc.b",
-             "out_features": 10, "requant": rq["fc"]},
-        ]
-
-    x = rng.integers(0, 256, size=(n_eval, 16, 8, 8)).astype(np.uint8)
-    for name in ("c1", "c2", "c3", "fc"):  # calibrate each layer's multiplier on its own accumulators
-        manifest = {"format_version": 1, "name": "net", "input": {"shape": [16, 8, 8], **_fmt(scale=1 / 255)},
-                    "graph": graph()}
-        seen = []
-
-        def mm(node, x2d, w2d, name=name, seen=seen):
-            y = x2d.astype(np.int64) @ w2d.astype(np.int64)
-            if node == name:
-                seen.append(y)
-            return y
-
-        execute(build(manifest, arrays), x, matmul=mm)
-        std = float(np.concatenate([s.ravel() for s in seen]).std())
-        mult[name] = max(1, round(2**shift * 50 / max(std, 1.0)))
-    manifest = {"format_version": 1, "name": "net", "input": {"shape": [16, 8, 8], **_fmt(scale=1 / 255)},
-                "graph": graph()}
-    y = execute(build(manifest, arrays), x).argmax(axis=1)
-    y[::3] = (y[::3] + 1) % 10  # labels that the reference gets two thirds right
-    return manifest, arrays, (x, y)
-
-
-@pytest.fixture(scope="module")
-def net(tmp_path_factory):
-    manifest, arrays, ev = net_parts()
-    return save_workload(manifest, tmp_path_factory.mktemp("net") / "net", arrays=arrays, eval=ev)
+from tests.support.runs import BASE, CONTRACT, LOSSLESS_TRQ
+from tests.support.workloads import fmt as _fmt
+from tests.support.workloads import overflow_workload, tiny_parts
 
 
 @pytest.fixture(scope="module")
@@ -267,7 +195,6 @@ def test_auto_batch_size_respects_budget(net):
 # ---------------------------------------------------------------- summary and frame
 
 
-CONTRACT = ("energy_j", "latency_cycles", "latency_s", "power_w", "accuracy", "adc", "breakdown")
 ADC_KEYS = ("conversions", "ad_ops", "ops_per_conversion", "energy_j", "energy_share",
             "r1_conversions", "r2_conversions", "overflows")
 
@@ -317,9 +244,6 @@ def test_to_frame(net):
 
 
 # ---------------------------------------------------------------- registers
-
-
-LOSSLESS_TRQ = {"mode": "trq", "resolution": 8, "n_r1": 8, "n_r2": 1, "m": 7}  # R1 covers 0..255
 
 
 def test_per_layer_registers_change_only_that_layer(net, tmp_path):
@@ -482,14 +406,3 @@ def test_real_int32_overflow_on_some_inputs(tmp_path):
     res = isaacsim.simulate(ideal_arch(), wl, batch_size=4, raise_on_error=False)
     assert res.status == "failed" and res.samples == 4
     assert "layer 'fc'" in res.error and "overflows int32" in res.error
-
-
-def overflow_workload(path):
-    """Linear 1 -> 2 whose accumulator + bias overflows int32 only for inputs above 100;
-    the first four eval samples are small, the rest large."""
-    manifest = {"format_version": 1, "name": "ovf", "input": {"shape": [1], **_fmt()},
-                "graph": [{"name": "fc", "op": "linear", "inputs": ["input"], "weight": "fc.w", "bias": "fc.b",
-                           "out_features": 2, "requant": {**_fmt(signed=True), "multiplier": 1, "shift": 30}}]}
-    arrays = {"fc.w": np.array([[127], [1]], np.int8), "fc.b": np.array([2**31 - 1 - 127 * 100, 0], np.int32)}
-    x = np.array([[0], [50], [100], [10], [200], [255], [1], [2]], np.uint8)
-    return save_workload(manifest, path, arrays=arrays, eval=(x, np.zeros(8, np.int64)))

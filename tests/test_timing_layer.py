@@ -19,6 +19,7 @@ from isaacsim.kernels.pe_schedule import COUNTERS, pe_schedule
 from isaacsim.mapping import LayerShape, place_network
 from isaacsim.timing import build_stages, layer_bound
 from isaacsim.timing.layer import lane_columns, layer_steps, simulate_layer
+from tests.support.timing import SMALL, synthetic_trace
 
 
 def reference_schedule(work, conv, step_window, ready, l_r, adc_rate, sa_rate, read_end0=0, conv_end0=0):
@@ -51,7 +52,8 @@ def schedule_case(draw):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     cols = rng.integers(0, 40, (n_steps, adcs))  # conversions per ADC per step
     if draw(st.booleans()):  # early termination: 1 .. R + 2 ops per conversion (TRQ detection included)
-        work = np.array([[rng.integers(1, 11, int(c)).sum() for c in row] for row in cols], np.int64).reshape(n_steps, adcs)
+        work = np.array([[rng.integers(1, 11, int(c)).sum() for c in row] for row in cols],
+                        np.int64).reshape(n_steps, adcs)
     else:  # off: R x conversions
         work = 8 * cols
     ready = np.sort(rng.integers(0, 400, n_windows)) if draw(st.booleans()) else rng.integers(0, 400, n_windows)
@@ -83,9 +85,6 @@ def arch(name="trq", **over):
         return isaacsim.load_arch(name, overrides=over)
 
 
-SMALL = {"crossbar.rows": 16, "crossbar.cols": 16, "pe.crossbars": 4, "crossbar.read_latency_ns": 30}
-
-
 def placed(a, layer, copies=1):
     lp = place_network([layer], a).layers[0]
     if copies != 1:  # replicate by hand: copies packed back to back, possibly sharing a PE
@@ -93,24 +92,12 @@ def placed(a, layer, copies=1):
     return lp
 
 
-def synthetic_trace(lp, adcs, kind, rng, resolution=8):
-    """(groups, N, cycles, T, lanes): each conversion costs `resolution` ops (uniform) or 1 .. R + 2
-    (TRQ-like: detection plus a short or long search), summed per crossbar lane."""
-    cols = lane_columns(lp, adcs)
-    g = lp.geometry
-    shape = (lp.layer.groups, lp.layer.n_vectors, g.input_cycles, *cols.shape)
-    if kind == "uniform":
-        return np.broadcast_to(resolution * cols, shape).astype(np.int32)
-    counts = np.broadcast_to(cols, shape)
-    hi = np.where(rng.random(shape) < 0.3, resolution + 2, 5)  # mostly short (R1) conversions
-    return (counts * rng.integers(2, 4, shape) + (hi - 3) * (counts > 0)).astype(np.int32)
-
-
 CASES = [  # (overrides, layer, copies)
     ({}, LayerShape.linear("fc", 40, 9), 1),  # 2 x 3 x 2 = 12 crossbars on 3 PEs, 8 ADCs > 16 / 2 lanes used
     ({"pe.adcs": 3, "adc.ops_per_cycle": 3.2}, LayerShape.conv2d("c", 3, 4, 3, 4, padding=1), 1),
     ({"pe.adcs": 32, "crossbar.cols": 8, "adc.ops_per_cycle": 1.5}, LayerShape.conv2d("c", 2, 2, 3, 4), 2),
-    ({"pe.adcs": 2, "latency_ns.shift_add": 7, "adc.ops_per_cycle": 12}, LayerShape.conv2d("c", 2, 3, 2, 4, stride=2), 3),
+    ({"pe.adcs": 2, "latency_ns.shift_add": 7, "adc.ops_per_cycle": 12},
+     LayerShape.conv2d("c", 2, 3, 2, 4, stride=2), 3),
     ({"pe.adcs": 4}, LayerShape.linear("fc", 20, 3), 3),  # one window, three copies: two stay idle
     ({"pe.adcs": 5, "pe.crossbars": 3, "adc.ops_per_cycle": 0.7},
      LayerShape.conv2d("c", 4, 4, 1, 3, groups=2), 2),  # 2 groups x 2 crossbars: copies share PEs
@@ -189,7 +176,8 @@ BALANCED = [  # 14 mapped columns per crossbar: every ADC gets the same columns
     {"pe.adcs": 1, "adc.ops_per_cycle": 8}, {"pe.adcs": 2, "adc.ops_per_cycle": 4},
     {"pe.adcs": 7, "adc.ops_per_cycle": 1}, {"pe.adcs": 14, "adc.ops_per_cycle": 0.5},
 ]
-UNBALANCED = [{"pe.adcs": 1, "adc.ops_per_cycle": 30}, {"adc.ops_per_cycle": 0.9}, {"pe.adcs": 3, "adc.ops_per_cycle": 2.5}]
+UNBALANCED = [{"pe.adcs": 1, "adc.ops_per_cycle": 30}, {"adc.ops_per_cycle": 0.9},
+              {"pe.adcs": 3, "adc.ops_per_cycle": 2.5}]
 
 
 @pytest.mark.parametrize("over", BALANCED + UNBALANCED)
@@ -270,7 +258,8 @@ def test_lane_columns_agree_with_the_trace_layout(adcs):
 
 
 @pytest.mark.parametrize("early_termination", [True, False])
-@pytest.mark.parametrize("over", [{"pe.adcs": 3, "adc.ops_per_cycle": 2.5}, {"pe.adcs": 8}, {"pe.adcs": 32, "crossbar.cols": 8}])
+@pytest.mark.parametrize("over", [{"pe.adcs": 3, "adc.ops_per_cycle": 2.5}, {"pe.adcs": 8},
+                                  {"pe.adcs": 32, "crossbar.cols": 8}])
 def test_real_mvm_traces(over, early_termination):
     """TRQ traces from isaacsim.mvm on a small conv: both granularities agree, the bound holds."""
     a = arch(**{**SMALL, **over, "adc.early_termination": early_termination})

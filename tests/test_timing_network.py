@@ -18,8 +18,8 @@ from isaacsim.timing import build_stages
 from isaacsim.timing.events import Timeline
 from isaacsim.timing.network import simulate_network
 from isaacsim.workload import build, save_workload
-from tests.test_simulate import net_parts
-from tests.test_timing_layer import SMALL, synthetic_trace
+from tests.support.timing import SMALL, synthetic_trace
+from tests.support.workloads import net_parts
 
 
 def arch(name="trq", **over):

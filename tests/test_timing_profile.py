@@ -23,8 +23,8 @@ from isaacsim.timing.profile import (
     synthetic_traces,
 )
 from isaacsim.workload import build, save_workload
-from tests.test_simulate import net_parts
-from tests.test_timing_layer import SMALL
+from tests.support.timing import SMALL
+from tests.support.workloads import net_parts
 
 VARIED = {"adc.n_r1": 2, "adc.n_r2": 6, "adc.m": 2}  # TRQ with both ranges in use: 3 or 7 ops
 

@@ -13,7 +13,7 @@ import isaacsim
 from isaacsim.adc import ADCRegisters, convert
 from isaacsim.mapping import LayerShape, place_network
 from isaacsim.mapping.geometry import MatrixGeometry
-from tests.test_simulate import BASE, net  # noqa: F401  (module fixture)
+from tests.support.runs import BASE
 
 
 def reference_trace(x, w, arch, regs):
@@ -157,7 +157,7 @@ def test_trace_total_and_shape_on_a_partitioned_layer():
 
 
 @pytest.mark.parametrize("batch_size", [None, 1])
-def test_simulate_keeps_traces_of_the_first_samples(net, batch_size):  # noqa: F811
+def test_simulate_keeps_traces_of_the_first_samples(net, batch_size):
     arch = isaacsim.load_arch(BASE, overrides={"adc.mode": "trq"})
     plain_run = isaacsim.simulate(arch, net, samples=4)
     one = isaacsim.simulate(arch, net, samples=1)
@@ -180,7 +180,7 @@ def test_simulate_keeps_traces_of_the_first_samples(net, batch_size):  # noqa: F
     assert "ad_ops_trace" not in str(res.summary())
 
 
-def test_simulate_traces_beyond_the_run_and_errors(net):  # noqa: F811
+def test_simulate_traces_beyond_the_run_and_errors(net):
     arch = isaacsim.load_arch(BASE)
     res = isaacsim.simulate(arch, net, samples=2, traces=5)
     assert all(ly.ad_ops_trace.shape[0] == 2 for ly in res.layers.values())

@@ -211,11 +211,11 @@ def test_resnet20_on_local_cifar10_files_trains_and_exports(tmp_path, capsys):
     """cifar10 reads the user's local python batches (here tiny random ones in that format)."""
     import numpy as np
 
-    from tests.test_datasets import _write_py_batches
+    from tests.support.datasets import write_py_batches
 
     root = tmp_path / "cifar-10-batches-py"
     root.mkdir()
-    _write_py_batches(root, np.random.default_rng(0), sizes=(8, 8, 8, 8, 8, 12))
+    write_py_batches(root, np.random.default_rng(0), sizes=(8, 8, 8, 8, 8, 12))
     out = tmp_path / "run"
     argv = ["train", "resnet20", "--dataset", "cifar10", "--data-root", str(tmp_path), "--epochs", "1",
             "--batch-size", "20", "--calib", "8", "--method", "ste", "--wbits", "4", "--out", str(out),

@@ -12,55 +12,7 @@ from pydantic import ValidationError
 import isaacsim
 from isaacsim.errors import WorkloadError
 from isaacsim.workload import Workload, load_workload, save_workload
-
-
-def _fmt(bits=8, signed=False, scale=0.05, zp=0):
-    return {"bits": bits, "signed": signed, "scale": scale, "zero_point": zp}
-
-
-def tiny_parts(seed: int = 0, n_eval: int = 4):
-    """A small residual net with a concat: (manifest dict, arrays, eval data)."""
-    rng = np.random.default_rng(seed)
-
-    def w(*shape):
-        return rng.integers(-127, 128, size=shape).astype(np.int8)
-
-    def b(n):
-        return rng.integers(-2000, 2000, size=n).astype(np.int32)
-
-    arrays = {
-        "conv1.w": w(4, 2, 3, 3), "conv1.b": b(4),
-        "conv2.w": w(4, 4, 3, 3), "conv2.b": b(4),
-        "conv2.m": rng.integers(2**13, 2**14, size=4).astype(np.int32),
-        "conv3.w": w(2, 2, 1, 1),
-        "fc.w": w(5, 6), "fc.b": b(5),
-    }
-    graph = [
-        {"name": "conv1", "op": "conv2d", "inputs": ["input"], "weight": "conv1.w", "bias": "conv1.b",
-         "out_channels": 4, "kernel": 3, "padding": 1, "weight_scale": 0.01,
-         "requant": {**_fmt(), "multiplier": 11000, "shift": 22}, "activation": "relu"},
-        {"name": "pool1", "op": "maxpool", "inputs": ["conv1"], "kernel": 2},
-        {"name": "conv2", "op": "conv2d", "inputs": ["pool1"], "weight": "conv2.w", "bias": "conv2.b",
-         "out_channels": 4, "kernel": [3, 3], "padding": 1, "weight_scale": [0.01, 0.02, 0.01, 0.03],
-         "requant": {**_fmt(scale=0.04), "multiplier": "conv2.m", "shift": 23}, "activation": "relu"},
-        {"name": "res", "op": "add", "inputs": ["pool1", "conv2"],
-         "requant": {**_fmt(scale=0.06), "multipliers": [700, 900], "shift": 10}, "activation": "relu"},
-        {"name": "conv3", "op": "conv2d", "inputs": ["res"], "weight": "conv3.w", "out_channels": 2,
-         "kernel": 1, "groups": 2, "requant": {**_fmt(signed=True), "multiplier": 3000, "shift": 14}},
-        {"name": "relu3", "op": "relu", "inputs": ["conv3"]},
-        {"name": "cat", "op": "concat", "inputs": ["res", "relu3"],
-         "requant": {**_fmt(scale=0.07, zp=2), "multipliers": [1, 3], "shift": 1}},
-        {"name": "avg", "op": "avgpool", "inputs": ["cat"], "kernel": 3, "stride": 1, "padding": 1},
-        {"name": "gap", "op": "global_avgpool", "inputs": ["avg"]},
-        {"name": "flat", "op": "flatten", "inputs": ["gap"]},
-        {"name": "fc", "op": "linear", "inputs": ["flat"], "weight": "fc.w", "bias": "fc.b", "out_features": 5,
-         "requant": {**_fmt(signed=True, scale=0.1), "multiplier": 5000, "shift": 16}},
-    ]
-    manifest = {"format_version": 1, "name": "tiny", "input": {"shape": [2, 6, 6], **_fmt(scale=1 / 255, zp=3)},
-                "graph": graph}
-    x = rng.integers(0, 256, size=(n_eval, 2, 6, 6)).astype(np.uint8)
-    y = rng.integers(0, 5, size=n_eval).astype(np.int64)
-    return manifest, arrays, (x, y)
+from tests.support.workloads import tiny_parts
 
 
 def write_raw(path, manifest, arrays, eval_data=None):
