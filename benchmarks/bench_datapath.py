@@ -6,7 +6,8 @@ same bit-serial samples with numpy (one float32 matmul of input chunks and cell 
 partition and cycle, exact below 2^24), converts them with the same SAR table, runs the same
 S+A with wrapping registers, and counts the range-2 conversions of every (row partition,
 column), as the kernel does for the per-crossbar energy counts, in chunks of vectors. Both
-must give identical outputs and statistics. Weight slicing is done once per layer (crossbar programming) and not timed; input
+must give identical outputs and statistics.
+Weight slicing is done once per layer (crossbar programming) and not timed; input
 slicing is timed with each. Times are the best of --repeat runs. Prints BL samples/s for both,
 the ratio and peak RSS.
 

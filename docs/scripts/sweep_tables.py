@@ -26,14 +26,16 @@ def main(root: str) -> None:
     d = read_table(root)
     d = d[d["status"] == "ok"].copy()
     d["adc"] = d.apply(adc_label, axis=1)
-    print("| workload | crossbar | ADC | accuracy | A/D ops per conversion | ADC energy (nJ) | ADC share | energy (uJ) |")
+    print("| workload | crossbar | ADC | accuracy | A/D ops per conversion | ADC energy (nJ) | ADC share "
+          "| energy (uJ) |")
     print("|---|---|---|---|---|---|---|---|")
     for xb in (128, 64):
         for _, r in d[(d["crossbar.rows"] == xb) & (d["pe.adcs"] == 8)].iterrows():
             print(f"| {r['workload']} | {xb}x{xb} | {r['adc']} | {r['accuracy']:.2%} | {r['ops_per_conversion']:.3f} | "
                   f"{r['adc_energy_j'] * 1e9:.1f} | {r['adc_share']:.1%} | {r['energy_j'] * 1e6:.3f} |")
     print()
-    print("| workload | ADC | ADCs per PE | latency (cycles) | power (mW) | chip area (mm2) | area of the used tiles (mm2) |")
+    print("| workload | ADC | ADCs per PE | latency (cycles) | power (mW) | chip area (mm2) "
+          "| area of the used tiles (mm2) |")
     print("|---|---|---|---|---|---|---|")
     sel = d[(d["crossbar.rows"] == 128) & d["adc"].isin(["uniform 8 b", "TRQ, n_r1 = 4"])]
     for _, r in sel.sort_values(["workload", "adc", "pe.adcs"], ascending=[True, False, True]).iterrows():

@@ -162,7 +162,8 @@ def ideal_wide(hist, k: int, s):
     i = int(np.lexsort((n1b, -msb, mse, ops))[0])
     if (ops[i], mse[i]) >= (s.ops, s.mse):
         return dict(s.registers), s.ops, s.mse
-    return {**s.registers, "n_r1": int(n1b[i]), "m": int(msb[i]), "delta_r1": 1.0, "bias": 0}, float(ops[i]), float(mse[i])
+    regs = {**s.registers, "n_r1": int(n1b[i]), "m": int(msb[i]), "delta_r1": 1.0, "bias": 0}
+    return regs, float(ops[i]), float(mse[i])
 
 
 # ---------------------------------------------------------------- table 2
@@ -208,7 +209,8 @@ def energy_table(work: Path, only, max_drop: float, variants=("default",), cache
             e = energy_one(work, name, max_drop, variant)
             ratio = e["base"]["energy_j"] / e["cal"]["energy_j"]
             lines.append(f"| {name} | {variant} | {e['calib']} / {e['eval']} | {e['metric']} | "
-                         f"{e['baseline_metric']:.2%} | {e['metric_after']:.2%} | {e['cal']['ops_per_conversion']:.3f} | "
+                         f"{e['baseline_metric']:.2%} | {e['metric_after']:.2%} | "
+                         f"{e['cal']['ops_per_conversion']:.3f} | "
                          f"{e['base']['energy_j']:.4g} | {e['cal']['energy_j']:.4g} | {ratio:.2f}x | "
                          f"{e['calibrate_s']:.0f} s |")
     return "\n".join(lines).replace("%", " %")

@@ -112,7 +112,8 @@ def _presets() -> list[str]:
     rows = ["| preset | extends | description |", "|---|---|---|"]
     for p in sorted(PRESET_DIR.glob("*.yaml")):
         data = read_yaml_mapping(p, "architecture")
-        rows.append(f"| `{p.stem}` | {_cell(str(data.get('extends', '')))} | {_cell(str(data.get('description', '')))} |")
+        extends, desc = _cell(str(data.get("extends", ""))), _cell(str(data.get("description", "")))
+        rows.append(f"| `{p.stem}` | {extends} | {desc} |")
     return rows
 
 

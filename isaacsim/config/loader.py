@@ -146,7 +146,8 @@ def raw_config(source: str | os.PathLike | Mapping, overrides: Mapping[str, Any]
         p = Path(source)
         if not p.exists() and p.suffix == "":
             if p.name not in preset_names():
-                raise ConfigError(f"{source}: no such architecture file or preset; presets: {', '.join(preset_names())}")
+                raise ConfigError(
+                    f"{source}: no such architecture file or preset; presets: {', '.join(preset_names())}")
             p = _find_preset(p.name, None)
         label = str(source)
         data = _resolve(p.resolve(), ())
@@ -226,7 +227,8 @@ def _range_text(root: type[BaseModel], loc: tuple) -> str:
 def _yaml_type(v: Any) -> str:
     if v is None:
         return "null"
-    return {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(type(v), type(v).__name__)
+    names = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return names.get(type(v), type(v).__name__)
 
 
 def format_validation_error(err: ValidationError, root: type[BaseModel]) -> str:

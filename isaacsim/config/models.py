@@ -44,9 +44,13 @@ class TileConfig(Node):
 
     pes: int = Field(12, ge=1, le=1024, description="PEs (ISAAC's IMAs) per tile (ISAAC: 12).")
     edram_kb: float = Field(64, gt=0, le=1_048_576, description="eDRAM buffer per tile in KiB (ISAAC: 64).")
-    bus_width_bits: int = Field(384, ge=1, le=65_536, description="Width of the tile bus between eDRAM and PEs in bits.")
+    bus_width_bits: int = Field(
+        384, ge=1, le=65_536, description="Width of the tile bus between eDRAM and PEs in bits."
+    )
     edram_width_bits: int = Field(256, ge=1, le=65_536, description="eDRAM read/write port width in bits per access.")
-    output_register_bytes: int = Field(3072, ge=0, le=1 << 24, description="Tile output register in bytes (ISAAC: 3 KB).")
+    output_register_bytes: int = Field(
+        3072, ge=0, le=1 << 24, description="Tile output register in bytes (ISAAC: 3 KB)."
+    )
     shift_add_units: int = Field(1, ge=0, le=1024, description="Tile-level shift-and-add units that merge PE outputs.")
     sigmoid_units: int = Field(2, ge=0, le=1024, description="NFU activation (sigmoid/ReLU) units per tile.")
     maxpool_units: int = Field(1, ge=0, le=1024, description="NFU max-pool units per tile.")
@@ -56,8 +60,12 @@ class PEConfig(Node):
     """One PE (ISAAC's IMA): crossbars with their DACs, S+H, shared ADCs, S+A and registers."""
 
     crossbars: int = Field(8, ge=1, le=1024, description="Crossbars per PE (ISAAC: 8).")
-    adcs: int = Field(8, ge=1, le=4096, description="ADCs per PE, time-shared across the PE's crossbar columns (ISAAC: 8).")
-    shift_add_units: int = Field(4, ge=1, le=4096, description="Shift-and-add units per PE; each takes one ADC result per cycle.")
+    adcs: int = Field(
+        8, ge=1, le=4096, description="ADCs per PE, time-shared across the PE's crossbar columns (ISAAC: 8)."
+    )
+    shift_add_units: int = Field(
+        4, ge=1, le=4096, description="Shift-and-add units per PE; each takes one ADC result per cycle."
+    )
     input_register_bytes: int = Field(2048, ge=1, le=1 << 24, description="PE input register in bytes (ISAAC: 2 KB).")
     output_register_bytes: int = Field(256, ge=1, le=1 << 24, description="PE output register in bytes (ISAAC: 256 B).")
 
@@ -98,7 +106,9 @@ class LatencyConfig(Node):
     tile_bus: float | None = Field(None, gt=0, le=1e6, description="One tile-bus transfer of bus_width_bits (ns).")
     router_hop: float | None = Field(None, gt=0, le=1e6, description="One network hop of noc_link_bits (ns).")
     nfu: float | None = Field(None, gt=0, le=1e6, description="One NFU activation or pooling operation (ns).")
-    config_load: float | None = Field(None, gt=0, le=1e6, description="Loading the ADC/S+A config registers for a layer (ns).")
+    config_load: float | None = Field(
+        None, gt=0, le=1e6, description="Loading the ADC/S+A config registers for a layer (ns)."
+    )
 
 
 class ComponentsConfig(Node):
@@ -107,7 +117,8 @@ class ComponentsConfig(Node):
     table: str = Field(
         "isaac_32nm",
         min_length=1,
-        description="A shipped table name (isaac_32nm, trq_45nm) or a path to a component-table YAML file (relative to the YAML that names it).",
+        description="A shipped table name (isaac_32nm, trq_45nm) or a path to a component-table YAML file "
+        "(relative to the YAML that names it).",
     )
 
 
@@ -115,9 +126,13 @@ class MappingConfig(Node):
     """How layers are placed onto crossbars."""
 
     replication: Literal["none", "balance"] = Field(
-        "none", description="none: one copy of each layer; balance: replicate early layers as ISAAC does to balance the pipeline."
+        "none",
+        description="none: one copy of each layer; balance: replicate early layers as ISAAC does to balance "
+        "the pipeline.",
     )
-    max_replication: int = Field(64, ge=1, le=4096, description="Upper bound on copies of one layer under replication: balance.")
+    max_replication: int = Field(
+        64, ge=1, le=4096, description="Upper bound on copies of one layer under replication: balance."
+    )
 
 
 class Arch(Node):
@@ -125,7 +140,9 @@ class Arch(Node):
 
     name: str = Field("custom", min_length=1, description="Name of this design point.")
     description: str = Field("", description="Free text shown by describe.")
-    technology_nm: int = Field(32, ge=1, le=1000, description="Technology node in nm (informational; tables carry their own).")
+    technology_nm: int = Field(
+        32, ge=1, le=1000, description="Technology node in nm (informational; tables carry their own)."
+    )
     clock_mhz: float = Field(100.0, gt=0, le=100_000, description="System clock in MHz; all timing is in cycles of it.")
     chip: ChipConfig = Field(default_factory=ChipConfig, description="Chip-level organisation.")
     tile: TileConfig = Field(default_factory=TileConfig, description="Tile-level organisation.")
@@ -176,15 +193,12 @@ class Arch(Node):
         if a.resolution < need:
             warnings.warn(
                 f"{self.name}: adc.resolution={a.resolution} is below the lossless {need} bits for "
-                f"{self.crossbar.rows} rows, {self.crossbar.dac_bits}-bit DACs and {self.crossbar.cell_bits}-bit cells; "
+                f"{self.crossbar.rows} rows, {self.crossbar.dac_bits}-bit DACs and "
+                f"{self.crossbar.cell_bits}-bit cells; "
                 f"samples above {2**a.resolution - 1} clip",
                 ConfigWarning,
                 stacklevel=2,
             )
-        elif a.mode == "uniform" and a.effective_delta > 1:
-            warnings.warn(
-                f"{self.name}: uniform ADC with {a.effective_bits} bits (step {a.effective_delta:g}) is coarser than lossless",
-                ConfigWarning,
-                stacklevel=2,
-            )
+        elif a.coarse_note:
+            warnings.warn(f"{self.name}: {a.coarse_note}", ConfigWarning, stacklevel=2)
         return self

@@ -10,7 +10,9 @@ def arch_json_schema() -> dict:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "isaacsim architecture"
     props = schema.setdefault("properties", {})
-    props["extends"] = {"type": "string", "description": "Preset name or path this file builds on; its keys override the parent's."}
+    props["extends"] = {"type": "string",
+                        "description": "Preset name or path this file builds on; its keys override the parent's."}
     # Presets may also write dotted keys at the top level (`adc.mode: trq`).
-    schema["patternProperties"] = {r"^[A-Za-z_]+(\.[A-Za-z_0-9]+)+$": {"description": "Dotted override of a nested key."}}
+    dotted = r"^[A-Za-z_]+(\.[A-Za-z_0-9]+)+$"
+    schema["patternProperties"] = {dotted: {"description": "Dotted override of a nested key."}}
     return schema

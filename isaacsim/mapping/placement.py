@@ -253,7 +253,8 @@ def place_network(
     registers = dict(registers or {})
     unknown = sorted(set(registers) - seen)
     if unknown:
-        raise ConfigError(f"registers given for unknown layer(s) {', '.join(unknown)}; layers: {', '.join(sorted(seen))}")
+        raise ConfigError(f"registers given for unknown layer(s) {', '.join(unknown)}; "
+                          f"layers: {', '.join(sorted(seen))}")
     default_regs = ADCRegisters.of(arch.adc)
     regs = [ADCRegisters.of(registers[ly.name]) if ly.name in registers else default_regs for ly in layers]
     xpp, ppt = arch.pe.crossbars, arch.tile.pes

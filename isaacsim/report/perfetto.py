@@ -26,7 +26,8 @@ with short names and two or three integer args; `EVENT_BYTES` is a measured uppe
 worst case measures 355 bytes, comma included) for ASCII event names up to 48 characters,
 track segments up to 16, up to four integer args (keys up to 16 characters, magnitudes below
 10^12) and cycles below 10^12; `TRACK_BYTES` bounds one track's metadata (its thread, and its
-tile's process if it is the first track there) for track names up to 48 characters. The writer does not sample: the caller caps the events with
+tile's process if it is the first track there) for track names up to 48 characters.
+The writer does not sample: the caller caps the events with
 `Timeline(max_events=max_events_for(...))`, which leaves room for the header and one pair of
 metadata events per track.
 
