@@ -189,7 +189,7 @@ class WeightQuantizer(nn.Module):
 
 
 class ActQuantizer(nn.Module):
-    """Per-tensor activation fake-quantizer with an EMA-tracked PPQ scale (paper 001, 3.2).
+    """Per-tensor activation fake-quantizer with an EMA-tracked PPQ scale (alpha-blending paper, sec. 3.2).
 
     In training mode each forward runs PPQ on the batch and updates
     ``scale = momentum * scale + (1 - momentum) * gamma_batch`` (the first batch sets it), then
