@@ -33,10 +33,9 @@ def run(args: argparse.Namespace) -> int:
     from isaacsim.sweep import store as st
     from isaacsim.sweep.run import run_sweep
 
-    tty = sys.stderr.isatty()
-    log = None if args.quiet or tty else (lambda line: print(line, file=sys.stderr, flush=True))
+    quiet = args.quiet or sys.stderr.isatty()  # on a terminal the progress bar says it all
     res = run_sweep(args.sweep, out=args.out, workers=args.workers, scheduler=args.scheduler, threads=args.threads,
-                    retry_failed=args.retry_failed, progress=not args.quiet, log=log)
+                    retry_failed=args.retry_failed, progress=not args.quiet, on_point=None if quiet else _log_point)
     ok = res.ran - res.failed
     print(f"sweep: {res.points} points: {ok} ran ok, {res.failed} failed, {res.skipped} already done "
           f"({res.wall_s:.1f} s); results in {res.out / st.PARQUET} and {res.out / st.CSV}")
@@ -47,6 +46,15 @@ def run(args: argparse.Namespace) -> int:
         print("interrupted; finished points are kept: rerun the same command to resume", file=sys.stderr)
         return 130
     return 1 if res.failed else 0
+
+
+def _log_point(row: dict, i: int, n: int, elapsed: float) -> None:
+    """A line on stderr per finished point (off a terminal): what it gave and the time left."""
+    eta = elapsed / i * (n - i)
+    what = (f"energy {row['energy_j'] * 1e6:.4g} uJ" if row.get("energy_j") is not None else "") \
+        if row.get("status") == "ok" else f"FAILED: {row.get('error')}"
+    print(f"[{i}/{n}] point {row['point']} ({row['workload']}) {row.get('point_s', 0):.1f} s {what}  ETA {eta:.0f} s",
+          file=sys.stderr, flush=True)
 
 
 def _dry_run(path: str, out: str | None) -> int:

@@ -1,12 +1,13 @@
 """Running a sweep (`run_sweep`): load a sweep file, skip the points already in the result store,
 run the rest on the chosen executor with a progress bar, and commit each point as it finishes.
-`isaacsim sweep` (`isaacsim.commands.sweep`) calls it and prints what it did.
+`isaacsim sweep` calls it and prints what it did.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,9 +76,11 @@ def _check_out(out: Path, name: str) -> None:
 
 def run_sweep(path: str | os.PathLike, *, out: str | os.PathLike | None = None, workers: int | None = None,
               scheduler: str | None = None, threads: int | None = None, retry_failed: bool = False,
-              progress: bool = False, log=None) -> SweepOutcome:
+              progress: bool = False,
+              on_point: Callable[[dict[str, Any], int, int, float], None] | None = None) -> SweepOutcome:
     """Run (or resume) the sweep in `path`; returns what it did. Points already in the store
-    under `out` (default runs/sweeps/<name>) are skipped. `log(line)` gets a line per point."""
+    under `out` (default runs/sweeps/<name>) are skipped. `on_point(row, i, n, elapsed_s)` is
+    called as the i-th of the n points to run is committed."""
     sw = load_sweep(path)
     for k in sw.keys:
         if k in st.RESERVED:
@@ -114,18 +117,11 @@ def run_sweep(path: str | os.PathLike, *, out: str | os.PathLike | None = None, 
                 outcome.failed += row.get("status") != "ok"
                 outcome.rows.append(row)
                 bar.advance(outcome.failed)
-                if log is not None:
-                    log(_line(row, i, len(payloads), time.perf_counter() - t0))
+                if on_point is not None:
+                    on_point(row, i, len(payloads), time.perf_counter() - t0)
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:
         outcome.wall_s = time.perf_counter() - t0
         store.flush(force=True)
     return outcome
-
-
-def _line(row: dict[str, Any], i: int, n: int, elapsed: float) -> str:
-    eta = elapsed / i * (n - i)
-    what = (f"energy {row['energy_j'] * 1e6:.4g} uJ" if row.get("energy_j") is not None else "") \
-        if row.get("status") == "ok" else f"FAILED: {row.get('error')}"
-    return f"[{i}/{n}] point {row['point']} ({row['workload']}) {row.get('point_s', 0):.1f} s {what}  ETA {eta:.0f} s"
