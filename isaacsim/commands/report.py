@@ -83,5 +83,5 @@ def _runs(args: argparse.Namespace) -> int:
         table.add(run.name if several else (s.get("arch") or run.name), s, rep)
     if ops_runs:
         written += draw_ops(ops_runs, dest)
-    table.print(written, dest)
+    table.show(written, dest)
     return 0

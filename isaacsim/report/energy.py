@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from isaacsim.errors import ConfigError
+
+if TYPE_CHECKING:
+    from isaacsim.energy.price import EnergyReport
 
 
 def run_dirs(root: str | os.PathLike) -> list[Path]:
@@ -76,20 +80,20 @@ class RunsTable:
         """Say (now) that `run` has no energy to report."""
         self.con.print(f"{run}: no energy to report ({(s.get('energy') or {}).get('error', 'no sample ran')})")
 
-    def add(self, label: str, s: dict, rep) -> None:
+    def add(self, label: str, s: dict, rep: EnergyReport) -> None:
         """A row for the run whose summary is `s`, priced again as `rep` (`energy.runs.reprice`)."""
         lat = (s.get("latency_cycles"), s.get("latency_s"))
         self.tab.add_row(label, str(s.get("workload")), str(s.get("arch")), rep.table, _eng(rep.energy_j, "J"),
                          _eng(rep.power_w, "W"), "-" if rep.adc_share is None else f"{rep.adc_share:.1%}",
                          "-" if lat[0] is None else f"{lat[0]:,} cycles ({lat[1] * 1e3:.3f} ms)")
 
-    def print(self, written: list[Path], dest: Path) -> None:
+    def show(self, written: list[Path], dest: Path) -> None:
         """The table, then how many figure files went where."""
         self.con.print(self.tab)
         self.con.print(f"wrote {len(written)} figure files under {dest}")
 
 
-def draw_run(s: dict, rep, where: Path) -> list[Path]:
+def draw_run(s: dict, rep: EnergyReport, where: Path) -> list[Path]:
     """breakdown.csv/.parquet and the figures of one priced run (`rep`, summary `s`) under `where`."""
     from isaacsim.report import figures
 
