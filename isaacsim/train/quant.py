@@ -86,8 +86,9 @@ class WeightQuantizer(nn.Module):
     """Maps a float weight to the weight a quantized layer computes with.
 
     ``method``: "ab" (blend with ``alpha``), "ste" (the same blended forward, gradient passed
-    straight through the quantizer: :func:`ste_blend`; at ``alpha = 1`` plain STE) or "ptq" (``wq`` forward, no gradient to ``w``; the scale is max-abs with no PPQ
-    iterations).  ``wq = gamma * q`` is recomputed from ``w`` on the first forward and then
+    straight through the quantizer: :func:`ste_blend`; at ``alpha = 1`` plain STE) or "ptq"
+    (``wq`` forward, no gradient to ``w``; the scale is max-abs with no PPQ iterations).
+    ``wq = gamma * q`` is recomputed from ``w`` on the first forward and then
     on every ``every``-th forward in training mode; eval mode reuses the cached ``wq`` (so
     evaluation sees what training last used) and computes it only if none exists.
     :meth:`freeze` (used by ``convert``) fixes ``wq`` and sets ``alpha = 1``; :meth:`invalidate`
