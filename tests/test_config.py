@@ -8,7 +8,8 @@ import pydantic
 import pytest
 
 from isaacsim import Arch, ConfigWarning, load_arch
-from isaacsim.cli import build_parser, load_arch_from_args, main
+from isaacsim.cli import build_parser, main
+from isaacsim.commands.options import load_arch_from_args
 from isaacsim.config import PRESET_DIR, parse_set, preset_names
 
 PRESETS = ["isaac", "trq_baseline", "trq"]

@@ -55,7 +55,6 @@ from isaacsim.pipeline import simulate
 from isaacsim.progress import TerminalProgress
 from isaacsim.workload import Workload, load_workload
 from isaacsim.workload.io import Dataset
-from isaacsim.workload.resolve import resolve_workload
 
 STATE_VERSION = 1
 MIN_N_R2 = 3
@@ -494,59 +493,3 @@ def write_registers(path: str | os.PathLike, result: CalibrationResult) -> Path:
     except OSError as e:
         raise ConfigError(f"--out {p}: cannot write ({e.__class__.__name__}: {e.strerror or e})") from None
     return p
-
-
-def print_result(result: CalibrationResult, out: str | None = None) -> None:
-    """The per-layer register table and the totals, on stdout."""
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
-    con = Console(highlight=False)
-    if not con.is_terminal:
-        con.width = max(con.width, 200)
-    for note in result.notes:
-        con.print(f"note: {note}")
-    tab = Table(box=box.SIMPLE_HEAD, pad_edge=False,
-                caption="uniform layers: n_r2 = bits K, delta_r1 = step D" if any(
-                    ly["mode"] == "uniform" for ly in result.layers) else None)
-    for col in ("layer", "mode", "n_r1", "n_r2", "m", "delta_r1", "bias", "exp. ops/conv", "mse", "case"):
-        tab.add_column(col, justify="left" if col in ("layer", "mode", "case") else "right")
-    for ly in result.layers:
-        g = ly["registers"]
-        if ly["mode"] == "trq":
-            cells = [str(g["n_r1"]), str(g["n_r2"]), str(g["m"]), f"{g['delta_r1']:.4g}", str(g["bias"])]
-        else:
-            cells = ["-", str(g["bits"]), "-", f"{g['delta']:.4g}", "-"]
-        tab.add_row(ly["name"], ly["mode"], *cells, f"{ly['expected_ops']:.3f}", f"{ly['mse']:.4g}", ly["case"])
-    con.print(tab)
-    n = "-" if result.n_r2 is None else str(result.n_r2)
-    con.print(f"kept n_r2={n} (max drop {result.max_drop:.2%}; {result.calib_samples} {result.calib_source} samples "
-              f"captured, {result.eval_samples} eval samples per evaluation)")
-    con.print(f"{result.metric}: baseline {result.baseline_accuracy:.2%}, calibrated {result.accuracy:.2%} "
-              f"(drop {result.drop * 100:+.2f} pp)")
-    con.print(f"A/D ops per conversion: {result.ops_before:.3f} before (uniform lossless), "
-              f"{result.ops_after:.3f} after ({result.ops_after / result.ops_before:.1%})")
-    if result.energy_before and result.energy_after is not None:
-        con.print(f"ADC energy per inference: {result.energy_before:.4g} J before, {result.energy_after:.4g} J after "
-                  f"({result.energy_after / result.energy_before:.1%})")
-    con.print(f"{result.simulations} simulations, wall time {result.wall_s:.1f} s"
-              + (f"; registers written to {out}" if out else ""))
-
-
-def calibrate_command(arch: Arch, workload: str, *, max_drop: float = 0.005, calib: int = 32,
-                      eval_samples: int | None = None, out: str = "registers.yaml", state: str | None = None,
-                      refine: bool = True) -> int:
-    """`isaacsim calibrate`: calibrate, write the register file, print the table; 0 on success."""
-    if not 0 <= max_drop < 1:
-        raise ConfigError(f"--max-drop must be a fraction in [0, 1) (0.005 = 0.5 percentage points), got {max_drop}")
-    out_p = Path(out)
-    if out_p.is_dir():
-        raise ConfigError(f"--out {out}: is a directory (expected a register file path)")
-    wl = resolve_workload(workload)
-    state_p = state if state is not None else str(out_p) + ".state.json"
-    res = calibrate(arch, wl, max_drop=max_drop, calib=calib, eval_samples=eval_samples, state=state_p,
-                    progress=True, refine=refine)
-    write_registers(out_p, res)
-    print_result(res, out)
-    return 0

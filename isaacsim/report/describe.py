@@ -1,8 +1,7 @@
-"""`isaacsim describe`: hierarchy, counts, area and peak power per PE, tile and chip."""
+"""The describe report: hierarchy, counts, area and peak power per PE, tile and chip (`describe`),
+and its rich text form (`print_describe`; `isaacsim describe` prints it)."""
 
 from __future__ import annotations
-
-import json
 
 from isaacsim.components import load_table, table_path
 from isaacsim.config.models import Arch
@@ -71,7 +70,8 @@ def describe(arch: Arch) -> dict:
     }
 
 
-def _print_text(d: dict) -> None:
+def print_describe(d: dict) -> None:
+    """The report of `describe` as a hierarchy tree and one table per level, on stdout."""
     from rich.console import Console
     from rich.table import Table
     from rich.tree import Tree
@@ -114,12 +114,3 @@ def _print_text(d: dict) -> None:
     if t["leakage_note"]:
         con.print(f"leakage: {t['leakage_note']}")
 
-
-def describe_command(arch: Arch, as_json: bool = False) -> int:
-    """Print the describe report (rich tables, or JSON with keys pe, tile, chip); exit code 0."""
-    d = describe(arch)
-    if as_json:
-        print(json.dumps(d, indent=2))
-    else:
-        _print_text(d)
-    return 0

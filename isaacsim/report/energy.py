@@ -1,4 +1,4 @@
-"""`isaacsim report DIR`: figures and a priced breakdown from a run directory (or a folder of them).
+"""The report of run directories (`isaacsim report DIR`): figures and a priced breakdown.
 
 A run directory is what `isaacsim run --out DIR` writes (summary.json, config.yaml, events.*).
 For each run the events are priced again (`isaacsim.energy.runs.reprice`) with `--table`, or
@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from isaacsim.errors import ConfigError
+
+if TYPE_CHECKING:
+    from isaacsim.energy.price import EnergyReport
 
 
 def run_dirs(root: str | os.PathLike) -> list[Path]:
@@ -60,58 +64,68 @@ def energy_lines(e: dict | None) -> list[str]:
             f"ADC {_eng(e['adc_energy_j'], 'J')} = {share} of the energy; largest: {parts}"]
 
 
-def report_command(root: str, table: str | None = None, out: str | None = None) -> int:
-    """Price and draw every run under `root`; print one line per run. 0 on success."""
-    from rich.console import Console
-    from rich.table import Table
+class RunsTable:
+    """The table `isaacsim report DIR` prints: one row per priced run; a line for each run skipped."""
 
-    from isaacsim.energy.runs import read_summary, reprice
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        self.con = Console(highlight=False)
+        if not self.con.is_terminal:  # files and pipes: never cut numbers to fit 80 columns
+            self.con.width = max(self.con.width, 160)
+        self.tab = Table("run", "workload", "arch", "table", "energy/inference", "power", "ADC share", "latency")
+
+    def skip(self, run: Path, s: dict) -> None:
+        """Say (now) that `run` has no energy to report."""
+        self.con.print(f"{run}: no energy to report ({(s.get('energy') or {}).get('error', 'no sample ran')})")
+
+    def add(self, label: str, s: dict, rep: EnergyReport) -> None:
+        """A row for the run whose summary is `s`, priced again as `rep` (`energy.runs.reprice`)."""
+        lat = (s.get("latency_cycles"), s.get("latency_s"))
+        self.tab.add_row(label, str(s.get("workload")), str(s.get("arch")), rep.table, _eng(rep.energy_j, "J"),
+                         _eng(rep.power_w, "W"), "-" if rep.adc_share is None else f"{rep.adc_share:.1%}",
+                         "-" if lat[0] is None else f"{lat[0]:,} cycles ({lat[1] * 1e3:.3f} ms)")
+
+    def show(self, written: list[Path], dest: Path) -> None:
+        """The table, then how many figure files went where."""
+        self.con.print(self.tab)
+        self.con.print(f"wrote {len(written)} figure files under {dest}")
+
+
+def draw_run(s: dict, rep: EnergyReport, where: Path) -> list[Path]:
+    """breakdown.csv/.parquet and the figures of one priced run (`rep`, summary `s`) under `where`."""
     from isaacsim.report import figures
 
-    runs = run_dirs(root)
-    dest = Path(out) if out is not None else Path(root) / "report"
-    if dest.exists() and not dest.is_dir():
-        raise ConfigError(f"--out {dest}: exists and is not a directory")
-    con = Console(highlight=False)
-    if not con.is_terminal:  # files and pipes: never cut numbers to fit 80 columns
-        con.width = max(con.width, 160)
-    tab = Table("run", "workload", "arch", "table", "energy/inference", "power", "ADC share", "latency")
-    ops_runs: dict[str, list[dict]] = {}
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        rep.frame.to_csv(where / "breakdown.csv", index=False)
+        rep.frame.to_parquet(where / "breakdown.parquet", index=False)
+    except OSError as e:
+        raise ConfigError(f"--out {where}: cannot write ({e.__class__.__name__}: {e.strerror or e})") from None
+    name = f"{s.get('workload')} on {s.get('arch')} ({rep.table})"
     written: list[Path] = []
-    for run in runs:
-        s = read_summary(run)
-        label = run.name if len(runs) > 1 else (s.get("arch") or run.name)
-        if s.get("layers"):
-            ops_runs[f"{run.name}: {_adc_label(s)}" if len(runs) > 1 else _adc_label(s)] = s["layers"]
-        if not s.get("energy") or "error" in s["energy"]:
-            con.print(f"{run}: no energy to report ({(s.get('energy') or {}).get('error', 'no sample ran')})")
-            continue
-        rep = reprice(run, table)
-        where = dest / run.name if len(runs) > 1 else dest
-        try:
-            where.mkdir(parents=True, exist_ok=True)
-            rep.frame.to_csv(where / "breakdown.csv", index=False)
-            rep.frame.to_parquet(where / "breakdown.parquet", index=False)
-        except OSError as e:
-            raise ConfigError(f"--out {where}: cannot write ({e.__class__.__name__}: {e.strerror or e})") from None
-        name = f"{s.get('workload')} on {s.get('arch')} ({rep.table})"
-        if rep.time_s:
-            written += figures.power_per_tile(rep.frame, where / "power_per_tile", title=f"Power per tile: {name}")
-        written += figures.energy_per_layer(rep.frame, where / "energy_per_layer",
-                                            title=f"Energy per inference by layer: {name}")
-        if rep.time_s:
-            written += figures.chip_breakdown(rep.frame, where / "chip_breakdown", title=f"Chip power: {name}")
-        lat = (s.get("latency_cycles"), s.get("latency_s"))
-        tab.add_row(label, str(s.get("workload")), str(s.get("arch")), rep.table, _eng(rep.energy_j, "J"),
-                    _eng(rep.power_w, "W"), "-" if rep.adc_share is None else f"{rep.adc_share:.1%}",
-                    "-" if lat[0] is None else f"{lat[0]:,} cycles ({lat[1] * 1e3:.3f} ms)")
-    if ops_runs:
-        dest.mkdir(parents=True, exist_ok=True)
-        written += figures.ops_per_conversion(ops_runs, dest / "ops_per_conversion",
-                                              title="A/D operations per conversion, per layer")
-    con.print(tab)
-    con.print(f"wrote {len(written)} figure files under {dest}")
-    return 0
+    if rep.time_s:
+        written += figures.power_per_tile(rep.frame, where / "power_per_tile", title=f"Power per tile: {name}")
+    written += figures.energy_per_layer(rep.frame, where / "energy_per_layer",
+                                        title=f"Energy per inference by layer: {name}")
+    if rep.time_s:
+        written += figures.chip_breakdown(rep.frame, where / "chip_breakdown", title=f"Chip power: {name}")
+    return written
+
+
+def draw_ops(ops_runs: dict[str, list[dict]], dest: Path) -> list[Path]:
+    """The A/D-operations-per-conversion figure of several runs' layers (label -> summary layers)."""
+    from isaacsim.report import figures
+
+    dest.mkdir(parents=True, exist_ok=True)
+    return figures.ops_per_conversion(ops_runs, dest / "ops_per_conversion",
+                                      title="A/D operations per conversion, per layer")
+
+
+def ops_label(run: Path, s: dict, several: bool) -> str:
+    """The legend label of a run in the ops-per-conversion figure."""
+    return f"{run.name}: {_adc_label(s)}" if several else _adc_label(s)
 
 
 def _adc_label(s: dict) -> str:

@@ -1,8 +1,9 @@
-"""`isaacsim report SWEEPDIR`: the report of a sweep directory (`isaacsim sweep --out DIR`).
+"""The report of a sweep directory (`isaacsim sweep --out DIR`; `isaacsim report SWEEPDIR` draws it).
 
 This module owns what a sweep's report holds and which rows each part shows: the Pareto fronts
 (`pareto_front`), the heat-map cells over two swept keys (`heatmap_cells`), the design point whose
-per-tile power is drawn (`default_points`, `find_point`), the summary table and `summary.csv`.
+per-tile power is drawn (`default_points`, `find_point`), the options resolved against a sweep
+(`select`), the figures and `summary.csv` (`write_report`) and the summary table (`print_summary`).
 The drawing style, units and file writing come from `isaacsim.report.figures`; the directory's
 layout from `isaacsim.sweep.store`. Matplotlib is imported only when figures are drawn.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -343,51 +345,75 @@ def _draw(fg: Any, ok: pd.DataFrame, workloads: list[str], keys: list[str], heat
     return written
 
 
-# ----------------------------------------------------------------------------- the command
+# ----------------------------------------------------------------------------- the report
 
-def sweep_report_command(root: str, out: str | None = None, point: str | None = None, heatmap: str | None = None,
-                         metric: list[str] | None = None, table: str | None = None) -> int:
-    """Draw a sweep directory's figures under `out` (default ROOT/report), write summary.csv and
-    print a table per workload. 0 on success; ConfigError (exit 2) on a bad option."""
-    if table is not None:
-        raise ConfigError("--table applies to run directories (a sweep's points are priced when they run)")
-    root_p = Path(root)
-    df, keys, workloads, groups = _load(root_p)
+@dataclass
+class Selection:
+    """What a sweep's report shows: all rows (`df`) and the finished ones (`ok`), the swept keys,
+    the workloads (in sweep order, and those with a finished point), the heat-map keys, the
+    metrics drawn as heat maps, the chosen points, and whether the metrics were the defaults."""
+
+    df: pd.DataFrame
+    ok: pd.DataFrame
+    keys: list[str]
+    workloads: list[str]
+    ok_workloads: list[str]
+    heat: tuple[str, str] | None
+    metrics: list[str]
+    chosen: pd.DataFrame
+    default_metrics: bool
+
+
+def select(root: str, point: str | None = None, heatmap: str | None = None,
+           metric: list[str] | None = None) -> Selection:
+    """Load the sweep directory `root` and resolve `--point`, `--heatmap` and `--metric` against it;
+    ConfigError on a bad option or when no point finished."""
+    df, keys, workloads, groups = _load(Path(root))
     ok = df[df["status"] == "ok"]
     if ok.empty:
         raise ConfigError(f"{root}: no finished point to report ({len(df)} failed); rerun with isaacsim sweep")
     heat = _heat_keys(ok, keys, heatmap, groups)
     metrics = [m for m in _metrics(df, keys, metric) if metric or ok[m].notna().any()]
     chosen = find_point(df, point).to_frame().T if point is not None else default_points(ok)
-    dest = Path(out) if out is not None else root_p / "report"
-    if dest.exists() and not dest.is_dir():
-        raise ConfigError(f"--out {dest}: exists and is not a directory")
     ok_wl = [w for w in workloads if (ok["workload"] == w).any()]
+    return Selection(df, ok, keys, workloads, ok_wl, heat, metrics, chosen, metric is None)
 
-    from rich.console import Console
-    from rich.table import Table
 
+def write_report(sel: Selection, root: Path, dest: Path) -> tuple[list[Path], list[str]]:
+    """Draw the figures and write summary.csv under `dest`; returns (files written, notes)."""
     from isaacsim.report import figures as fg
 
     notes: list[str] = []
-    if metric is None and "accuracy" not in metrics:
+    if sel.default_metrics and "accuracy" not in sel.metrics:
         notes.append("heatmap_accuracy: no point has an accuracy: not drawn")
-    written = fg._styled(_draw)(fg, ok, ok_wl, keys, heat, metrics, chosen, root_p, dest, notes)
-
-    summary = df.copy()
+    ok = sel.ok
+    written = fg._styled(_draw)(fg, ok, sel.ok_workloads, sel.keys, sel.heat, sel.metrics, sel.chosen, root, dest,
+                                notes)
+    summary = sel.df.copy()
     for name, y, maxi in (("pareto_energy_accuracy", "accuracy", True), ("pareto_energy_latency", "latency_s", False)):
-        on = [i for w in ok_wl for i in pareto_front(ok[ok["workload"] == w], "energy_j", y, not maxi).index]
+        on = [i for w in sel.ok_workloads for i in pareto_front(ok[ok["workload"] == w], "energy_j", y, not maxi).index]
         summary[name] = summary.index.isin(on)
     try:
         summary.to_csv(dest / "summary.csv", index=False)
     except OSError as e:
         raise ConfigError(f"--out {dest}: cannot write ({e.__class__.__name__}: {e.strerror or e})") from None
+    return written, notes
 
+
+def print_summary(sel: Selection, written: list[Path], notes: list[str], dest: Path) -> None:
+    """A table per workload (points ok and failed, best energy and accuracy, chosen point), the
+    failed points, the notes and how many figure files went where."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from isaacsim.report import figures as fg
+
+    df, ok, keys, chosen = sel.df, sel.ok, sel.keys, sel.chosen
     con = Console(highlight=False)
     if not con.is_terminal:
         con.width = max(con.width, 160)
     tab = Table("workload", "ok", "failed", "best energy", "best accuracy", "chosen point")
-    for w in workloads:
+    for w in sel.workloads:
         g, bad = ok[ok["workload"] == w], df[(df["workload"] == w) & (df["status"] != "ok")]
         be = g.loc[g["energy_j"].idxmin()] if g["energy_j"].notna().any() else None
         ba = g.loc[g["accuracy"].idxmax()] if g["accuracy"].notna().any() else None
@@ -403,4 +429,3 @@ def sweep_report_command(root: str, out: str | None = None, point: str | None = 
     for n in notes:
         print(f"note: {n}")
     print(f"wrote {len(written)} figure files under {dest}")
-    return 0

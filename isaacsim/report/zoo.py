@@ -1,13 +1,13 @@
-"""`isaacsim zoo list` / `isaacsim zoo make`: the model zoo's table, and writing one workload."""
+"""The model zoo as a table: one row per entry (`zoo_rows`) and its rich form (`print_zoo`);
+`load_zoo` imports the zoo with a one-line error where it is missing."""
 
 from __future__ import annotations
-
-import json
 
 from isaacsim.errors import WorkloadError
 
 
-def _zoo():
+def load_zoo():
+    """The `isaacsim.workload.zoo` module; WorkloadError when this installation lacks it."""
     try:
         from isaacsim.workload import zoo
     except ImportError:
@@ -19,7 +19,7 @@ def zoo_rows() -> list[dict]:
     """One dict per zoo entry: name, input_shape, macs, eval_samples, description."""
     return [{"name": name, "input_shape": [int(v) for v in e.input_shape], "macs": int(e.macs),
              "eval_samples": None if e.eval_samples is None else int(e.eval_samples),
-             "description": e.description} for name, e in _zoo().ZOO.items()]
+             "description": e.description} for name, e in load_zoo().ZOO.items()]
 
 
 def _macs(n: int) -> str:
@@ -29,11 +29,8 @@ def _macs(n: int) -> str:
     return str(n)
 
 
-def zoo_list_command(as_json: bool = False) -> int:
-    rows = zoo_rows()
-    if as_json:
-        print(json.dumps(rows, indent=2))
-        return 0
+def print_zoo(rows: list[dict]) -> None:
+    """The rows of `zoo_rows` as a table on stdout."""
     from rich.console import Console
     from rich.table import Table
 
@@ -45,13 +42,3 @@ def zoo_list_command(as_json: bool = False) -> int:
         tab.add_row(r["name"], "x".join(map(str, r["input_shape"])), _macs(r["macs"]),
                     "-" if r["eval_samples"] is None else str(r["eval_samples"]), r["description"])
     Console(highlight=False).print(tab)
-    return 0
-
-
-def zoo_make_command(name: str, out: str, *, seed: int = 0, samples: int | None = None) -> int:
-    if samples is not None and samples < 1:
-        raise WorkloadError(f"--samples {samples}: must be >= 1")
-    wl = _zoo().make(name, out, seed=seed, samples=samples)
-    n = 0 if wl.eval is None else int(wl.eval.x.shape[0])
-    print(f"wrote zoo workload {wl.name!r} to {out} ({len(wl.layers())} matrix layers, {n} eval samples)")
-    return 0

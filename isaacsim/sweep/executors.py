@@ -46,7 +46,8 @@ class WorkerDied(IsaacsimError):
     """A worker process ended without returning its point (killed, out of memory, a crash)."""
 
 
-def run_local(payloads: list[dict[str, Any]], workers: int, threads: int | None) -> Iterator[tuple[dict, dict, dict | None]]:
+def run_local(payloads: list[dict[str, Any]], workers: int,
+              threads: int | None) -> Iterator[tuple[dict, dict, dict | None]]:
     """Run payloads on `workers` spawned processes, `threads` numba threads each; at most
     `workers` points are in flight, so an interrupted sweep has little to throw away."""
     if not payloads:
@@ -77,7 +78,8 @@ def run_local(payloads: list[dict[str, Any]], workers: int, threads: int | None)
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def run_dask(payloads: list[dict[str, Any]], scheduler: str, threads: int | None) -> Iterator[tuple[dict, dict, dict | None]]:
+def run_dask(payloads: list[dict[str, Any]], scheduler: str,
+             threads: int | None) -> Iterator[tuple[dict, dict, dict | None]]:
     """Submit payloads to the Dask scheduler at `scheduler` (an address such as
     tcp://host:8786, or a scheduler JSON file) and yield them as they finish."""
     try:

@@ -1,15 +1,13 @@
-"""`isaacsim sweep`: load a sweep file, skip the points already in the result store, run the
-rest on the chosen executor with a progress bar, and commit each point as it finishes.
-
-`run_sweep` is the Python entry point; `sweep_command` is the CLI's (it prints and returns the
-exit code: 0 all points ok, 1 some point failed, 2 bad input, 130 interrupted).
+"""Running a sweep (`run_sweep`): load a sweep file, skip the points already in the result store,
+run the rest on the chosen executor with a progress bar, and commit each point as it finishes.
+`isaacsim sweep` calls it and prints what it did.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,9 +76,11 @@ def _check_out(out: Path, name: str) -> None:
 
 def run_sweep(path: str | os.PathLike, *, out: str | os.PathLike | None = None, workers: int | None = None,
               scheduler: str | None = None, threads: int | None = None, retry_failed: bool = False,
-              progress: bool = False, log=None) -> SweepOutcome:
+              progress: bool = False,
+              on_point: Callable[[dict[str, Any], int, int, float], None] | None = None) -> SweepOutcome:
     """Run (or resume) the sweep in `path`; returns what it did. Points already in the store
-    under `out` (default runs/sweeps/<name>) are skipped. `log(line)` gets a line per point."""
+    under `out` (default runs/sweeps/<name>) are skipped. `on_point(row, i, n, elapsed_s)` is
+    called as the i-th of the n points to run is committed."""
     sw = load_sweep(path)
     for k in sw.keys:
         if k in st.RESERVED:
@@ -117,52 +117,11 @@ def run_sweep(path: str | os.PathLike, *, out: str | os.PathLike | None = None, 
                 outcome.failed += row.get("status") != "ok"
                 outcome.rows.append(row)
                 bar.advance(outcome.failed)
-                if log is not None:
-                    log(_line(row, i, len(payloads), time.perf_counter() - t0))
+                if on_point is not None:
+                    on_point(row, i, len(payloads), time.perf_counter() - t0)
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:
         outcome.wall_s = time.perf_counter() - t0
         store.flush(force=True)
     return outcome
-
-
-def _line(row: dict[str, Any], i: int, n: int, elapsed: float) -> str:
-    eta = elapsed / i * (n - i)
-    what = (f"energy {row['energy_j'] * 1e6:.4g} uJ" if row.get("energy_j") is not None else "") \
-        if row.get("status") == "ok" else f"FAILED: {row.get('error')}"
-    return f"[{i}/{n}] point {row['point']} ({row['workload']}) {row.get('point_s', 0):.1f} s {what}  ETA {eta:.0f} s"
-
-
-def sweep_command(path: str, *, out: str | None = None, workers: int | None = None, scheduler: str | None = None,
-                  threads: int | None = None, retry_failed: bool = False, dry_run: bool = False,
-                  quiet: bool = False) -> int:
-    if dry_run:
-        return _dry_run(path, out)
-    tty = sys.stderr.isatty()
-    log = None if quiet or tty else (lambda line: print(line, file=sys.stderr, flush=True))
-    res = run_sweep(path, out=out, workers=workers, scheduler=scheduler, threads=threads,
-                    retry_failed=retry_failed, progress=not quiet, log=log)
-    ok = res.ran - res.failed
-    print(f"sweep: {res.points} points: {ok} ran ok, {res.failed} failed, {res.skipped} already done "
-          f"({res.wall_s:.1f} s); results in {res.out / st.PARQUET} and {res.out / st.CSV}")
-    for row in res.rows:
-        if row.get("status") != "ok":
-            print(f"  point {row['point']} ({row['workload']}) failed: {row.get('error')}", file=sys.stderr)
-    if res.interrupted:
-        print("interrupted; finished points are kept: rerun the same command to resume", file=sys.stderr)
-        return 130
-    return 1 if res.failed else 0
-
-
-def _dry_run(path: str, out: str | None) -> int:
-    sw = load_sweep(path)
-    dest = Path(out) if out is not None else DEFAULT_ROOT / sw.name
-    done = st.ResultStore(dest, sw.keys, read_only=True).done() if st.is_sweep_dir(dest) else set()
-    print(f"sweep {sw.name}: {len(sw.points)} points over {', '.join(sw.keys) or 'no axes'}; "
-          f"{sum(p.hash in done for p in sw.points)} already done in {dest}")
-    for p in sw.points:
-        vals = ", ".join(f"{k}={v}" for k, v in p.values.items())
-        state = "done" if p.hash in done else ("INVALID: " + p.error if p.error else "to run")
-        print(f"  {p.index:4d} {p.hash} {p.workload.label}: {vals}  [{state}]")
-    return 0

@@ -66,7 +66,8 @@ class ResultStore:
             try:
                 (self.root / POINTS).mkdir(parents=True, exist_ok=True)
             except OSError as e:
-                raise ConfigError(f"--out {self.root}: cannot create ({e.__class__.__name__}: {e.strerror or e})") from None
+                raise ConfigError(f"--out {self.root}: cannot create "
+                                  f"({e.__class__.__name__}: {e.strerror or e})") from None
         self.keys = list(keys)
         self.rows: dict[str, dict[str, Any]] = {}
         self.min_interval_s = min_interval_s
@@ -202,7 +203,8 @@ def read_table(root: str | os.PathLike):
 
     p = Path(root) / PARQUET
     if not p.exists():
-        raise ConfigError(f"{root}: no {PARQUET} (not a sweep directory; write one with isaacsim sweep SWEEP.yaml --out DIR)")
+        raise ConfigError(f"{root}: no {PARQUET} (not a sweep directory; "
+                          "write one with isaacsim sweep SWEEP.yaml --out DIR)")
     try:
         return pd.read_parquet(p)
     except Exception as e:  # a damaged file

@@ -1,4 +1,5 @@
-"""Quantization-aware training front-end (paper 001: alpha-blending, PPQ; DESIGN section 7).
+"""Quantization-aware training front-end: alpha-blending and PPQ, from "Learning low-precision
+neural networks without Straight-Through Estimator (STE)" (the alpha-blending paper).
 
 Importing this package imports torch; ``isaacsim`` itself never does.  The modules:
 ``ppq`` (Algorithm 2 and the max-abs scale), ``schedule`` (Eq. 6), ``quant`` (blended, STE and

@@ -1,6 +1,6 @@
 """The PyTorch-style entry points: prepare, step, convert, and batch-norm folding.
 
-This module owns the model-level workflow of paper 001's quantization-aware training:
+This module owns the model-level workflow of the alpha-blending paper's quantization-aware training:
 :func:`prepare` swaps every ``nn.Conv2d``/``nn.Linear`` of a float model for
 :class:`~isaacsim.train.quant.QuantConv2d`/:class:`~isaacsim.train.quant.QuantLinear`
 **in place** (the same model object is returned, and the new layers share the old weight and

@@ -179,7 +179,7 @@ def quantize_model(net: GraphNet, *, method: str, wbits: int, abits: int, t0: fl
                    per_channel: bool = True, momentum: float = 0.99) -> GraphNet:
     """Attach quantizers to ``net`` in place (see the module docstring); returns ``net``.
 
-    Weights: ``wbits`` (``first_last_bits`` for the first and last matrix layers, as paper 001
+    Weights: ``wbits`` (``first_last_bits`` for the first and last matrix layers, as the alpha-blending paper
     keeps them at 8 bits; ``None`` treats them like the others), per output channel by default.
     Activations: ``abits`` for every stored tensor, ``first_last_bits`` for the logits.  For
     "ab"/"ste" the activation quantizers observe from the start but quantize only from T0

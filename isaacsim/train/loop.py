@@ -3,7 +3,7 @@
 :func:`train` takes a :class:`TrainConfig` and leaves in ``cfg.out``: ``checkpoint.pt`` (written
 atomically after every epoch), ``metrics.jsonl`` (one line per epoch), ``results.json`` and, for a
 quantized method, the integer workload in ``workload/``. Methods: ``ab`` and ``ste`` train with
-the quantizers in (Eq. 6 window over the optimizer steps), ``ptq`` trains float then calibrates,
+the quantizers in (alpha rises over a window of the optimizer steps), ``ptq`` trains float then calibrates,
 ``fp32`` trains float and exports nothing. Everything random comes from ``cfg.seed`` (and the
 epoch number), so a resumed run ends bit for bit where an uninterrupted one does.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -65,37 +64,43 @@ class TrainConfig:
     workload: str | None = None
 
     def __post_init__(self):
+        self._check_choices()
+        self._check_whole_numbers()
+        self._check_lr_and_window()
+        if self.name is None:
+            tag = "fp32" if self.method == "fp32" else f"{self.method}_w{self.wbits}a{self.abits}"
+            object.__setattr__(self, "name", f"{self.model}_{self.dataset}_{tag}")
+
+    def _check_choices(self) -> None:
         from .graph import MODELS
 
-        def choice(key, options):
+        for key, options in (("model", MODELS), ("dataset", DATASETS), ("method", METHODS)):
             if getattr(self, key) not in options:
                 raise ConfigError(f"unknown {key} {getattr(self, key)!r}; choose one of {', '.join(options)}")
 
-        choice("model", MODELS)
-        choice("dataset", DATASETS)
-        choice("method", METHODS)
+    def _check_whole_numbers(self) -> None:
         for key in ("wbits", "abits", "first_last_bits"):
             v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or not 2 <= v <= 8:
+            if not _is_int(v) or not 2 <= v <= 8:
                 raise ConfigError(f"{key} must be an integer in 2..8, got {v!r}")
         for key, low in (("epochs", 1), ("batch_size", 2), ("every", 1), ("calib", 1),
                          ("train_samples", 1), ("eval_samples", 1), ("seed", 0)):
             v = getattr(self, key)
             if v is None and key in ("train_samples", "eval_samples"):
                 continue
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            if not _is_int(v) or v < low:
                 raise ConfigError(f"{key} must be an integer >= {low}, got {v!r}")
+
+    def _check_lr_and_window(self) -> None:
         if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
         w = tuple(self.window)
         if len(w) != 2 or not all(isinstance(v, int | float) and math.isfinite(v) for v in w) \
                 or not 0 <= w[0] < w[1] <= 1:
-            raise ConfigError(f"window must be two fractions 0 <= T0 < T1 <= 1 of the optimizer steps, got {self.window!r}")
+            raise ConfigError("window must be two fractions 0 <= T0 < T1 <= 1 of the optimizer steps, "
+                              f"got {self.window!r}")
         object.__setattr__(self, "window", (float(w[0]), float(w[1])))
         object.__setattr__(self, "lr", float(self.lr))
-        if self.name is None:
-            tag = "fp32" if self.method == "fp32" else f"{self.method}_w{self.wbits}a{self.abits}"
-            object.__setattr__(self, "name", f"{self.model}_{self.dataset}_{tag}")
 
     def key(self) -> dict:
         """What a checkpoint must match to be resumed: every option but ``out``, ``quiet`` and
@@ -104,6 +109,10 @@ class TrainConfig:
         d["window"] = list(self.window)
         del d["out"], d["quiet"], d["workload"]
         return d
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,13 +210,160 @@ class _Progress(TerminalProgress):
 # the run
 
 
+@dataclass(frozen=True)
+class _Data:
+    """The training set, the calib set kept from it, and the held-out (eval) set."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    xc: torch.Tensor
+    yc: torch.Tensor
+    xe: torch.Tensor
+    ye: torch.Tensor
+
+    @classmethod
+    def load(cls, cfg: TrainConfig) -> _Data:
+        (x, y), (xc, yc) = load_images(cfg.dataset, cfg.model, "train", cfg.train_samples, cfg.seed,
+                                       cfg.data_root, calib=cfg.calib)
+        xe, ye = load_images(cfg.dataset, cfg.model, "test", cfg.eval_samples, cfg.seed, cfg.data_root)
+        return cls(x, y, xc, yc, xe, ye)
+
+
+class _Run:
+    """One training run: the network, its optimizer and schedule, and how far it has come (epochs,
+    optimizer steps, metric rows). Phases: `resume`, `train_epoch` + `save_epoch`, `finish`."""
+
+    def __init__(self, cfg: TrainConfig, data: _Data, out: Path) -> None:
+        from .graph import build_model, quantize_model
+
+        self.cfg, self.data, self.out = cfg, data, out
+        self.steps = len(_batches(len(data.x), cfg.batch_size, cfg.seed, 0))
+        total = self.steps * cfg.epochs
+        t0, t1 = (round(f * total) for f in cfg.window)
+        self.t0, self.t1 = t0, max(t1, t0 + 1)
+
+        torch.manual_seed(cfg.seed)
+        self.net = build_model(cfg.model, tuple(data.x.shape[1:]), classes=10)
+        self.qat = cfg.method in ("ab", "ste")
+        if self.qat:
+            quantize_model(self.net, method=cfg.method, wbits=cfg.wbits, abits=cfg.abits, t0=self.t0, t1=self.t1,
+                           every=cfg.every, first_last_bits=cfg.first_last_bits)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, weight_decay=1e-4)
+        self.sched = torch.optim.lr_scheduler.OneCycleLR(self.opt, max_lr=cfg.lr, total_steps=total)
+        self.epoch = self.gstep = 0
+        self.alpha = 0.0
+        self.rows: list[dict] = []
+
+    def resume(self, ckpt: dict | None) -> None:
+        """Restore the checkpoint's state (if any) and the metric rows of the epochs it holds."""
+        from .graph import schedule_step
+
+        if ckpt is not None:
+            if ckpt["bn_folded"]:
+                self.net.fold_bn()
+            self.net.load_state_dict(ckpt["model"])
+            self.opt.load_state_dict(ckpt["optimizer"])
+            self.sched.load_state_dict(ckpt["scheduler"])
+            torch.set_rng_state(ckpt["torch_rng"])
+            self.epoch, self.gstep = int(ckpt["epoch"]), int(ckpt["global_step"])
+        self.rows = _read_metrics(self.out / METRICS, self.epoch)
+        if self.qat and self.gstep > 0:
+            self.alpha = schedule_step(self.net, self.gstep - 1)  # the state the last trained batch left
+
+    def train_epoch(self, bar: _Progress) -> dict:
+        """One epoch over this epoch's shuffled batches; returns its metrics row."""
+        from .graph import schedule_step
+
+        start = time.perf_counter()
+        self.net.train()
+        loss_sum = 0.0
+        x, y = self.data.x, self.data.y
+        for idx in _batches(len(x), self.cfg.batch_size, self.cfg.seed, self.epoch):
+            if self.qat:
+                self.alpha = schedule_step(self.net, self.gstep)
+            t = torch.from_numpy(idx)
+            loss = F.cross_entropy(self.net(x[t]), y[t])
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.sched.step()
+            self.gstep += 1
+            lv = loss.item()
+            loss_sum += lv * len(idx)
+            bar.batch(lv)
+        self.epoch += 1
+        acc = _accuracy(self.net, self.data.xe, self.data.ye)
+        return {"epoch": self.epoch, "loss": loss_sum / len(x), "accuracy": acc,
+                "alpha": float(self.alpha), "seconds": time.perf_counter() - start}
+
+    def save_epoch(self, row: dict) -> None:
+        """The checkpoint (atomically) and the epoch's metrics line."""
+        state = {"model": self.net.state_dict(), "optimizer": self.opt.state_dict(),
+                 "scheduler": self.sched.state_dict(), "torch_rng": torch.get_rng_state(),
+                 "epoch": self.epoch, "global_step": self.gstep, "bn_folded": bool(self.net.bn_folded),
+                 "config": self.cfg.key()}
+        atomic_write(self.out / CHECKPOINT, lambda p, s=state: torch.save(s, p))
+        with open(self.out / METRICS, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        self.rows.append(row)
+
+    def finish(self) -> dict:
+        """Score, quantize (PTQ) and export the trained network; write and return results.json's dict."""
+        start = time.perf_counter()
+        fp32_acc, qat_acc, acc, wl_path = self._score_and_export()
+        cfg, d = self.cfg, self.data
+        results = {
+            "config": cfg.key(),
+            "method": cfg.method,
+            "epochs_completed": self.epoch,
+            "fp32_accuracy": fp32_acc,
+            "qat_accuracy": qat_acc,
+            "accuracy": acc,
+            "exported": wl_path is not None,
+            "workload": None if wl_path is None else str(wl_path),
+            "train_samples": len(d.x),
+            "eval_samples": len(d.xe),
+            "calib_samples": len(d.xc),
+            "optimizer_steps": self.gstep,
+            "window_steps": [self.t0, self.t1] if self.qat else None,
+            "seconds": sum(r["seconds"] for r in self.rows) + time.perf_counter() - start,
+        }
+        if wl_path is None:
+            results["note"] = "fp32: float training only, no quantized model and no workload exported"
+        _write_json(self.out / RESULTS, results)
+        return results
+
+    def _score_and_export(self) -> tuple[float | None, float | None, float | None, Path | None]:
+        """(float accuracy, fake-quantized accuracy, final accuracy, exported workload path)."""
+        from .graph import calibrate, freeze, quantize_model
+
+        cfg, net, d = self.cfg, self.net, self.data
+        fp32_acc = _accuracy(net, d.xe, d.ye) if cfg.method in ("fp32", "ptq") else None
+        qat_acc = _accuracy(net, d.xe, d.ye) if self.qat else None
+        if cfg.method == "fp32":
+            return fp32_acc, qat_acc, fp32_acc, None
+        if cfg.method == "ptq":
+            net.eval()
+            quantize_model(net, method="ptq", wbits=cfg.wbits, abits=cfg.abits,
+                           every=cfg.every, first_last_bits=cfg.first_last_bits)
+            calibrate(net, d.xc)
+        from .export import exact_predict, export
+
+        freeze(net)
+        acc = _score(exact_predict(net, d.xe), d.ye)
+        wl_path = Path(cfg.workload) if cfg.workload else self.out / WORKLOAD
+        export(net, wl_path, name=cfg.name,
+               description=f"{cfg.model} trained on {cfg.dataset} ({cfg.method}, w{cfg.wbits}a{cfg.abits}) "
+                           f"by isaacsim train",
+               calib=(d.xc, d.yc), eval=(d.xe, d.ye))
+        return fp32_acc, qat_acc, acc, wl_path
+
+
 def train(cfg: TrainConfig, *, on_epoch: Callable[[dict], None] | None = None) -> dict:
     """Run (or resume, or re-export) the training that ``cfg`` describes; returns results.json's dict.
 
     ``on_epoch(row)`` is called after each epoch's checkpoint and metrics line are on disk.
     """
-    from .graph import build_model, calibrate, freeze, quantize_model, schedule_step
-
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a directory")
@@ -217,143 +373,15 @@ def train(cfg: TrainConfig, *, on_epoch: Callable[[dict], None] | None = None) -
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        (x, y), (xc, yc) = load_images(cfg.dataset, cfg.model, "train", cfg.train_samples, cfg.seed,
-                                       cfg.data_root, calib=cfg.calib)
-        xe, ye = load_images(cfg.dataset, cfg.model, "test", cfg.eval_samples, cfg.seed, cfg.data_root)
-        steps = len(_batches(len(x), cfg.batch_size, cfg.seed, 0))
-        total = steps * cfg.epochs
-        t0, t1 = (round(f * total) for f in cfg.window)
-        t1 = max(t1, t0 + 1)
-
-        torch.manual_seed(cfg.seed)
-        net = build_model(cfg.model, tuple(x.shape[1:]), classes=10)
-        qat = cfg.method in ("ab", "ste")
-        if qat:
-            quantize_model(net, method=cfg.method, wbits=cfg.wbits, abits=cfg.abits, t0=t0, t1=t1,
-                           every=cfg.every, first_last_bits=cfg.first_last_bits)
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total)
-        epoch = gstep = 0
-        if ckpt is not None:
-            if ckpt["bn_folded"]:
-                net.fold_bn()
-            net.load_state_dict(ckpt["model"])
-            opt.load_state_dict(ckpt["optimizer"])
-            sched.load_state_dict(ckpt["scheduler"])
-            torch.set_rng_state(ckpt["torch_rng"])
-            epoch, gstep = int(ckpt["epoch"]), int(ckpt["global_step"])
-        rows = _read_metrics(out / METRICS, epoch)
-
-        alpha = 0.0
-        if qat and gstep > 0:
-            alpha = schedule_step(net, gstep - 1)  # the state the last trained batch left
-        with _Progress(cfg.quiet, cfg.epochs, steps, epoch) as bar:
-            while epoch < cfg.epochs:
-                start = time.perf_counter()
-                net.train()
-                loss_sum = 0.0
-                for idx in _batches(len(x), cfg.batch_size, cfg.seed, epoch):
-                    if qat:
-                        alpha = schedule_step(net, gstep)
-                    t = torch.from_numpy(idx)
-                    xb, yb = x[t], y[t]
-                    loss = F.cross_entropy(net(xb), yb)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    sched.step()
-                    gstep += 1
-                    lv = loss.item()
-                    loss_sum += lv * len(idx)
-                    bar.batch(lv)
-                epoch += 1
-                row = {"epoch": epoch, "loss": loss_sum / len(x), "accuracy": _accuracy(net, xe, ye),
-                       "alpha": float(alpha), "seconds": time.perf_counter() - start}
-                state = {"model": net.state_dict(), "optimizer": opt.state_dict(),
-                         "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state(),
-                         "epoch": epoch, "global_step": gstep, "bn_folded": bool(net.bn_folded),
-                         "config": cfg.key()}
-                atomic_write(out / CHECKPOINT, lambda p, s=state: torch.save(s, p))
-                with open(out / METRICS, "a") as f:
-                    f.write(json.dumps(row) + "\n")
-                rows.append(row)
+        run = _Run(cfg, _Data.load(cfg), out)
+        run.resume(ckpt)
+        with _Progress(cfg.quiet, cfg.epochs, run.steps, run.epoch) as bar:
+            while run.epoch < cfg.epochs:
+                row = run.train_epoch(bar)
+                run.save_epoch(row)
                 bar.epoch(row, cfg.epochs)
                 if on_epoch is not None:
                     on_epoch(row)
-
-        start = time.perf_counter()
-        fp32_acc = qat_acc = acc = None
-        wl_path = None
-        if cfg.method in ("fp32", "ptq"):
-            fp32_acc = _accuracy(net, xe, ye)
-        if qat:
-            qat_acc = _accuracy(net, xe, ye)
-        if cfg.method == "ptq":
-            net.eval()
-            quantize_model(net, method="ptq", wbits=cfg.wbits, abits=cfg.abits,
-                           every=cfg.every, first_last_bits=cfg.first_last_bits)
-            calibrate(net, xc)
-        if cfg.method != "fp32":
-            from .export import exact_predict, export
-
-            freeze(net)
-            acc = _score(exact_predict(net, xe), ye)
-            wl_path = Path(cfg.workload) if cfg.workload else out / WORKLOAD
-            export(net, wl_path, name=cfg.name,
-                   description=f"{cfg.model} trained on {cfg.dataset} ({cfg.method}, w{cfg.wbits}a{cfg.abits}) "
-                               f"by isaacsim train",
-                   calib=(xc, yc), eval=(xe, ye))
-        else:
-            acc = fp32_acc
-        results = {
-            "config": cfg.key(),
-            "method": cfg.method,
-            "epochs_completed": epoch,
-            "fp32_accuracy": fp32_acc,
-            "qat_accuracy": qat_acc,
-            "accuracy": acc,
-            "exported": wl_path is not None,
-            "workload": None if wl_path is None else str(wl_path),
-            "train_samples": len(x),
-            "eval_samples": len(xe),
-            "calib_samples": len(xc),
-            "optimizer_steps": gstep,
-            "window_steps": [t0, t1] if qat else None,
-            "seconds": sum(r["seconds"] for r in rows) + time.perf_counter() - start,
-        }
-        if wl_path is None:
-            results["note"] = "fp32: float training only, no quantized model and no workload exported"
-        _write_json(out / RESULTS, results)
+        return run.finish()
     finally:
         torch.set_num_threads(threads)
-    return results
-
-
-def summary_lines(cfg: TrainConfig, res: dict) -> list[str]:
-    """The few lines ``isaacsim train`` prints at the end."""
-    def pct(v):
-        return "-" if v is None else f"{100 * v:.2f} %"
-
-    tag = "fp32" if cfg.method == "fp32" else f"{cfg.method} w{cfg.wbits}a{cfg.abits}"
-    lines = [
-        f"{cfg.model} on {cfg.dataset} ({tag}): {res['epochs_completed']} epochs, "
-        f"{res['train_samples']} training / {res['eval_samples']} held-out samples, {res['seconds']:.1f} s",
-        f"held-out accuracy: float {pct(res['fp32_accuracy'])}, fake-quantized {pct(res['qat_accuracy'])}, "
-        f"{'exported (exact integer)' if res['exported'] else 'final'} {pct(res['accuracy'])}",
-        f"wrote {Path(cfg.out) / RESULTS}, {Path(cfg.out) / METRICS}, {Path(cfg.out) / CHECKPOINT}",
-    ]
-    if res["exported"]:
-        lines.append(f"workload: {res['workload']}   run it: isaacsim run trq {res['workload']}")
-    else:
-        lines.append("fp32: no workload exported (use --method ab, ste or ptq)")
-    return lines
-
-
-def train_command(**options) -> int:
-    """``isaacsim train``: build the config, run, print the summary."""
-    cfg = TrainConfig(**options)
-    res = train(cfg)
-    for line in summary_lines(cfg, res):
-        print(line)
-    sys.stdout.flush()
-    return 0

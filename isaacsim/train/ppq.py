@@ -1,4 +1,4 @@
-"""Progressive Projection Quantization (paper 001, Algorithm 2) and the max-abs scale.
+"""Progressive Projection Quantization (Algorithm 2 of the alpha-blending paper) and the max-abs scale.
 
 This module owns the choice of a scale ``gamma`` and integer codes ``q`` that approximate a
 tensor as ``x ~= gamma * q``.  :func:`ppq` runs Algorithm 2: start from

@@ -86,8 +86,9 @@ class WeightQuantizer(nn.Module):
     """Maps a float weight to the weight a quantized layer computes with.
 
     ``method``: "ab" (blend with ``alpha``), "ste" (the same blended forward, gradient passed
-    straight through the quantizer: :func:`ste_blend`; at ``alpha = 1`` plain STE) or "ptq" (``wq`` forward, no gradient to ``w``; the scale is max-abs with no PPQ
-    iterations).  ``wq = gamma * q`` is recomputed from ``w`` on the first forward and then
+    straight through the quantizer: :func:`ste_blend`; at ``alpha = 1`` plain STE) or "ptq"
+    (``wq`` forward, no gradient to ``w``; the scale is max-abs with no PPQ iterations).
+    ``wq = gamma * q`` is recomputed from ``w`` on the first forward and then
     on every ``every``-th forward in training mode; eval mode reuses the cached ``wq`` (so
     evaluation sees what training last used) and computes it only if none exists.
     :meth:`freeze` (used by ``convert``) fixes ``wq`` and sets ``alpha = 1``; :meth:`invalidate`
@@ -189,7 +190,7 @@ class WeightQuantizer(nn.Module):
 
 
 class ActQuantizer(nn.Module):
-    """Per-tensor activation fake-quantizer with an EMA-tracked PPQ scale (paper 001, 3.2).
+    """Per-tensor activation fake-quantizer with an EMA-tracked PPQ scale (alpha-blending paper, sec. 3.2).
 
     In training mode each forward runs PPQ on the batch and updates
     ``scale = momentum * scale + (1 - momentum) * gamma_batch`` (the first batch sets it), then

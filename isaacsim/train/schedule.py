@@ -1,4 +1,4 @@
-"""The alpha schedule of alpha-blending (paper 001, Eq. 6), stepped per batch or per epoch.
+"""The alpha schedule of alpha-blending (Eq. 6 of the alpha-blending paper), stepped per batch or per epoch.
 
 This module owns the blending coefficient's timeline and nothing else (it does not import
 torch): :func:`alpha` is Eq. 6, ``0`` up to ``T0``, ``1 - ((T1 - step) / (T1 - T0))^3`` on
