@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 import isaacsim
 from isaacsim.errors import WorkloadError
+from isaacsim.mapping.layers import layers_of
 from isaacsim.workload import Workload, load_workload, save_workload
 from tests.support.workloads import tiny_parts
 
@@ -63,7 +64,7 @@ def test_shapes_and_layers(tmp_path):
     assert wl.shapes["gap"] == (6, 1, 1)
     assert wl.shapes["flat"] == (6,)
     assert wl.shapes["fc"] == (5,)
-    layers = wl.layers()
+    layers = layers_of(wl)
     assert [ly.name for ly in layers] == ["conv1", "conv2", "conv3", "fc"]
     c1, c2, c3, fc = layers
     assert (c1.k, c1.m, c1.n_vectors, c1.input_hw) == (18, 4, 36, (6, 6))

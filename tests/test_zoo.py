@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from isaacsim.errors import WorkloadError
+from isaacsim.mapping.layers import layers_of
 from isaacsim.workload import execute, load_workload
 from isaacsim.workload.ptq import dequantize, float_forward
 from isaacsim.workload.zoo import ZOO, init_params, make, smooth_images
@@ -44,7 +45,7 @@ def test_builds_validates_and_macs(built, tmp_path):
         assert wl.name == name and tuple(wl.manifest.input.shape) == e.input_shape
         assert wl.eval.x.shape == (SAMPLES[name], *e.input_shape) and wl.eval.y is None
         assert wl.calib.x.shape == (e.calib_samples, *e.input_shape)
-        layers = wl.layers()
+        layers = layers_of(wl)
         assert len(layers) == e.layers
         assert sum(layer.macs for layer in layers) == e.macs  # mapping's LayerShape, independently
         for n in matrix_nodes(wl):  # crossbar-ready: unsigned conv/linear inputs, 8-bit weights

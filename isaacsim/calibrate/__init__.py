@@ -1,10 +1,11 @@
-"""TRQ calibration (paper 000 sec. IV, Algorithm 1; DESIGN 6).
+"""TRQ calibration ("Twin Range Quantization" sec. IV, Algorithm 1).
 
 `search` is the per-layer core: Eq. 9 / Eq. 10 metrics of register sets against a histogram
 of bit-line samples (`LayerStats.sample_hist`), vectorised over candidates, the distribution
 classifier, and the per-layer register search. Pure numpy; no simulator runs.
-`loop` is the end-to-end loop (`calibrate`, `isaacsim calibrate`): capture, lower n_r2 while
-the accuracy drop stays within budget, per-layer refinement, register file.
+`loop` is the end-to-end loop (`calibrate`, a `Calibration` run phase by phase): capture,
+baseline, lower n_r2 while the accuracy drop stays within budget, per-layer refinement, result
+and register file.
 """
 
 from isaacsim.calibrate.loop import CalibrationResult, calibrate, write_registers

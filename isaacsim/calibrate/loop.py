@@ -1,23 +1,27 @@
-"""The end-to-end TRQ calibration loop (paper 000 Algorithm 1 lines 15-21; DESIGN 6): `calibrate`.
+"""The end-to-end TRQ calibration loop (Algorithm 1 lines 15-21 of "Twin Range Quantization"): `calibrate`.
 
-1. Capture: run the workload's first `calib` calibration samples (the eval set, with a note,
+`calibrate` checks its options, cuts the capture and evaluation sets from the workload, loads the
+state file and runs a `Calibration` through its phases:
+
+1. `capture`: run the workload's first `calib` calibration samples (the eval set, with a note,
    when there is no calib set) with a lossless ADC (`mode: ideal` at the arch's resolution R)
    and keep each matrix layer's histogram of bit-line samples (`LayerStats.sample_hist`).
-2. Baseline: run the first `eval_samples` eval samples with the arch's uniform ADC at R bits
+2. `baseline`: run the first `eval_samples` eval samples with the arch's uniform ADC at R bits
    (step 1, lossless, so it decodes exactly as the ideal ADC and costs R operations). Its
    accuracy against the labels is the baseline; without labels the metric is the top-1
    agreement with this run's predictions (so the baseline is 1.0).
-3. Steps: for n_r2 = R, R-1, ..., `min_n_r2`: per layer `search_layer(hist, R, n_r2)` and keep
-   TRQ or the uniform n_r2-bit alternative, whichever has fewer expected A/D operations per
-   conversion (tie: lower MSE); simulate the eval samples with those registers. Lowering stops
-   at the first step whose drop (baseline - metric) exceeds `max_drop`; the kept setting is the
-   lowest n_r2 within budget. If even n_r2 = R is over budget, every layer keeps the lossless
-   uniform R-bit ADC (a note says so).
-4. Refinement (`refine=True`): greedy passes over the layers, most conversions first: each
+3. `step_down`: for n_r2 = R, R-1, ..., `min_n_r2`: per layer `search_layer(hist, R, n_r2)` and
+   keep TRQ or the uniform n_r2-bit alternative, whichever has fewer expected A/D operations
+   per conversion (tie: lower MSE; `_choose`); simulate the eval samples with those registers.
+   Lowering stops at the first step whose drop (baseline - metric) exceeds `max_drop`; `keep`
+   takes the lowest n_r2 within budget. If even n_r2 = R is over budget, every layer keeps the
+   lossless uniform R-bit ADC (a note says so).
+4. `refine` (`refine=True`): greedy passes over the layers, most conversions first: each
    layer alone tries its n_r2 - 1 (never below 1; it may go below `min_n_r2`) and keeps it
    when the whole network stays within budget and the measured ops per conversion do not rise.
    One simulation per layer and pass; passes repeat until one keeps nothing (or
    `refine_passes` passes, 1 = the single pass of earlier versions).
+5. `result`: the kept per-layer registers and the figures, as a `CalibrationResult`.
 
 Every simulation after the capture runs the same eval samples; the reported accuracy and A/D
 operations per conversion are measured end to end (`Result.summary()["adc"]`), not estimated.
@@ -225,6 +229,346 @@ class _Progress(TerminalProgress):
             self._p.stop()
 
 
+# ---------------------------------------------------------------- options and data sets
+def _whole(v: Any) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (int, np.integer))
+
+
+@dataclass(frozen=True)
+class _Options:
+    """`calibrate`'s keyword options (its docstring), checked in this order on construction."""
+
+    max_drop: float
+    calib: int
+    eval_samples: int | None
+    min_n_r2: int
+    refine: bool
+    refine_passes: int | None
+    ideal_m: bool
+
+    def __post_init__(self) -> None:
+        d = self.max_drop
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 <= float(d) < 1:
+            raise ConfigError(f"max_drop must be a fraction in [0, 1) (0.005 = 0.5 percentage points), got {d!r}")
+        for name in ("calib", "eval_samples", "min_n_r2"):
+            v = getattr(self, name)
+            if v is None and name == "eval_samples":
+                continue
+            if not _whole(v) or v < 1:
+                raise ConfigError(f"{name} must be a whole number >= 1, got {v!r}")
+        p = self.refine_passes
+        if p is not None and (not _whole(p) or p < 1):
+            raise ConfigError(f"refine_passes must be None or a whole number >= 1, got {p!r}")
+        object.__setattr__(self, "max_drop", float(d))
+
+
+@dataclass(frozen=True)
+class _DataSets:
+    """The two workloads the simulations run: the capture's and every evaluation's."""
+
+    capture: Workload
+    """The first `calib` samples of the calib set (else of the eval set), unlabelled, as the eval set."""
+    evaluation: Workload
+    """The first `eval_samples` samples of the eval set, with its labels if it has them."""
+    calib_source: str
+    calib_samples: int
+    eval_samples: int
+    labels: bool
+
+    @property
+    def metric(self) -> str:
+        return "accuracy" if self.labels else "agreement"
+
+
+def _eval_set(wl: Workload, eval_samples: int | None, notes: list[str]) -> Dataset:
+    if wl.eval is None or wl.eval.x.shape[0] == 0:
+        raise WorkloadError(f"workload {wl.name!r} has no eval set to evaluate the calibration on")
+    n_eval = int(wl.eval.x.shape[0]) if eval_samples is None else min(int(eval_samples), int(wl.eval.x.shape[0]))
+    if eval_samples is not None and eval_samples > n_eval:
+        notes.append(f"eval set has {n_eval} samples; using all (asked for {eval_samples})")
+    return Dataset(wl.eval.x[:n_eval], None if wl.eval.y is None else wl.eval.y[:n_eval])
+
+
+def _calib_set(wl: Workload, calib: int, notes: list[str]) -> tuple[str, Dataset]:
+    """(source, unlabelled samples) of the capture: the calib set's, else the eval set's."""
+    if wl.calib is not None and wl.calib.x.shape[0] > 0:
+        cal_src, cal_set = "calib", wl.calib
+    else:
+        cal_src, cal_set = "eval", wl.eval
+        notes.append("workload has no calib set: calibrating on the first eval samples")
+    n_cal = min(int(calib), int(cal_set.x.shape[0]))
+    if calib > n_cal:
+        notes.append(f"{cal_src} set has {n_cal} samples; capturing all (asked for {calib})")
+    return cal_src, Dataset(cal_set.x[:n_cal], None)
+
+
+def _data_sets(wl: Workload, opts: _Options, notes: list[str]) -> _DataSets:
+    """Cut the capture and evaluation sets from wl; notes say what was short or missing."""
+    ev = _eval_set(wl, opts.eval_samples, notes)
+    cal_src, cal = _calib_set(wl, opts.calib, notes)
+    labels = ev.y is not None
+    if not labels:
+        notes.append("eval set has no labels: the metric is top-1 agreement with the lossless-ADC run")
+    return _DataSets(
+        capture=dataclasses.replace(wl, eval=cal, calib=None), evaluation=dataclasses.replace(wl, eval=ev, calib=None),
+        calib_source=cal_src, calib_samples=int(cal.x.shape[0]), eval_samples=int(ev.x.shape[0]), labels=labels,
+    )
+
+
+def _state_key(arch: Arch, wl: Workload, data: _DataSets, min_n: int, ideal_m: bool) -> dict[str, Any]:
+    """What a state file must have been made with to be resumed."""
+    return {
+        "version": STATE_VERSION,
+        "arch": _sha(arch.model_dump(mode="json")),
+        "workload": _workload_digest(wl),
+        "calib": data.calib_samples, "calib_source": data.calib_source, "eval_samples": data.eval_samples,
+        "min_n_r2": min_n,
+        **({"ideal_m": True} if ideal_m else {}),
+    }
+
+
+def _measure(res) -> dict[str, Any]:
+    s = res.summary()
+    return {"ops_per_conversion": s["adc"]["ops_per_conversion"], "adc_energy_j": s["adc"]["energy_j"]}
+
+
+def _totals(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """An evaluation's end-to-end figures (a step's or a refinement trial's)."""
+    return {k: entry[k] for k in ("accuracy", "drop", "ops_per_conversion", "adc_energy_j")}
+
+
+def _lossless(layers: Mapping[str, Any], r: int) -> dict[str, dict[str, Any]]:
+    """Every layer on the lossless uniform R-bit ADC (kept when even n_r2 = R is over budget)."""
+    return {k: {"mode": "uniform", "registers": {"mode": "uniform", "resolution": r, "bits": r, "delta": 1.0},
+                "n_r2": r, "expected_ops": float(r), "mse": 0.0, "case": "-"} for k in layers}
+
+
+# ---------------------------------------------------------------- the phases
+class Calibration:
+    """One calibration, phase by phase (module docstring): `capture`, `baseline`, `step_down`,
+    `keep`, `refine`, `result`; `run_phases` runs them in order.
+
+    It holds the resumable state (`state`, rewritten after every finished simulation), the kept
+    per-layer choice with its end-to-end figures, and the count of simulations it ran."""
+
+    def __init__(self, arch: Arch, data: _DataSets, opts: _Options, *, min_n: int, state: dict[str, Any],
+                 state_path: Path | None, progress: bool | None, notes: list[str]):
+        self.arch, self.data, self.opts = arch, data, opts
+        self.r = int(arch.adc.resolution)
+        self.min_n = min_n
+        self.state, self.state_path = state, state_path
+        self.notes = notes
+        self.simulations = 0
+        self.hists: dict[str, np.ndarray] = {}
+        self.base: dict[str, Any] = {}
+        self.ref_pred: np.ndarray | None = None
+        self.kept_n: int | None = None
+        self.choice: dict[str, dict[str, Any]] = {}
+        self.final: dict[str, Any] = {}
+        self.trials: list[dict[str, Any]] = []
+        self._trial_no = 0
+        self.bar = _Progress(progress, self.planned)
+
+    @property
+    def planned(self) -> int:
+        """Simulations of the capture, the baseline and every step."""
+        return 2 + (self.r - self.min_n + 1)
+
+    def run_phases(self) -> None:
+        self.hists = self.capture()
+        self.base = self.baseline()
+        self.kept_n = self.step_down()
+        self.choice, self.final = self.keep()
+        if self.opts.refine and self.kept_n is not None:
+            self.refine()
+        elif not self.opts.refine:
+            self.notes.append("per-layer refinement skipped (refine=False)")
+
+    # ---- plumbing
+    def save(self) -> None:
+        """Rewrite the state file (if any) atomically."""
+        if self.state_path is None:
+            return
+        try:
+            atomic_write_text(self.state_path, json.dumps(self.state, indent=1) + "\n")
+        except OSError as e:
+            raise ConfigError(f"state file {self.state_path}: cannot write ({e.__class__.__name__}: "
+                              f"{e.strerror or e})") from None
+
+    def _simulate(self, a: Arch, w: Workload, regs=None):
+        self.simulations += 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConfigWarning)
+            return simulate(a, w, registers=regs, timing=False, progress=False)
+
+    def _score(self, res) -> float:
+        if self.data.labels:
+            return float(res.accuracy)
+        return float(np.mean(res.predictions == self.ref_pred))
+
+    def evaluate(self, choice: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+        """Simulate the eval samples with these per-layer choices: metric, drop, ops/conversion, ADC energy."""
+        res = self._simulate(self.arch, self.data.evaluation, {k: c["registers"] for k, c in choice.items()})
+        acc = self._score(res)
+        return {"accuracy": acc, "drop": self.base["accuracy"] - acc, **_measure(res)}
+
+    def within_budget(self, entry: Mapping[str, Any]) -> bool:
+        return entry["drop"] <= self.opts.max_drop + 1e-12
+
+    def _report(self, what: str, entry: Mapping[str, Any]) -> None:
+        self.bar.done(_step_line(what, entry, self.data.metric, self.within_budget(entry)))
+
+    # ---- 1. capture
+    def capture(self) -> dict[str, np.ndarray]:
+        """Per layer, the histogram of bit-line samples under the lossless ideal ADC (from the state when there)."""
+        if self.state.get("hists") is None:
+            self._record_histograms()
+        hists = {k: np.asarray(v, np.int64) for k, v in self.state["hists"].items()}
+        if _hist_digest(hists) != self.state.get("hist_digest"):
+            raise ConfigError(f"state file {self.state_path}: histograms do not match their digest (file edited?)")
+        for k, h in hists.items():
+            if h.sum() == 0:
+                raise WorkloadError(f"layer {k!r}: the capture recorded no bit-line samples")
+        return hists
+
+    def _record_histograms(self) -> None:
+        self.bar.start("capture")
+        res = self._simulate(_with_adc(self.arch, mode="ideal"), self.data.capture)
+        hists = {k: np.asarray(s.sample_hist, np.int64) for k, s in res.layers.items()}
+        self.state["hists"] = {k: h.tolist() for k, h in hists.items()}
+        self.state["hist_digest"] = _hist_digest(hists)
+        self.state["conversions"] = {k: int(s.conversions) for k, s in res.layers.items()}
+        self.save()
+        self.bar.done(f"captured {self.data.calib_samples} {self.data.calib_source} samples, {len(hists)} layers, "
+                      f"ideal {self.r}-bit ADC")
+
+    # ---- 2. baseline
+    def baseline(self) -> dict[str, Any]:
+        """The lossless uniform R-bit run of the eval samples: metric (1.0 without labels), ops, ADC energy."""
+        if self.state.get("baseline") is None:
+            self._run_baseline()
+        base = self.state["baseline"]
+        self.ref_pred = np.asarray(base["predictions"]) if not self.data.labels else None
+        return base
+
+    def _run_baseline(self) -> None:
+        r, labels = self.r, self.data.labels
+        self.bar.start("baseline")
+        res = self._simulate(_with_adc(self.arch, mode="uniform", bits=r, delta=1.0), self.data.evaluation)
+        b = {"accuracy": res.accuracy if labels else 1.0, **_measure(res)}
+        if not labels:
+            b["predictions"] = [int(v) for v in res.predictions]
+        self.state["baseline"] = b
+        self.save()
+        self.bar.done(f"baseline (uniform {r}-bit, lossless) on {self.data.eval_samples} eval samples: "
+                      f"{self.data.metric} {b['accuracy']:.2%}, {b['ops_per_conversion']:.3f} ops/conversion")
+
+    # ---- 3. step n_r2 down
+    def step_down(self) -> int | None:
+        """Lower the global n_r2 from R while the drop stays within budget; the lowest such n_r2 (None: not even R)."""
+        steps = self.state.setdefault("steps", {})
+        kept_n: int | None = None
+        for n in range(self.r, self.min_n - 1, -1):
+            entry = steps.get(str(n))
+            if entry is None:
+                entry = self._step(n)
+            if not self.within_budget(entry):
+                break
+            kept_n = n
+        return kept_n
+
+    def _step(self, n: int) -> dict[str, Any]:
+        """Every layer's choice at n_r2 = n, evaluated end to end (and saved)."""
+        self.bar.start(f"n_r2={n}")
+        choice = {k: _choose(h, self.r, n, self.opts.ideal_m) for k, h in self.hists.items()}
+        entry = {"n_r2": n, "layers": choice, **self.evaluate(choice)}
+        self.state["steps"][str(n)] = entry
+        self.save()
+        self._report(f"n_r2={n}", entry)
+        return entry
+
+    def keep(self) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+        """(per-layer choice, end-to-end figures) of the kept step, or of the lossless uniform ADC."""
+        if self.kept_n is None:
+            self.notes.append(f"even n_r2={self.r} drops the {self.data.metric} by more than max_drop: keeping the "
+                              f"lossless uniform {self.r}-bit ADC on every layer")
+            return _lossless(self.hists, self.r), dict(self.base)
+        step = self.state["steps"][str(self.kept_n)]
+        return dict(step["layers"]), _totals(step)
+
+    # ---- 4. refine per layer
+    def refine(self) -> None:
+        """Greedy passes, most conversions first: each layer alone tries one bit less and keeps it
+        when the network stays within budget and the ops per conversion do not rise."""
+        conversions = self.state.get("conversions", {})
+        order = sorted(self.hists, key=lambda k: -conversions.get(k, 0))
+        todo = [k for k in order if self.choice[k]["n_r2"] > 1]
+        self.bar.total(self.planned + len(todo))
+        self.state.setdefault("refine", [])
+        passes = 0
+        while todo and (self.opts.refine_passes is None or passes < self.opts.refine_passes):
+            passes += 1
+            if not self._refine_pass(todo, passes):
+                break
+            self.bar.total(self.planned + self._trial_no + len(todo))
+
+    def _refine_pass(self, todo: list[str], pass_no: int) -> bool:
+        """One pass over todo; whether it kept any change."""
+        changed = False
+        for k in todo:
+            if self.choice[k]["n_r2"] > 1 and self._lower(k, pass_no):
+                changed = True
+        return changed
+
+    def _lower(self, k: str, pass_no: int) -> bool:
+        """Try layer k one bit lower; keep it (True) when within budget and no costlier."""
+        n = self.choice[k]["n_r2"] - 1
+        trial_choice = {**self.choice, k: _choose(self.hists[k], self.r, n, self.opts.ideal_m)}
+        entry = self._trial(k, n, pass_no, trial_choice)
+        self.trials.append({kk: vv for kk, vv in entry.items() if kk != "key"})
+        if self.within_budget(entry) and entry["ops_per_conversion"] <= self.final["ops_per_conversion"]:
+            self.choice, self.final = trial_choice, _totals(entry)
+            return True
+        return False
+
+    def _trial(self, k: str, n: int, pass_no: int, trial_choice: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """The next refinement trial: from the state when it recorded this very trial there, else
+        simulated (dropping the state's later trials, which followed another path)."""
+        done = self.state["refine"]
+        i = self._trial_no
+        self._trial_no += 1
+        tkey = _sha({name: c["registers"] for name, c in trial_choice.items()})
+        if i < len(done) and done[i].get("key") == tkey:
+            return done[i]
+        del done[i:]
+        self.bar.start(f"refine pass {pass_no} {k} n_r2={n}")
+        entry = {"key": tkey, "layer": k, "n_r2": n, "pass": pass_no, "layer_choice": trial_choice[k],
+                 **self.evaluate(trial_choice)}
+        done.append(entry)
+        self.save()
+        self._report(f"refine pass {pass_no} {k} to n_r2={n}", entry)
+        return entry
+
+    # ---- 5. result
+    def result(self, wl: Workload, wall_s: float) -> CalibrationResult:
+        base, final, steps = self.base, self.final, self.state["steps"]
+        layers = [{"name": k, "mode": c["mode"], "registers": c["registers"], "n_r2": c["n_r2"],
+                   "expected_ops": c["expected_ops"], "mse": c["mse"], "case": c["case"]}
+                  for k, c in self.choice.items()]
+        return CalibrationResult(
+            arch=self.arch.name, workload=wl.name, registers={k: c["registers"] for k, c in self.choice.items()},
+            layers=layers, n_r2=self.kept_n, metric=self.data.metric, max_drop=self.opts.max_drop,
+            baseline_accuracy=float(base["accuracy"]), accuracy=float(final["accuracy"]),
+            ops_before=float(base["ops_per_conversion"]), ops_after=float(final["ops_per_conversion"]),
+            energy_before=base.get("adc_energy_j"), energy_after=final.get("adc_energy_j"),
+            calib_samples=self.data.calib_samples, calib_source=self.data.calib_source,
+            eval_samples=self.data.eval_samples,
+            steps=[{k: v for k, v in steps[str(n)].items() if k != "layers"} for n in range(self.r, self.min_n - 1, -1)
+                   if str(n) in steps],
+            refinements=self.trials, notes=self.notes, simulations=self.simulations, wall_s=wall_s,
+        )
+
+
 # ---------------------------------------------------------------- main
 def calibrate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workload | str | os.PathLike, *,
               max_drop: float = 0.005, calib: int = 32, eval_samples: int | None = None,
@@ -241,205 +585,24 @@ def calibrate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Work
     else lines on stderr; False = lines on stderr; None = silent. refine: the per-layer greedy
     pass. refine_passes: refinement passes at most (None: repeat until a pass keeps no change;
     1: the single pass of earlier versions). ideal_m: in the ideal case also search R2's scale
-    m in 0..R - n_r2 (`_ideal_wide`) instead of Eq. 11's m = R - n_r2. Bad inputs raise ConfigError / WorkloadError before any simulation.
+    m in 0..R - n_r2 (`_ideal_wide`) instead of Eq. 11's m = R - n_r2. Bad inputs raise ConfigError /
+    WorkloadError before any simulation.
     """
     t_start = time.perf_counter()
-    if isinstance(max_drop, bool) or not isinstance(max_drop, (int, float)) or not 0 <= float(max_drop) < 1:
-        raise ConfigError(f"max_drop must be a fraction in [0, 1) (0.005 = 0.5 percentage points), got {max_drop!r}")
-    for name, v in (("calib", calib), ("eval_samples", eval_samples), ("min_n_r2", min_n_r2)):
-        if v is None and name == "eval_samples":
-            continue
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ConfigError(f"{name} must be a whole number >= 1, got {v!r}")
-    if refine_passes is not None and (isinstance(refine_passes, bool) or not isinstance(refine_passes, (int, np.integer))
-                                      or refine_passes < 1):
-        raise ConfigError(f"refine_passes must be None or a whole number >= 1, got {refine_passes!r}")
-    max_drop = float(max_drop)
+    opts = _Options(max_drop, calib, eval_samples, min_n_r2, refine, refine_passes, ideal_m)
     arch = arch if isinstance(arch, Arch) else load_arch(arch)
     wl = workload if isinstance(workload, Workload) else load_workload(workload)
-    r = int(arch.adc.resolution)
-    min_n = min(int(min_n_r2), r)
     notes: list[str] = []
-
-    # data sets
-    if wl.eval is None or wl.eval.x.shape[0] == 0:
-        raise WorkloadError(f"workload {wl.name!r} has no eval set to evaluate the calibration on")
-    n_eval = int(wl.eval.x.shape[0]) if eval_samples is None else min(int(eval_samples), int(wl.eval.x.shape[0]))
-    if eval_samples is not None and eval_samples > n_eval:
-        notes.append(f"eval set has {n_eval} samples; using all (asked for {eval_samples})")
-    ev = Dataset(wl.eval.x[:n_eval], None if wl.eval.y is None else wl.eval.y[:n_eval])
-    if wl.calib is not None and wl.calib.x.shape[0] > 0:
-        cal_src, cal_set = "calib", wl.calib
-    else:
-        cal_src, cal_set = "eval", wl.eval
-        notes.append("workload has no calib set: calibrating on the first eval samples")
-    n_cal = min(int(calib), int(cal_set.x.shape[0]))
-    if calib > n_cal:
-        notes.append(f"{cal_src} set has {n_cal} samples; capturing all (asked for {calib})")
-    cal_wl = dataclasses.replace(wl, eval=Dataset(cal_set.x[:n_cal], None), calib=None)
-    eval_wl = dataclasses.replace(wl, eval=ev, calib=None)
-    labels = ev.y is not None
-    metric = "accuracy" if labels else "agreement"
-    if not labels:
-        notes.append("eval set has no labels: the metric is top-1 agreement with the lossless-ADC run")
-
-    key = {
-        "version": STATE_VERSION,
-        "arch": _sha(arch.model_dump(mode="json")),
-        "workload": _workload_digest(wl),
-        "calib": n_cal, "calib_source": cal_src, "eval_samples": n_eval, "min_n_r2": min_n,
-        **({"ideal_m": True} if ideal_m else {}),
-    }
+    data = _data_sets(wl, opts, notes)
+    min_n = min(int(min_n_r2), int(arch.adc.resolution))
     st_path = Path(state) if state is not None else None
-    st = _load_state(st_path, key)
-    sims = 0
-
-    def save() -> None:
-        if st_path is not None:
-            try:
-                atomic_write_text(st_path, json.dumps(st, indent=1) + "\n")
-            except OSError as e:
-                raise ConfigError(f"state file {st_path}: cannot write ({e.__class__.__name__}: {e.strerror or e})") \
-                    from None
-
-    def run(a: Arch, w: Workload, regs=None):
-        nonlocal sims
-        sims += 1
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConfigWarning)
-            return simulate(a, w, registers=regs, timing=False, progress=False)
-
-    def measure(res) -> dict[str, Any]:
-        s = res.summary()
-        return {"ops_per_conversion": s["adc"]["ops_per_conversion"], "adc_energy_j": s["adc"]["energy_j"]}
-
-    bar = _Progress(progress, 2 + (r - min_n + 1))
+    st = _load_state(st_path, _state_key(arch, wl, data, min_n, ideal_m))
+    cal = Calibration(arch, data, opts, min_n=min_n, state=st, state_path=st_path, progress=progress, notes=notes)
     try:
-        # 1. capture
-        if st.get("hists") is None:
-            bar.start("capture")
-            res = run(_with_adc(arch, mode="ideal"), cal_wl)
-            hists = {k: np.asarray(s.sample_hist, np.int64) for k, s in res.layers.items()}
-            st["hists"] = {k: h.tolist() for k, h in hists.items()}
-            st["hist_digest"] = _hist_digest(hists)
-            st["conversions"] = {k: int(s.conversions) for k, s in res.layers.items()}
-            save()
-            bar.done(f"captured {n_cal} {cal_src} samples, {len(hists)} layers, ideal {r}-bit ADC")
-        hists = {k: np.asarray(v, np.int64) for k, v in st["hists"].items()}
-        if _hist_digest(hists) != st.get("hist_digest"):
-            raise ConfigError(f"state file {st_path}: histograms do not match their digest (file edited?)")
-        for k, h in hists.items():
-            if h.sum() == 0:
-                raise WorkloadError(f"layer {k!r}: the capture recorded no bit-line samples")
-
-        # 2. baseline
-        if st.get("baseline") is None:
-            bar.start("baseline")
-            res = run(_with_adc(arch, mode="uniform", bits=r, delta=1.0), eval_wl)
-            pred = res.predictions
-            b = {"accuracy": res.accuracy if labels else 1.0, **measure(res)}
-            if not labels:
-                b["predictions"] = [int(v) for v in pred]
-            st["baseline"] = b
-            save()
-            bar.done(f"baseline (uniform {r}-bit, lossless) on {n_eval} eval samples: {metric} {b['accuracy']:.2%}, "
-                     f"{b['ops_per_conversion']:.3f} ops/conversion")
-        base = st["baseline"]
-        ref_pred = np.asarray(base["predictions"]) if not labels else None
-
-        def score(res) -> float:
-            if labels:
-                return float(res.accuracy)
-            return float(np.mean(res.predictions == ref_pred))
-
-        def evaluate(choice: dict[str, dict[str, Any]]) -> dict[str, Any]:
-            regs = {k: c["registers"] for k, c in choice.items()}
-            res = run(arch, eval_wl, regs)
-            acc = score(res)
-            return {"accuracy": acc, "drop": base["accuracy"] - acc, **measure(res)}
-
-        def ok(entry: dict[str, Any]) -> bool:
-            return entry["drop"] <= max_drop + 1e-12
-
-        # 3. steps
-        steps = st.setdefault("steps", {})
-        kept_n: int | None = None
-        for n in range(r, min_n - 1, -1):
-            entry = steps.get(str(n))
-            if entry is None:
-                bar.start(f"n_r2={n}")
-                choice = {k: _choose(h, r, n, ideal_m) for k, h in hists.items()}
-                entry = {"n_r2": n, "layers": choice, **evaluate(choice)}
-                steps[str(n)] = entry
-                save()
-                bar.done(_step_line(f"n_r2={n}", entry, metric, ok(entry)))
-            if not ok(entry):
-                break
-            kept_n = n
-        if kept_n is None:
-            notes.append(f"even n_r2={r} drops the {metric} by more than max_drop: keeping the lossless "
-                         f"uniform {r}-bit ADC on every layer")
-            choice = {k: {"mode": "uniform", "registers": {"mode": "uniform", "resolution": r, "bits": r,
-                                                           "delta": 1.0},
-                          "n_r2": r, "expected_ops": float(r), "mse": 0.0, "case": "-"} for k in hists}
-            final = dict(base)
-        else:
-            choice = dict(steps[str(kept_n)]["layers"])
-            final = {k: steps[str(kept_n)][k] for k in ("accuracy", "drop", "ops_per_conversion", "adc_energy_j")}
-
-        # 4. refinement
-        trials: list[dict[str, Any]] = []
-        if refine and kept_n is not None:
-            order = sorted(hists, key=lambda k: -st.get("conversions", {}).get(k, 0))
-            todo = [k for k in order if choice[k]["n_r2"] > 1]
-            bar.total(2 + (r - min_n + 1) + len(todo))
-            done = st.setdefault("refine", [])
-            i = 0
-            passes = 0
-            while todo and (refine_passes is None or passes < refine_passes):
-                passes += 1
-                changed = False
-                for k in todo:
-                    if choice[k]["n_r2"] <= 1:
-                        continue
-                    n = choice[k]["n_r2"] - 1
-                    trial_choice = {**choice, k: _choose(hists[k], r, n, ideal_m)}
-                    tkey = _sha({name: c["registers"] for name, c in trial_choice.items()})
-                    entry = done[i] if i < len(done) and done[i].get("key") == tkey else None
-                    if entry is None:
-                        del done[i:]
-                        bar.start(f"refine pass {passes} {k} n_r2={n}")
-                        entry = {"key": tkey, "layer": k, "n_r2": n, "pass": passes,
-                                 "layer_choice": trial_choice[k], **evaluate(trial_choice)}
-                        done.append(entry)
-                        save()
-                        bar.done(_step_line(f"refine pass {passes} {k} to n_r2={n}", entry, metric, ok(entry)))
-                    i += 1
-                    trials.append({kk: vv for kk, vv in entry.items() if kk != "key"})
-                    if ok(entry) and entry["ops_per_conversion"] <= final["ops_per_conversion"]:
-                        choice = trial_choice
-                        final = {kk: entry[kk] for kk in ("accuracy", "drop", "ops_per_conversion", "adc_energy_j")}
-                        changed = True
-                if not changed:
-                    break
-                bar.total(2 + (r - min_n + 1) + i + len(todo))
-        elif not refine:
-            notes.append("per-layer refinement skipped (refine=False)")
+        cal.run_phases()
     finally:
-        bar.close()
-
-    layers = [{"name": k, "mode": c["mode"], "registers": c["registers"], "n_r2": c["n_r2"],
-               "expected_ops": c["expected_ops"], "mse": c["mse"], "case": c["case"]} for k, c in choice.items()]
-    return CalibrationResult(
-        arch=arch.name, workload=wl.name, registers={k: c["registers"] for k, c in choice.items()}, layers=layers,
-        n_r2=kept_n, metric=metric, max_drop=max_drop, baseline_accuracy=float(base["accuracy"]),
-        accuracy=float(final["accuracy"]), ops_before=float(base["ops_per_conversion"]),
-        ops_after=float(final["ops_per_conversion"]), energy_before=base.get("adc_energy_j"),
-        energy_after=final.get("adc_energy_j"), calib_samples=n_cal, calib_source=cal_src, eval_samples=n_eval,
-        steps=[{k: v for k, v in steps[str(n)].items() if k != "layers"} for n in range(r, min_n - 1, -1)
-               if str(n) in steps],
-        refinements=trials, notes=notes, simulations=sims, wall_s=time.perf_counter() - t_start,
-    )
+        cal.bar.close()
+    return cal.result(wl, time.perf_counter() - t_start)
 
 
 def _step_line(what: str, e: Mapping[str, Any], metric: str, ok: bool) -> str:

@@ -1,4 +1,4 @@
-"""Per-layer TRQ register search (paper 000 sec. IV-A/B, Algorithm 1 lines 5-14, Eqs. 9-11; DESIGN 6).
+"""Per-layer TRQ register search ("Twin Range Quantization" sec. IV-A/B, Algorithm 1 lines 5-14, Eqs. 9-11).
 
 Everything here works on one layer's histogram of bit-line samples, `hist[v]` = number of
 samples of value v in lossless-LSB units (`LayerStats.sample_hist`: raw samples, length
@@ -152,7 +152,8 @@ def shortest_window(hist, mass: float = CLASSIFY_MASS) -> tuple[int, int]:
     return s, int(ends[s]) - 1
 
 
-def classify(hist, resolution: int | None = None, *, mass: float = CLASSIFY_MASS, window_bits: int | None = None) -> str:
+def classify(hist, resolution: int | None = None, *, mass: float = CLASSIFY_MASS,
+             window_bits: int | None = None) -> str:
     """The distribution type of Algorithm 1 line 5: "ideal", "normal" or "other".
 
     With R the ADC resolution (default: the bits of the largest possible sample, len(hist) - 1)
@@ -164,8 +165,9 @@ def classify(hist, resolution: int | None = None, *, mass: float = CLASSIFY_MASS
     - "normal" (sec. IV-B, "normal-like ... strong unimodality (low variance)"): not ideal, and
       the shortest run of values holding 99 % of the samples is at most 2^k values wide (as
       wide as the ideal case's window 0..2^k - 1). It does not start at 0 (that would be
-      ideal), so it is one tight mode away from zero, which a bias moves R1 onto. Only the concentration is tested, not the shape: what the TRQ coding needs
-      is one narrow dense window, and a narrow window with two bumps codes just as well.
+      ideal), so it is one tight mode away from zero, which a bias moves R1 onto. Only the
+      concentration is tested, not the shape: what the TRQ coding needs is one narrow dense
+      window, and a narrow window with two bumps codes just as well.
     - "other": weak unimodal, multi-modal or flat (no narrow window holds 99 %).
 
     Why 99 % and 2^(R/2): the ideal and normal cases pay for R2 samples with up to n_r2 + nu
@@ -225,6 +227,98 @@ def _pick(best, ops: np.ndarray, mse: np.ndarray, params: list[np.ndarray]):
     return best
 
 
+def _check_bits(resolution: int, n_r2: int) -> tuple[int, int]:
+    r, k2 = int(resolution), int(n_r2)
+    if not 1 <= r <= 16:
+        raise ValueError(f"resolution must be 1..16, got {r}")
+    if not 1 <= k2 <= r:
+        raise ValueError(f"n_r2 must be 1..resolution={r}, got {k2}")
+    return r, k2
+
+
+def _check_case(hist, r: int, case: str | None) -> str:
+    """The forced case, else `classify`'s."""
+    if case is None:
+        case = classify(hist, r)
+    if case not in CASES:
+        raise ValueError(f"case must be one of {', '.join(CASES)}, got {case!r}")
+    return case
+
+
+def _n_r1_values(r: int, n_r1_values: Iterable[int] | None) -> np.ndarray:
+    """The distinct n_r1 candidates in 0..R, ascending (default: all of them)."""
+    values = range(r + 1) if n_r1_values is None else n_r1_values
+    out = np.array(sorted({int(v) for v in values if 0 <= int(v) <= r}), np.int64)
+    if out.size == 0:
+        raise ValueError(f"n_r1_values holds no value in 0..{r}")
+    return out
+
+
+@dataclass(frozen=True)
+class _Space:
+    """One layer's search space at n_r2 bits (the checked arguments of `search_layer`)."""
+
+    hist: Any
+    r: int
+    k2: int
+    """n_r2."""
+    ymax: int
+    """The largest sample with a nonzero count, clipped to 2^R - 1."""
+    grid: np.ndarray
+    """The positive D2 candidates of `d2_grid`."""
+    valid_m: list[int]
+    """m_values within 0..R - n_r2 (may be empty)."""
+    n1_values: np.ndarray
+
+
+def _search_ideal(s: _Space):
+    """Eq. 11: D1 = 1, m = R - n_r2, bias = 0; n_r1 searched. (best, candidates evaluated)."""
+    m0 = s.r - s.k2
+    ops, mse = trq_metrics(s.hist, s.r, s.n1_values, s.k2, m0, 1.0, 0)
+    return _pick(None, ops, mse, [s.n1_values, np.int64(m0), np.float64(1.0), np.int64(0)]), s.n1_values.size
+
+
+def _search_normal(s: _Space):
+    """D1 = 1, D2 = 2^m from the snapped grid (larger m first), n_r1 and every bias with bias * D2 <= ymax."""
+    snapped = np.floor(np.log2(s.grid) + 0.5).astype(np.int64)
+    snapped = {int(v) for v in np.clip(snapped, 0, s.r - s.k2)} & set(s.valid_m)
+    best, evaluated = None, 0
+    for m in sorted(snapped or s.valid_m or [s.r - s.k2], reverse=True):
+        biases = np.arange(s.ymax // 2**m + 1, dtype=np.int64)
+        biases = biases[biases <= 65_535]
+        for n1 in s.n1_values:
+            ops, mse = trq_metrics(s.hist, s.r, n1, s.k2, m, 1.0, biases)
+            best = _pick(best, ops, mse, [n1, np.int64(m), np.float64(1.0), biases])
+            evaluated += biases.size
+    return best, evaluated
+
+
+def _search_other(s: _Space):
+    """n_r1 = n_r2, bias = 0; D2 over the grid and m over the valid m, D1 = D2 / 2^m."""
+    valid_m = s.valid_m or [s.r - s.k2]
+    d2 = np.repeat(s.grid, len(valid_m))
+    mm = np.tile(np.array(valid_m, np.int64), s.grid.size)
+    d1 = d2 / 2.0**mm
+    keep = (d1 > 0) & (d1 <= 1e6)
+    d1, mm = d1[keep], mm[keep]
+    ops, mse = trq_metrics(s.hist, s.r, s.k2, s.k2, mm, d1, 0)
+    return _pick(None, ops, mse, [np.int64(s.k2), mm, d1, np.int64(0)]), d1.size
+
+
+_SEARCHES = {"ideal": _search_ideal, "normal": _search_normal, "other": _search_other}
+"""The TRQ register search of each distribution case (`search_layer`'s docstring)."""
+
+
+def _uniform_alternative(s: _Space) -> tuple[dict[str, Any], float, float]:
+    """(registers, ops, mse) of the n_r2-bit uniform ADC whose step has the least MSE among 2^(R - n_r2)
+    (preferred on ties) and the grid."""
+    steps = np.concatenate(([float(2 ** (s.r - s.k2))], s.grid[s.grid <= 1e6]))
+    u_ops, u_mse = uniform_metrics(s.hist, s.r, s.k2, steps)
+    j = int(np.argmin(u_mse))  # first minimum: the default step wins ties
+    regs = {"mode": "uniform", "resolution": s.r, "bits": s.k2, "delta": float(steps[j])}
+    return regs, float(u_ops[j]), float(u_mse[j])
+
+
 def search_layer(
     hist,
     resolution: int,
@@ -237,7 +331,7 @@ def search_layer(
     n_r1_values: Iterable[int] | None = None,
     case: str | None = None,
 ) -> LayerSearch:
-    """Search one layer's TRQ registers at n_r2 bits (Algorithm 1 lines 5-14, DESIGN 6).
+    """Search one layer's TRQ registers at n_r2 bits (Algorithm 1 lines 5-14).
 
     Objective: minimise Eq. 9 (expected A/D operations, detection included), then among the
     minimisers Eq. 10 (MSE). Ties on both go to the first candidate in the order given per case.
@@ -263,67 +357,19 @@ def search_layer(
     The uniform alternative (Algorithm 1 line 20) has K = n_r2 bits and the step D of least MSE
     among 2^(R - K) (the default step, preferred on ties) and the C grid values.
     """
-    x, w, n = _support(hist)
-    r = int(resolution)
-    k2 = int(n_r2)
-    if not 1 <= r <= 16:
-        raise ValueError(f"resolution must be 1..16, got {r}")
-    if not 1 <= k2 <= r:
-        raise ValueError(f"n_r2 must be 1..resolution={r}, got {k2}")
-    if case is None:
-        case = classify(hist, r)
-    if case not in CASES:
-        raise ValueError(f"case must be one of {', '.join(CASES)}, got {case!r}")
+    x, _, _ = _support(hist)
+    r, k2 = _check_bits(resolution, n_r2)
+    case = _check_case(hist, r, case)
     ymax = int(min(x[-1], 2**r - 1))
     grid = d2_grid(ymax, k2, candidates, alpha, beta)
     grid = grid[grid > 0]
     if grid.size == 0:
         raise ValueError("the D2 grid is empty (candidates must be >= 1 and alpha, beta > 0)")
     valid_m = [int(v) for v in m_values if 0 <= int(v) <= r - k2]
-    n1_values = np.array(sorted({int(v) for v in (range(r + 1) if n_r1_values is None else n_r1_values) if 0 <= int(v) <= r}), np.int64)
-    if n1_values.size == 0:
-        raise ValueError(f"n_r1_values holds no value in 0..{r}")
-
-    best = None
-    evaluated = 0
-    if case == "ideal":
-        m0 = r - k2
-        ops, mse = trq_metrics(hist, r, n1_values, k2, m0, 1.0, 0)
-        best = _pick(best, ops, mse, [n1_values, np.int64(m0), np.float64(1.0), np.int64(0)])
-        evaluated = n1_values.size
-    elif case == "normal":
-        snapped = np.floor(np.log2(grid) + 0.5).astype(np.int64)
-        snapped = {int(v) for v in np.clip(snapped, 0, r - k2)} & set(valid_m)
-        ms = sorted(snapped or valid_m or [r - k2], reverse=True)
-        for m in ms:
-            biases = np.arange(ymax // 2**m + 1, dtype=np.int64)
-            biases = biases[biases <= 65_535]
-            for n1 in n1_values:
-                ops, mse = trq_metrics(hist, r, n1, k2, m, 1.0, biases)
-                best = _pick(best, ops, mse, [n1, np.int64(m), np.float64(1.0), biases])
-                evaluated += biases.size
-    else:
-        if not valid_m:
-            valid_m = [r - k2]
-        d2 = np.repeat(grid, len(valid_m))
-        mm = np.tile(np.array(valid_m, np.int64), grid.size)
-        d1 = d2 / 2.0**mm
-        keep = (d1 > 0) & (d1 <= 1e6)
-        d1, mm = d1[keep], mm[keep]
-        ops, mse = trq_metrics(hist, r, k2, k2, mm, d1, 0)
-        best = _pick(best, ops, mse, [np.int64(k2), mm, d1, np.int64(0)])
-        evaluated = d1.size
-    ops_b, mse_b, (n1, m, d1, bias) = best
-    regs = {
-        "mode": "trq", "resolution": r, "n_r1": int(n1), "n_r2": k2, "m": int(m),
-        "delta_r1": float(d1), "bias": int(bias),
-    }
-
-    steps = np.concatenate(([float(2 ** (r - k2))], grid[grid <= 1e6]))
-    u_ops, u_mse = uniform_metrics(hist, r, k2, steps)
-    j = int(np.argmin(u_mse))  # first minimum: the default step wins ties
-    uniform = {"mode": "uniform", "resolution": r, "bits": k2, "delta": float(steps[j])}
-    return LayerSearch(
-        registers=regs, ops=ops_b, mse=mse_b, case=case,
-        uniform=uniform, uniform_ops=float(u_ops[j]), uniform_mse=float(u_mse[j]), evaluated=int(evaluated),
-    )
+    space = _Space(hist, r, k2, ymax, grid, valid_m, _n_r1_values(r, n_r1_values))
+    (ops, mse, (n1, m, d1, bias)), evaluated = _SEARCHES[case](space)
+    regs = {"mode": "trq", "resolution": r, "n_r1": int(n1), "n_r2": k2, "m": int(m), "delta_r1": float(d1),
+            "bias": int(bias)}
+    uniform, u_ops, u_mse = _uniform_alternative(space)
+    return LayerSearch(registers=regs, ops=ops, mse=mse, case=case, uniform=uniform, uniform_ops=u_ops,
+                       uniform_mse=u_mse, evaluated=int(evaluated))

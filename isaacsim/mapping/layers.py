@@ -1,4 +1,5 @@
-"""Shape of one matrix layer (conv2d or linear) as the mapper sees it: im2col matrix and vector count."""
+"""Shape of one matrix layer (conv2d or linear) as the mapper sees it: im2col matrix and vector count;
+`layers_of(workload)`, the shapes of a workload's matrix layers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Literal
 
 from isaacsim.config.models import Arch
 from isaacsim.mapping.geometry import MatrixGeometry
+from isaacsim.workload.format import Conv2d, Linear
+from isaacsim.workload.io import Workload, pair
 
 
 def _pair(value: int | tuple[int, int] | list[int], field: str, name: str) -> tuple[int, int]:
@@ -140,3 +143,17 @@ class LayerShape:
     def crossbars_per_copy(self, arch: Arch) -> int:
         """Crossbars one copy of the whole layer needs: groups x the geometry's count."""
         return self.groups * self.geometry(arch).crossbars
+
+
+def layers_of(workload: Workload) -> list[LayerShape]:
+    """LayerShapes of the workload's conv2d/linear nodes, in graph order, for the mapper."""
+    out = []
+    for n in workload.nodes:
+        if isinstance(n, Conv2d):
+            c, h, w = workload.shapes[n.inputs[0]]
+            out.append(LayerShape.conv2d(n.name, c, n.out_channels, pair(n.kernel), (h, w),
+                                         stride=pair(n.stride), padding=pair(n.padding),
+                                         dilation=pair(n.dilation), groups=n.groups))
+        elif isinstance(n, Linear):
+            out.append(LayerShape.linear(n.name, workload.shapes[n.inputs[0]][0], n.out_features))
+    return out

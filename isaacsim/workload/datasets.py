@@ -61,7 +61,8 @@ class ImageDataset:
         x = np.asarray(self.x, dtype=np.float32)
         y = np.asarray(self.y, dtype=np.int64)
         if x.ndim != 4 or y.shape != (x.shape[0],):
-            raise WorkloadError(f"data set {self.name!r}: x must be (N, C, H, W) and y (N,), got {x.shape} and {y.shape}")
+            raise WorkloadError(f"data set {self.name!r}: x must be (N, C, H, W) and y (N,), "
+                                f"got {x.shape} and {y.shape}")
         x.flags.writeable = False
         y.flags.writeable = False
         object.__setattr__(self, "x", x)

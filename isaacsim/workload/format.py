@@ -226,7 +226,8 @@ def parse_manifest(raw: object, where: str = MANIFEST) -> Manifest:
         try:
             nodes.append(NODE_MODELS[op].model_validate(d))
         except ValidationError as e:
-            msg = format_validation_error(e, NODE_MODELS[op]).replace("valid keys at the top level", f"valid keys for {op}")
+            msg = format_validation_error(e, NODE_MODELS[op]).replace("valid keys at the top level",
+                                                                      f"valid keys for {op}")
             raise WorkloadError(f"{where}: {label} ({op}): {msg}") from None
     try:
         return Manifest.model_validate({**raw, "graph": nodes})

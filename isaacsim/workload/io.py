@@ -13,19 +13,16 @@ import numpy as np
 import yaml
 
 from isaacsim.errors import WorkloadError
-from isaacsim.mapping.im2col import conv_output_hw
-from isaacsim.mapping.layers import LayerShape
 from isaacsim.workload.format import (
     ARRAYS,
     CALIB,
     EVAL,
     MANIFEST,
-    Conv2d,
-    Linear,
     Manifest,
     TensorFormat,
     parse_manifest,
 )
+from isaacsim.workload.im2col import conv_output_hw
 
 
 def pair(v) -> tuple[int, int]:
@@ -77,19 +74,6 @@ class Workload:
                 return n
         raise KeyError(name)
 
-    def layers(self) -> list[LayerShape]:
-        """LayerShapes of the conv2d/linear nodes, in graph order, for the mapper."""
-        out = []
-        for n in self.manifest.graph:
-            if isinstance(n, Conv2d):
-                c, h, w = self.shapes[n.inputs[0]]
-                out.append(LayerShape.conv2d(n.name, c, n.out_channels, pair(n.kernel), (h, w),
-                                             stride=pair(n.stride), padding=pair(n.padding),
-                                             dilation=pair(n.dilation), groups=n.groups))
-            elif isinstance(n, Linear):
-                out.append(LayerShape.linear(n.name, self.shapes[n.inputs[0]][0], n.out_features))
-        return out
-
 
 # ---------------------------------------------------------------- validation
 
@@ -123,6 +107,91 @@ def _check_matrix(n, arrays, w_shape, cout: int) -> None:
                             f"for {cout} output channels")
 
 
+def _conv2d_shape(n, ins, fin, arrays, where: str):
+    s0 = ins[0]
+    cin = s0[0]
+    if cin % n.groups or n.out_channels % n.groups:
+        raise WorkloadError(f"{where}: in_channels {cin} and out_channels {n.out_channels} "
+                            f"must be divisible by groups={n.groups}")
+    kh, kw = pair(n.kernel)
+    _check_matrix(n, arrays, (n.out_channels, cin // n.groups, kh, kw), n.out_channels)
+    ho, wo = conv_output_hw(s0[1:], (kh, kw), pair(n.stride), pair(n.padding), pair(n.dilation))
+    if ho < 1 or wo < 1:
+        raise WorkloadError(f"{where}: kernel {n.kernel} does not fit the {s0[1]}x{s0[2]} input")
+    return (n.out_channels, ho, wo), n.requant.fmt()
+
+
+def _linear_shape(n, ins, fin, arrays, where: str):
+    s0 = ins[0]
+    if len(s0) != 1:
+        raise WorkloadError(f"{where}: linear needs a (features,) input, got shape {s0} (add a flatten)")
+    _check_matrix(n, arrays, (n.out_features, s0[0]), n.out_features)
+    return (n.out_features,), n.requant.fmt()
+
+
+def _pool_shape(n, ins, fin, arrays, where: str):
+    s0 = ins[0]
+    k = pair(n.kernel)
+    s = pair(n.stride if n.stride is not None else n.kernel)
+    p = pair(n.padding)
+    if min(k) < 1 or min(s) < 1 or min(p) < 0 or p[0] * 2 > k[0] or p[1] * 2 > k[1]:
+        raise WorkloadError(f"{where}: need kernel, stride >= 1 and 0 <= padding <= kernel/2")
+    ho, wo = conv_output_hw(s0[1:], k, s, p)
+    if ho < 1 or wo < 1:
+        raise WorkloadError(f"{where}: kernel {n.kernel} does not fit the {s0[1]}x{s0[2]} input")
+    return (s0[0], ho, wo), fin[0]
+
+
+def _global_avgpool_shape(n, ins, fin, arrays, where: str):
+    return (ins[0][0], 1, 1), fin[0]
+
+
+def _flatten_shape(n, ins, fin, arrays, where: str):
+    return (int(np.prod(ins[0])),), fin[0]
+
+
+def _relu_shape(n, ins, fin, arrays, where: str):
+    return ins[0], fin[0]
+
+
+def _merge_shape(n, ins, fin, arrays, where: str):
+    """add (equal shapes) or concat (along channels)."""
+    op, s0 = n.op, ins[0]
+    if len(n.inputs) < 2:
+        raise WorkloadError(f"{where}: {op} needs at least two inputs")
+    if len(n.requant.multipliers) != len(n.inputs):
+        raise WorkloadError(f"{where}: {len(n.requant.multipliers)} multipliers for {len(n.inputs)} inputs")
+    if op == "add":
+        if any(s != s0 for s in ins):
+            raise WorkloadError(f"{where}: add inputs have different shapes {ins}")
+        return s0, n.requant.fmt()
+    if any(len(s) != len(s0) or s[1:] != s0[1:] for s in ins):
+        raise WorkloadError(f"{where}: concat inputs differ in more than channels: {ins}")
+    return (sum(s[0] for s in ins), *s0[1:]), n.requant.fmt()
+
+
+_SHAPES = {
+    "conv2d": _conv2d_shape, "linear": _linear_shape, "maxpool": _pool_shape, "avgpool": _pool_shape,
+    "global_avgpool": _global_avgpool_shape, "flatten": _flatten_shape, "relu": _relu_shape,
+    "add": _merge_shape, "concat": _merge_shape,
+}
+"""Per op: (node, input shapes, input formats, arrays, where) -> (output shape, output format), after
+checking the node's arrays and that its kernel fits."""
+
+_CHW_OPS = ("conv2d", "maxpool", "avgpool", "global_avgpool", "flatten")
+"""Ops whose input must be (C, H, W)."""
+
+
+def _check_inputs(n, shapes: Mapping[str, tuple[int, ...]], all_names: set[str], where: str) -> None:
+    if n.name in shapes:
+        raise WorkloadError(f"{where}: duplicate node name")
+    for i in n.inputs:
+        if i not in shapes:
+            why = ("is defined later or forms a cycle (nodes must come after their inputs)"
+                   if i in all_names else "names no node")
+            raise WorkloadError(f"{where}: input {i!r} {why}")
+
+
 def infer(manifest: Manifest, arrays: Mapping[str, np.ndarray]):
     """Check references, arrays and shapes node by node; return (shapes, formats) per node name."""
     shapes: dict[str, tuple[int, ...]] = {"input": tuple(manifest.input.shape)}
@@ -130,65 +199,11 @@ def infer(manifest: Manifest, arrays: Mapping[str, np.ndarray]):
     all_names = {n.name for n in manifest.graph}
     for n in manifest.graph:
         where = f"{MANIFEST}: layer {n.name!r}"
-        if n.name in shapes:
-            raise WorkloadError(f"{where}: duplicate node name")
-        for i in n.inputs:
-            if i not in shapes:
-                why = ("is defined later or forms a cycle (nodes must come after their inputs)"
-                       if i in all_names else "names no node")
-                raise WorkloadError(f"{where}: input {i!r} {why}")
+        _check_inputs(n, shapes, all_names, where)
         ins = [shapes[i] for i in n.inputs]
-        fin = [formats[i] for i in n.inputs]
-        s0 = ins[0]
-        op = n.op
-        if op in ("conv2d", "maxpool", "avgpool", "global_avgpool", "flatten") and len(s0) != 3:
-            raise WorkloadError(f"{where}: {op} needs a (C, H, W) input, got shape {s0}")
-        if op == "conv2d":
-            cin = s0[0]
-            if cin % n.groups or n.out_channels % n.groups:
-                raise WorkloadError(f"{where}: in_channels {cin} and out_channels {n.out_channels} "
-                                    f"must be divisible by groups={n.groups}")
-            kh, kw = pair(n.kernel)
-            _check_matrix(n, arrays, (n.out_channels, cin // n.groups, kh, kw), n.out_channels)
-            ho, wo = conv_output_hw(s0[1:], (kh, kw), pair(n.stride), pair(n.padding), pair(n.dilation))
-            if ho < 1 or wo < 1:
-                raise WorkloadError(f"{where}: kernel {n.kernel} does not fit the {s0[1]}x{s0[2]} input")
-            shapes[n.name], formats[n.name] = (n.out_channels, ho, wo), n.requant.fmt()
-        elif op == "linear":
-            if len(s0) != 1:
-                raise WorkloadError(f"{where}: linear needs a (features,) input, got shape {s0} (add a flatten)")
-            _check_matrix(n, arrays, (n.out_features, s0[0]), n.out_features)
-            shapes[n.name], formats[n.name] = (n.out_features,), n.requant.fmt()
-        elif op in ("maxpool", "avgpool"):
-            k = pair(n.kernel)
-            s = pair(n.stride if n.stride is not None else n.kernel)
-            p = pair(n.padding)
-            if min(k) < 1 or min(s) < 1 or min(p) < 0 or p[0] * 2 > k[0] or p[1] * 2 > k[1]:
-                raise WorkloadError(f"{where}: need kernel, stride >= 1 and 0 <= padding <= kernel/2")
-            ho, wo = conv_output_hw(s0[1:], k, s, p)
-            if ho < 1 or wo < 1:
-                raise WorkloadError(f"{where}: kernel {n.kernel} does not fit the {s0[1]}x{s0[2]} input")
-            shapes[n.name], formats[n.name] = (s0[0], ho, wo), fin[0]
-        elif op == "global_avgpool":
-            shapes[n.name], formats[n.name] = (s0[0], 1, 1), fin[0]
-        elif op == "flatten":
-            shapes[n.name], formats[n.name] = (int(np.prod(s0)),), fin[0]
-        elif op == "relu":
-            shapes[n.name], formats[n.name] = s0, fin[0]
-        else:  # add, concat
-            if len(n.inputs) < 2:
-                raise WorkloadError(f"{where}: {op} needs at least two inputs")
-            if len(n.requant.multipliers) != len(n.inputs):
-                raise WorkloadError(f"{where}: {len(n.requant.multipliers)} multipliers for {len(n.inputs)} inputs")
-            if op == "add":
-                if any(s != s0 for s in ins):
-                    raise WorkloadError(f"{where}: add inputs have different shapes {ins}")
-                shapes[n.name] = s0
-            else:
-                if any(len(s) != len(s0) or s[1:] != s0[1:] for s in ins):
-                    raise WorkloadError(f"{where}: concat inputs differ in more than channels: {ins}")
-                shapes[n.name] = (sum(s[0] for s in ins), *s0[1:])
-            formats[n.name] = n.requant.fmt()
+        if n.op in _CHW_OPS and len(ins[0]) != 3:
+            raise WorkloadError(f"{where}: {n.op} needs a (C, H, W) input, got shape {ins[0]}")
+        shapes[n.name], formats[n.name] = _SHAPES[n.op](n, ins, [formats[i] for i in n.inputs], arrays, where)
     return shapes, formats
 
 

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from isaacsim.errors import WorkloadError
-from isaacsim.mapping.im2col import conv_output_hw, conv_weight_matrix, fold_output, im2col
 from isaacsim.workload.format import OPS, TensorFormat
+from isaacsim.workload.im2col import conv_output_hw, conv_weight_matrix, fold_output, im2col
 from isaacsim.workload.io import Dataset, Workload, build, pair, save_workload, weight_dtype
 from isaacsim.workload.reference import pool_windows
 
@@ -46,6 +46,57 @@ _REQUIRED = {"conv2d": ("out_channels", "kernel"), "linear": ("out_features",), 
 # ---------------------------------------------------------------- the spec
 
 
+def _check_keys(where: str, op: Any, d: Mapping[str, Any]) -> None:
+    """A known op, only its keys, and the keys it needs."""
+    if op not in OPS:
+        raise WorkloadError(f"{where}: unknown op {op!r}; valid ops: {', '.join(OPS)}")
+    extra = set(d) - {"name", "op", "inputs"} - _KEYS[op]
+    if extra:
+        raise WorkloadError(f"{where}: unknown key(s) {sorted(extra)} for {op}; valid: {sorted(_KEYS[op])}")
+    for k in _REQUIRED.get(op, ()):
+        if k not in d:
+            raise WorkloadError(f"{where}: {op} needs {k!r}")
+
+
+def _check_inputs(where: str, op: str, inputs: list, seen: set[str]) -> None:
+    """Inputs name earlier nodes (or 'input'): two or more for add / concat, else one."""
+    if not inputs or any(x not in seen for x in inputs):
+        raise WorkloadError(f"{where}: inputs {inputs} must name earlier nodes or 'input'")
+    if op in ("add", "concat") and len(inputs) < 2 or op not in ("add", "concat") and len(inputs) != 1:
+        raise WorkloadError(f"{where}: {op} takes {'two or more inputs' if op in ('add', 'concat') else 'one input'}")
+
+
+def _with_defaults(name: str, op: str, inputs: list, d: Mapping[str, Any]) -> dict:
+    """The node dict with the op's keys and their defaults (weight/bias array names, stride, padding, ...)."""
+    n = {"name": name, "op": op, "inputs": inputs, **{k: v for k, v in d.items() if k in _KEYS[op]}}
+    if op in MATRIX_OPS:
+        n.setdefault("weight", f"{name}.w")
+        n.setdefault("bias", f"{name}.b")
+    if op == "conv2d":
+        for k, v in (("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1)):
+            n.setdefault(k, v)
+    if op in ("maxpool", "avgpool"):
+        n.setdefault("stride", n["kernel"])
+        n.setdefault("padding", 0)
+    return n
+
+
+def _graph_node(i: int, d: Any, seen: set[str]) -> dict:
+    """graph[i], checked against the nodes before it (seen), with defaults filled in."""
+    if not isinstance(d, Mapping) or not isinstance(d.get("name"), str):
+        raise WorkloadError(f"float graph: graph[{i}] must be a mapping with a 'name'")
+    name, op = d["name"], d.get("op")
+    where = f"float graph: layer {name!r}"
+    _check_keys(where, op, d)
+    if name in seen:
+        raise WorkloadError(f"{where}: duplicate node name")
+    inputs = list(d.get("inputs") or [])
+    _check_inputs(where, op, inputs, seen)
+    if d.get("activation") not in (None, "relu"):
+        raise WorkloadError(f"{where}: activation must be 'relu' or None")
+    return _with_defaults(name, op, inputs, d)
+
+
 def graph_nodes(spec: Mapping[str, Any]) -> list[dict]:
     """The spec's nodes with defaults filled in, checked for keys, ops and references."""
     graph = spec.get("graph") if isinstance(spec, Mapping) else None
@@ -54,38 +105,8 @@ def graph_nodes(spec: Mapping[str, Any]) -> list[dict]:
     seen = {"input"}
     out = []
     for i, d in enumerate(graph):
-        if not isinstance(d, Mapping) or not isinstance(d.get("name"), str):
-            raise WorkloadError(f"float graph: graph[{i}] must be a mapping with a 'name'")
-        name, op = d["name"], d.get("op")
-        where = f"float graph: layer {name!r}"
-        if op not in OPS:
-            raise WorkloadError(f"{where}: unknown op {op!r}; valid ops: {', '.join(OPS)}")
-        extra = set(d) - {"name", "op", "inputs"} - _KEYS[op]
-        if extra:
-            raise WorkloadError(f"{where}: unknown key(s) {sorted(extra)} for {op}; valid: {sorted(_KEYS[op])}")
-        for k in _REQUIRED.get(op, ()):
-            if k not in d:
-                raise WorkloadError(f"{where}: {op} needs {k!r}")
-        if name in seen:
-            raise WorkloadError(f"{where}: duplicate node name")
-        inputs = list(d.get("inputs") or [])
-        if not inputs or any(x not in seen for x in inputs):
-            raise WorkloadError(f"{where}: inputs {inputs} must name earlier nodes or 'input'")
-        if op in ("add", "concat") and len(inputs) < 2 or op not in ("add", "concat") and len(inputs) != 1:
-            raise WorkloadError(f"{where}: {op} takes {'two or more inputs' if op in ('add', 'concat') else 'one input'}")
-        if d.get("activation") not in (None, "relu"):
-            raise WorkloadError(f"{where}: activation must be 'relu' or None")
-        n = {"name": name, "op": op, "inputs": inputs, **{k: v for k, v in d.items() if k in _KEYS[op]}}
-        if op in MATRIX_OPS:
-            n.setdefault("weight", f"{name}.w")
-            n.setdefault("bias", f"{name}.b")
-        if op == "conv2d":
-            for k, v in (("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1)):
-                n.setdefault(k, v)
-        if op in ("maxpool", "avgpool"):
-            n.setdefault("stride", n["kernel"])
-            n.setdefault("padding", 0)
-        seen.add(name)
+        n = _graph_node(i, d, seen)
+        seen.add(n["name"])
         out.append(n)
     return out
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 import numpy as np
 
 from isaacsim.errors import WorkloadError
-from isaacsim.mapping.im2col import conv_output_hw, conv_weight_matrix, fold_output, im2col
 from isaacsim.workload.format import TensorFormat
+from isaacsim.workload.im2col import conv_output_hw, conv_weight_matrix, fold_output, im2col
 from isaacsim.workload.io import Workload, pair
 
 MatMul = Callable[[str, np.ndarray, np.ndarray], np.ndarray]

@@ -1,4 +1,4 @@
-"""Model zoo: shape-faithful networks with seeded synthetic weights and inputs (DESIGN 8).
+"""Model zoo: shape-faithful networks with seeded synthetic weights and inputs.
 
 Each entry is a float graph spec (layer shapes of the published network, batch norm folded) that
 :func:`make` fills with He-normal weights and small biases, calibrates on smooth synthetic images

@@ -1,0 +1,119 @@
+"""im2col for integer conv2d inputs and the matching (K, M) weight matrices, pure numpy.
+
+Orders (the contract between `im2col` and `conv_weight_matrix`):
+- K (a row of the weight matrix, a column of the im2col matrix) runs over
+  (c, i, j) with c the input channel within the group, i the kernel row, j the kernel column,
+  j fastest: k = (c * kh + i) * kw + j. This is `w[o].reshape(-1)` for weights of shape
+  (Cout, Cin/groups, kh, kw), and PyTorch's `unfold` order.
+- N (a row of the im2col matrix) runs over output pixels row-major: n = oy * Wo + ox.
+- M runs over the group's output channels: global channel = g * (Cout/groups) + m.
+
+So for each group g, `im2col(x)[g] @ conv_weight_matrix(w, groups)[g]` is that group's conv
+output as (N, M), and `fold_output` turns the per-group results back into (Cout, Ho, Wo).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _pair(v: int | tuple[int, int], what: str) -> tuple[int, int]:
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"{what} must be an int or a pair (h, w), got {v!r}")
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+def conv_output_hw(
+    input_hw: tuple[int, int],
+    kernel: int | tuple[int, int],
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+) -> tuple[int, int]:
+    """Output spatial size: floor((H + 2p - d(k-1) - 1) / s) + 1 per axis."""
+    k, s, p, d = (_pair(v, n) for v, n in ((kernel, "kernel"), (stride, "stride"),
+                                            (padding, "padding"), (dilation, "dilation")))
+    return tuple((h + 2 * pp - dd * (kk - 1) - 1) // ss + 1
+                 for h, kk, ss, pp, dd in zip(input_hw, k, s, p, d, strict=True))  # type: ignore[return-value]
+
+
+def im2col(
+    x: np.ndarray,
+    kernel: int | tuple[int, int],
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
+    pad_value: int = 0,
+) -> np.ndarray:
+    """Unfold an input (C, H, W) into per-group matrices (groups, N, K), or (B, C, H, W) into
+    (groups, B, N, K); N = Ho*Wo output pixels row-major, K = (C/groups)*kh*kw in (c, i, j) order.
+
+    `pad_value` fills the symmetric zero-padding border (use the input zero point for
+    asymmetric-quantized inputs). The dtype of `x` is kept.
+    """
+    x = np.asarray(x)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"im2col expects (C, H, W) or (B, C, H, W), got shape {x.shape}")
+    batched = x.ndim == 4
+    xb = x if batched else x[None]
+    b, c, h, w = xb.shape
+    kh, kw = _pair(kernel, "kernel")
+    sh, sw = _pair(stride, "stride")
+    ph, pw = _pair(padding, "padding")
+    dh, dw = _pair(dilation, "dilation")
+    if min(kh, kw, sh, sw, dh, dw, groups) < 1 or min(ph, pw) < 0:
+        raise ValueError("kernel, stride, dilation and groups must be >= 1 and padding >= 0")
+    if c % groups:
+        raise ValueError(f"input channels {c} are not divisible by groups={groups}")
+    ho, wo = conv_output_hw((h, w), (kh, kw), (sh, sw), (ph, pw), (dh, dw))
+    if ho < 1 or wo < 1:
+        raise ValueError(f"kernel {(kh, kw)} with dilation {(dh, dw)} does not fit input {h}x{w} padded by {(ph, pw)}")
+    if ph or pw:
+        xp = np.full((b, c, h + 2 * ph, w + 2 * pw), pad_value, dtype=xb.dtype)
+        xp[:, :, ph:ph + h, pw:pw + w] = xb
+    else:
+        xp = xb
+    # cols[b, c, i, j, oy, ox] = xp[b, c, oy*sh + i*dh, ox*sw + j*dw]
+    cols = np.empty((b, c, kh, kw, ho, wo), dtype=xb.dtype)
+    for i in range(kh):
+        y0 = i * dh
+        for j in range(kw):
+            x0 = j * dw
+            cols[:, :, i, j] = xp[:, :, y0:y0 + sh * (ho - 1) + 1:sh, x0:x0 + sw * (wo - 1) + 1:sw]
+    cg = c // groups
+    # (b, g, cg*kh*kw, ho*wo) -> (g, b, N, K)
+    out = cols.reshape(b, groups, cg * kh * kw, ho * wo).transpose(1, 0, 3, 2)
+    out = np.ascontiguousarray(out)
+    return out if batched else out[:, 0]
+
+
+def conv_weight_matrix(w: np.ndarray, groups: int = 1) -> np.ndarray:
+    """Weights (Cout, Cin/groups, kh, kw) -> per-group matrices (groups, K, M), K in (c, i, j) order."""
+    w = np.asarray(w)
+    if w.ndim != 4:
+        raise ValueError(f"conv weights must be (Cout, Cin/groups, kh, kw), got shape {w.shape}")
+    cout = w.shape[0]
+    if groups < 1 or cout % groups:
+        raise ValueError(f"output channels {cout} are not divisible by groups={groups}")
+    mg = cout // groups
+    return np.ascontiguousarray(w.reshape(groups, mg, -1).transpose(0, 2, 1))
+
+
+def fold_output(y: np.ndarray, output_hw: tuple[int, int]) -> np.ndarray:
+    """Per-group products (groups, [B,] N, M) -> conv output ([B,] groups*M, Ho, Wo)."""
+    y = np.asarray(y)
+    ho, wo = output_hw
+    if y.ndim == 3:
+        g, n, m = y.shape
+        if n != ho * wo:
+            raise ValueError(f"{n} rows do not make a {ho}x{wo} output")
+        return y.transpose(0, 2, 1).reshape(g * m, ho, wo)
+    if y.ndim == 4:
+        g, b, n, m = y.shape
+        if n != ho * wo:
+            raise ValueError(f"{n} rows do not make a {ho}x{wo} output")
+        return y.transpose(1, 0, 3, 2).reshape(b, g * m, ho, wo)
+    raise ValueError(f"fold_output expects (groups, N, M) or (groups, B, N, M), got shape {y.shape}")
