@@ -32,6 +32,7 @@ from isaacsim.adc.registers import ADCRegisters
 from isaacsim.kernels.sar import sar_table
 from isaacsim.mapping import slicing
 from isaacsim.mapping.geometry import MatrixGeometry
+from isaacsim.mapping.layers import layers_of
 from isaacsim.workload import execute
 from isaacsim.workload.zoo import make
 
@@ -86,10 +87,10 @@ def main() -> None:
             best = res
     s = best.summary()
     conv = s["adc"]["conversions"]
-    macs = sum(ly.macs for ly in wl.layers())
+    macs = sum(ly.macs for ly in layers_of(wl))
     rss_sim = rss_mb()
 
-    print(f"ResNet-18 zoo workload, 1 x 3x224x224, {len(wl.layers())} conv/linear layers, "
+    print(f"ResNet-18 zoo workload, 1 x 3x224x224, {len(layers_of(wl))} conv/linear layers, "
           f"{macs / 1e9:.3f} GMAC, on {arch.name} ({arch.adc.mode} ADC), {numba.get_num_threads()} threads")
     print(f"zoo make               : {t_make:8.2f} s")
     print(f"warm-up (LeNet-5, cold): {t_cold:8.2f} s  (includes numba compile or cache load; "
@@ -104,7 +105,7 @@ def main() -> None:
 
     # Baseline on a subset of layers, same operands.
     bd = _bench_datapath()
-    layers = wl.layers()
+    layers = layers_of(wl)
     idx = np.unique(np.linspace(0, len(layers) - 2, args.layers).round().astype(int))  # skip the fc
     names = [layers[i].name for i in idx]
     ops = capture_operands(wl, wl.eval.x[:1], set(names))

@@ -16,6 +16,7 @@ from isaacsim.functional import simulate as sim_mod
 from isaacsim.kernels import fused_layer, fused_layer_traced, sar_table
 from isaacsim.mapping import slicing
 from isaacsim.mapping.geometry import MatrixGeometry
+from isaacsim.mapping.layers import layers_of
 from tests.support.datapath import layer_case
 from tests.support.runs import BASE
 
@@ -289,7 +290,7 @@ def test_layer_stats_merge_and_empty_like(net):
 
     arch = isaacsim.load_arch(BASE, overrides={"mapping.replication": "balance", "mapping.max_replication": 2,
                                                "chip.auto_tiles": True})
-    lp = place_network(net.layers(), arch).layer("c2")
+    lp = place_network(layers_of(net), arch).layer("c2")
     a = LayerStats.of(lp)
     assert a.xbar_ad_ops.shape == (2, 4, lp.geometry.crossbars) == a.empty_like().xbar_r2.shape
     b = a.empty_like()

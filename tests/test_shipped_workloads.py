@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import isaacsim
+from isaacsim.mapping.layers import layers_of
 from isaacsim.workload import execute, predict
 
 ROOT = Path(__file__).resolve().parents[1] / "workloads"
@@ -32,7 +33,7 @@ def test_lenet5_mnist5k_loads(lenet):
     assert wl.eval.x.shape == (1000, 1, 28, 28) and wl.eval.x.dtype == np.uint8
     assert wl.eval.y.shape == (1000,) and set(np.unique(wl.eval.y)) == set(range(10))
     assert wl.calib.x.shape[0] >= 100 and wl.calib.y is not None
-    assert [layer.name for layer in wl.layers()] == ["conv1", "conv2", "fc1", "fc2", "fc3"]
+    assert [layer.name for layer in layers_of(wl)] == ["conv1", "conv2", "fc1", "fc2", "fc3"]
     for n in wl.nodes:
         if n.op in ("conv2d", "linear"):
             assert not wl.formats[n.inputs[0]].signed

@@ -13,6 +13,7 @@ import pytest
 import isaacsim
 from isaacsim.errors import ConfigError, ConfigWarning, MappingError, WorkloadError
 from isaacsim.functional import simulate as sim_mod
+from isaacsim.mapping.layers import layers_of
 from isaacsim.workload import build, execute, save_workload
 from isaacsim.workload.io import pair
 from tests.support.runs import BASE, CONTRACT, LOSSLESS_TRQ
@@ -47,7 +48,7 @@ def test_fixture_is_not_degenerate(net):
     for name in ("c1", "c2", "res", "c3", "cat", "fc"):
         assert len(np.unique(nodes[name])) > 5, name
         assert (nodes[name] < 255).mean() > 0.9, name  # not saturated
-    layers = {ly.name: ly.geometry(ideal_arch()) for ly in net.layers()}
+    layers = {ly.name: ly.geometry(ideal_arch()) for ly in layers_of(net)}
     assert layers["c1"].row_parts == 2 and layers["c1"].col_parts == 2
 
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 import isaacsim
 from isaacsim.kernels.pe_schedule import COUNTERS, pe_schedule
 from isaacsim.mapping import LayerShape, place_network
+from isaacsim.mapping.layers import layers_of
 from isaacsim.timing import build_stages, layer_bound
 from isaacsim.timing.layer import lane_columns, layer_steps, simulate_layer
 from tests.support.timing import SMALL, synthetic_trace
@@ -286,7 +287,7 @@ def test_simulated_lenet5_layers_from_run_traces():
     root = Path(__file__).resolve().parents[1]
     a = arch()
     res = isaacsim.simulate(a, root / "workloads" / "lenet5_mnist5k", samples=1, traces=1)
-    mapping = place_network(isaacsim.load_workload(root / "workloads" / "lenet5_mnist5k").layers(), a)
+    mapping = place_network(layers_of(isaacsim.load_workload(root / "workloads" / "lenet5_mnist5k")), a)
     stages = build_stages(a)
     assert sorted(res.traces()) == sorted(lp.name for lp in mapping.layers)
     for name, tr in res.traces().items():

@@ -13,6 +13,7 @@ import pytest
 
 import isaacsim
 from isaacsim.cli import main
+from isaacsim.mapping.layers import layers_of
 from isaacsim.mapping.placement import place_network
 from isaacsim.timing import build_stages
 from isaacsim.timing.events import Timeline
@@ -35,7 +36,7 @@ def net():
 
 
 def synthetic(wl, a, kind="trq", seed=0, scale=None):
-    mapping = place_network(wl.layers(), a)
+    mapping = place_network(layers_of(wl), a)
     rng = np.random.default_rng(seed)
     traces = {lp.name: synthetic_trace(lp, a.pe.adcs, kind, rng, a.adc.resolution) for lp in mapping.layers}
     for name, k in (scale or {}).items():

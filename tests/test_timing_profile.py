@@ -14,6 +14,7 @@ import pytest
 import isaacsim
 from isaacsim.cli import main
 from isaacsim.errors import ConfigError
+from isaacsim.mapping.layers import layers_of
 from isaacsim.mapping.placement import place_network
 from isaacsim.timing.profile import (
     load_profile,
@@ -113,7 +114,7 @@ def test_non_integer_mean_spreads_exactly():
     a = arch("trq", **SMALL)
     m, arrays, ev = net_parts(n_eval=1)
     wl = build(m, arrays, eval=ev)
-    lp = place_network(wl.layers(), a).layers[0]
+    lp = place_network(layers_of(wl), a).layers[0]
     for mu in (Fraction(10, 3), Fraction(9, 2), Fraction(1, 7)):
         tr = synthetic_trace(lp, a, mu)
         conv = lp.layer.groups * lp.geometry.conversions(lp.layer.n_vectors)

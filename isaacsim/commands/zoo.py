@@ -42,9 +42,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _make(args: argparse.Namespace) -> int:
+    from isaacsim.mapping.layers import layers_of
     from isaacsim.report.zoo import load_zoo
 
     wl = load_zoo().make(args.name, args.out, seed=args.seed, samples=args.samples)
     n = 0 if wl.eval is None else int(wl.eval.x.shape[0])
-    print(f"wrote zoo workload {wl.name!r} to {args.out} ({len(wl.layers())} matrix layers, {n} eval samples)")
+    print(f"wrote zoo workload {wl.name!r} to {args.out} ({len(layers_of(wl))} matrix layers, {n} eval samples)")
     return 0

@@ -32,6 +32,7 @@ from isaacsim.errors import (
 from isaacsim.functional.mvm import PackedWeights, mvm
 from isaacsim.functional.result import LayerStats, Result
 from isaacsim.mapping import slicing
+from isaacsim.mapping.layers import layers_of
 from isaacsim.mapping.placement import NetworkMapping, place_network
 from isaacsim.progress import TerminalProgress
 from isaacsim.workload import Workload, exact_matmul, execute, load_workload
@@ -103,7 +104,7 @@ def auto_batch_size(wl: Workload, arch: Arch, n: int, budget: int = MEMORY_BUDGE
     """
     act = 8 * sum(int(np.prod(s)) for s in wl.shapes.values())
     peak = 0
-    for ly in wl.layers():
+    for ly in layers_of(wl):
         geo = ly.geometry(arch)
         rows = ly.groups * ly.n_vectors
         packed = rows * geo.input_cycles * geo.row_parts * geo.dac_bits * slicing.n_words(geo) * 8
@@ -243,7 +244,7 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
     if timing_granularity not in ("default", "fine"):
         raise ConfigError(f"timing_granularity must be 'default' or 'fine', got {timing_granularity!r}")
     check_formats(wl, arch)
-    mapping = place_network(wl.layers(), arch, registers)
+    mapping = place_network(layers_of(wl), arch, registers)
     if timing_only:
         from isaacsim.timing import profile as prof
 
