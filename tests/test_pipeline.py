@@ -56,7 +56,8 @@ def test_bad_options_one_line(kw, match):
 
 def test_options_are_frozen():
     opts = RunOptions(samples=2, traces=1, timing=False)
-    assert opts.traced_samples == 1 and RunOptions().traced_samples == 1 and RunOptions(timing=False).traced_samples == 0
+    assert opts.traced_samples == 1 and RunOptions().traced_samples == 1
+    assert RunOptions(timing=False).traced_samples == 0
     with pytest.raises(AttributeError):
         opts.samples = 3
 
@@ -84,7 +85,8 @@ def test_a_run_that_fails_part_way_leaves_its_record(tmp_path, monkeypatch):
     s = json.loads((d / "summary.json").read_text())
     assert (s["status"], s["samples"], s["batches"]) == ("failed", 2, 1)
     assert s["error"] == "batch 2 of 2 (samples 2..3): RuntimeError: datapath boom"
-    assert {"config.yaml", "summary.json", "layers.csv", "registers.yaml", "profile.json"} <= {p.name for p in d.iterdir()}
+    assert {"config.yaml", "summary.json", "layers.csv", "registers.yaml", "profile.json"} <= {
+        p.name for p in d.iterdir()}
 
 
 def test_an_interrupted_run_leaves_its_record(tmp_path, monkeypatch):
