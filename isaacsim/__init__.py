@@ -1,7 +1,8 @@
 """isaacsim: cycle-level, bit-exact simulator of ISAAC-style ReRAM PIM accelerators.
 
-Public API (DESIGN section 9): `load_arch`, `mvm`, `load_workload`, `simulate`, `ConfigError`.
-Heavy sub-packages are imported lazily so that `import isaacsim` and the CLI start fast.
+Public API: `load_arch`, `mvm`, `load_workload`, `simulate` (`isaacsim.pipeline`; it returns a
+`Result`), `ConfigError`. Heavy sub-packages are imported lazily so that `import isaacsim` and the
+CLI start fast.
 """
 
 from isaacsim.config import Arch, load_arch
@@ -13,6 +14,7 @@ _LAZY = {
     "mvm": ("isaacsim.functional.mvm", "mvm"),
     "load_workload": ("isaacsim.workload", "load_workload"),
     "simulate": ("isaacsim.pipeline", "simulate"),
+    "Result": ("isaacsim.pipeline", "Result"),
 }
 
 
@@ -40,4 +42,5 @@ __all__ = [
     "mvm",
     "load_workload",
     "simulate",
+    "Result",
 ]

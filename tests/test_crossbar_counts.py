@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import isaacsim
 from isaacsim.adc import ADCRegisters
-from isaacsim.functional import simulate as sim_mod
+from isaacsim.functional import batches as sim_mod
 from isaacsim.kernels import fused_layer, fused_layer_traced, sar_table
 from isaacsim.mapping import slicing
 from isaacsim.mapping.geometry import MatrixGeometry
@@ -285,7 +285,7 @@ def test_simulate_counts_per_copy_group_and_crossbar(net, monkeypatch):
 
 
 def test_layer_stats_merge_and_empty_like(net):
-    from isaacsim.functional.result import LayerStats
+    from isaacsim.functional.stats import LayerStats
     from isaacsim.mapping import place_network
 
     arch = isaacsim.load_arch(BASE, overrides={"mapping.replication": "balance", "mapping.max_replication": 2,

@@ -174,7 +174,7 @@ def test_adc_energy_is_e_op_times_ops_plus_leakage(lenet_run, tmp_path):
     res = lenet_run
     table = _leaky_table(tmp_path)
     rep = res.price(table)
-    t = res.timing["latency_s"]
+    t = res.timing.latency_s
     e_op = load_table(table).entry("adc").energy_j["op"]
     ops = res.totals()["ad_ops"] / res.samples
     n_adcs = res.mapping.tiles * res.mapping.pes_per_tile * res.arch.pe.adcs
@@ -236,7 +236,8 @@ def test_a_table_without_a_counted_action_is_a_clear_error(lenet_run, tmp_path):
         lenet_run.price(p)
     with pytest.warns(EnergyWarning, match="shift"):
         res = isaacsim.simulate(isaacsim.load_arch("trq", {"components.table": str(p)}), LENET, samples=2)
-    assert res.energy is None and res.summary()["energy"] == {"error": res.energy_error}
+    assert res.energy is None and res.summary()["energy"] == {"error": res.failure("energy").message}
+    assert res.failure("energy").stage == "energy" and res.failure("timing") is None and res.status == "ok"
     assert res.summary()["energy_j"] is None and res.accuracy is not None
 
 

@@ -211,7 +211,6 @@ def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
 # ---- the contract on isaacsim -----------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="architecture step in progress: see the layer list")
 def test_isaacsim_follows_the_layer_contract():
     found = violations(ROOT)
     found += ["cycle between sub-packages: " + " <-> ".join(c) for c in cycles(ROOT)]

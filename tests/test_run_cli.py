@@ -14,7 +14,7 @@ import yaml
 import isaacsim
 from isaacsim.adc.regfile import load_registers
 from isaacsim.cli import main
-from isaacsim.functional import simulate as sim_mod
+from isaacsim.functional import batches as sim_mod
 from isaacsim.workload import save_workload
 from tests.support.runs import BASE, CONTRACT, LOSSLESS_TRQ
 from tests.support.workloads import net_parts, overflow_workload

@@ -12,7 +12,8 @@ import pytest
 
 import isaacsim
 from isaacsim.errors import ConfigError, ConfigWarning, MappingError, WorkloadError
-from isaacsim.functional import simulate as sim_mod
+from isaacsim.functional import batches as sim_mod
+from isaacsim.functional import inputs
 from isaacsim.mapping.layers import layers_of
 from isaacsim.workload import build, execute, save_workload
 from isaacsim.workload.io import pair
@@ -186,11 +187,11 @@ def test_packed_weights_are_reused_and_exact(net, monkeypatch):
 
 def test_auto_batch_size_respects_budget(net):
     arch = ideal_arch()
-    assert sim_mod.auto_batch_size(net, arch, 12) == 12
-    assert sim_mod.auto_batch_size(net, arch, 12, budget=1) == 1
-    per = sim_mod.auto_batch_size(net, arch, 10**9, budget=10**9)
+    assert inputs.auto_batch_size(net, arch, 12) == 12
+    assert inputs.auto_batch_size(net, arch, 12, budget=1) == 1
+    per = inputs.auto_batch_size(net, arch, 10**9, budget=10**9)
     assert 1 < per < 10**9
-    assert sim_mod.auto_batch_size(net, arch, 10**9, budget=2 * 10**9) in (2 * per, 2 * per + 1)
+    assert inputs.auto_batch_size(net, arch, 10**9, budget=2 * 10**9) in (2 * per, 2 * per + 1)
 
 
 # ---------------------------------------------------------------- summary and frame
@@ -342,7 +343,7 @@ def test_calib_then_random(net):
     assert (res.sample_source, res.samples, res.labels, res.accuracy) == ("calib", 3, None, None)
     bare = build(net.manifest, net.arrays)
     res = isaacsim.simulate(ideal_arch(), bare)
-    assert (res.sample_source, res.samples, res.samples_available) == ("random", sim_mod.DEFAULT_RANDOM_SAMPLES, None)
+    assert (res.sample_source, res.samples, res.samples_available) == ("random", inputs.DEFAULT_RANDOM_SAMPLES, None)
     again = isaacsim.simulate(ideal_arch(), bare, samples=20)
     assert again.samples == 20 and np.array_equal(again.outputs[:16], res.outputs)  # seeded
     assert res.agreement == 1.0

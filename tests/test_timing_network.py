@@ -80,8 +80,8 @@ def test_never_below_the_bound(net, name):
 def test_lenet5_never_below_the_bound():
     res = isaacsim.simulate("trq", "workloads/lenet5_mnist5k", samples=1)
     t = res.timing
-    assert t["latency_cycles"] == res.summary()["latency_cycles"] > 0
-    for ly in t["layers"]:
+    assert t.latency_cycles == res.summary()["latency_cycles"] > 0
+    for ly in t.layers:
         assert ly["cycles"] >= ly["bound_cycles"], ly["name"]
     assert res.layers["conv1"].ad_ops_trace is None  # kept only for the timing model
 
@@ -199,11 +199,11 @@ def test_utilisation_covers_every_resource_kind():
     checked by hand for LeNet-5: ReLU on conv1 (6x28x28 = 4704), conv2 (16x10x10 = 1600), fc1 (120)
     and fc2 (84) outputs = 6508 ops on one tile's 2 sigmoid units at 1 op/cycle each."""
     res = isaacsim.simulate("trq", "workloads/lenet5_mnist5k", samples=1)
-    u = res.timing["utilisation"]
+    u = res.timing.utilisation
     kinds = {"adc", "crossbar", "shift_add", "tile_bus", "edram", "noc", "nfu_activation", "nfu_pool",
              "tile_shift_add", "input_register", "hypertransport"}
     assert kinds <= set(u)
     assert all(0.0 <= v <= 1.0 for v in u.values()), u
-    assert u["nfu_activation"] == pytest.approx(6508 / (2 * res.timing["latency_cycles"]))
+    assert u["nfu_activation"] == pytest.approx(6508 / (2 * res.timing.latency_cycles))
     # pooling: conv1 and conv2 outputs pass a 2x2 maxpool on the tile's single max-pool unit
-    assert u["nfu_pool"] == pytest.approx((4704 + 1600) / res.timing["latency_cycles"])
+    assert u["nfu_pool"] == pytest.approx((4704 + 1600) / res.timing.latency_cycles)

@@ -133,9 +133,9 @@ def test_constant_ops_timing_only_equals_functional(net, name, over):
     assert all(sum(1 for v in e["ops_hist"] if v) == 1 for e in doc["layers"].values()) or \
         not a.adc.early_termination
     t = isaacsim.simulate(a, net, timing_only=True, profile=doc)
-    assert t.timing["approximate"] is True and t.timing["ops_source"] == "profile"
-    assert t.timing["latency_cycles"] == res.timing["latency_cycles"]
-    assert [ly["cycles"] for ly in t.timing["layers"]] == [ly["cycles"] for ly in res.timing["layers"]]
+    assert t.timing_only.approximate is True and t.timing_only.ops_source == "profile"
+    assert t.timing.latency_cycles == res.timing.latency_cycles
+    assert [ly["cycles"] for ly in t.timing.layers] == [ly["cycles"] for ly in res.timing.layers]
     assert t.samples == 0 and t.agreement is None and t.accuracy is None
     for name_, s in t.layers.items():
         assert s.conversions * 2 == res.layers[name_].conversions
@@ -145,17 +145,17 @@ def test_constant_ops_timing_only_equals_functional(net, name, over):
 
 def test_worst_case_is_never_faster(net, varied):
     a, res = varied
-    prof = isaacsim.simulate(a, net, timing_only=True, profile=profile_of(res)).timing
-    worst = isaacsim.simulate(a, net, timing_only=True).timing
-    assert worst["ops_source"] == "worst_case" and prof["ops_source"] == "profile"
-    assert worst["latency_cycles"] >= prof["latency_cycles"]
-    for w, p in zip(worst["layers"], prof["layers"], strict=True):
+    prof = isaacsim.simulate(a, net, timing_only=True, profile=profile_of(res))
+    worst = isaacsim.simulate(a, net, timing_only=True)
+    assert worst.timing_only.ops_source == "worst_case" and prof.timing_only.ops_source == "profile"
+    assert worst.timing.latency_cycles >= prof.timing.latency_cycles
+    for w, p in zip(worst.timing.layers, prof.timing.layers, strict=True):
         assert w["cycles"] >= p["cycles"] and w["ad_ops"] > p["ad_ops"]
     doc = profile_of(res)
     first = next(iter(doc["layers"]))
     doc["layers"].pop(first)
-    mixed = isaacsim.simulate(a, net, timing_only=True, profile=doc).timing
-    assert mixed["ops_source"] == "mixed" and mixed["worst_case_layers"] == [first]
+    mixed = isaacsim.simulate(a, net, timing_only=True, profile=doc).timing_only
+    assert mixed.ops_source == "mixed" and mixed.worst_case_layers == (first,)
     with pytest.raises(ConfigError, match="timing_only"):
         isaacsim.simulate(a, net, samples=1, profile=doc)
 

@@ -4,8 +4,10 @@ model, print the per-layer ADC table (or JSON), and write the run's files under 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from isaacsim.commands.options import add_arch, add_workload, load_arch_from_args, positive_int
+from isaacsim.errors import ConfigError, IsaacsimError
 
 NAME = "run"
 HELP = "simulate a workload through the bit-exact datapath; per-layer ADC statistics"
@@ -34,11 +36,84 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="A/D-operation profile (profile.json of a run's --out) for --timing-only")
 
 
-def run(args: argparse.Namespace) -> int:
-    arch = load_arch_from_args(args)
-    from isaacsim.report.run import run_command
+def check_timing_options(no_timing: bool, timing_report: bool, trace: str | None, timing_only: bool = False,
+                         profile: str | None = None, samples: int | None = None,
+                         batch_size: int | None = None) -> None:
+    if no_timing and (timing_report or trace is not None):
+        raise ConfigError("--no-timing cannot be combined with --timing-report or --trace")
+    if timing_only and no_timing:
+        raise ConfigError("--timing-only cannot be combined with --no-timing")
+    if timing_only and (samples is not None or batch_size is not None):
+        raise ConfigError("--timing-only runs no samples: drop --samples and --batch-size")
+    if profile is not None and not timing_only:
+        raise ConfigError("--profile applies to --timing-only runs")
 
-    return run_command(arch, args.workload, samples=args.samples, registers=args.registers, out=args.out,
-                       as_json=args.json, batch_size=args.batch_size, timing=args.timing,
-                       timing_report=args.timing_report, trace=args.trace, no_timing=args.no_timing,
-                       timing_only=args.timing_only, profile=args.profile)
+
+def _timeline(arch, trace: str | None):
+    """A Timeline for --trace, capped so that the file stays under 50 MB; None without --trace."""
+    if trace is None:
+        return None
+    from isaacsim.report.perfetto import max_events_for
+    from isaacsim.timing.events import Timeline
+
+    # tracks: a PE and its ADC pool per PE, plus layers
+    return Timeline(max_events=max_events_for(tracks=2 * arch.chip.tiles * arch.tile.pes + 1024))
+
+
+def _write_trace(res, timeline, trace: str | None) -> None:
+    if trace is None or res.timing is None:
+        return
+    from isaacsim.report.perfetto import write_trace
+
+    try:
+        write_trace(timeline, trace, clock_hz=float(res.timing.clock.hz))
+    except OSError as e:
+        raise ConfigError(f"--trace {trace}: cannot write ({e.__class__.__name__}: {e.strerror or e})") from None
+
+
+def _print(res, args: argparse.Namespace) -> None:
+    if args.json:
+        import json
+
+        print(json.dumps(res.summary(), indent=2))
+        return
+    from isaacsim.report.run import print_text
+
+    print_text(res)
+    if args.timing_report:
+        from isaacsim.report.timing import print_timing
+
+        print_timing(res)
+
+
+def _exit_code(res) -> int:
+    """0 on success, 2 after a failed run (one line on stderr), 130 after an interrupt."""
+    if res.status == "interrupted":
+        sys.stderr.write(f"isaacsim: {res.error}\n")
+        return 130
+    if res.status == "failed":
+        if not isinstance(res.exception, IsaacsimError):
+            raise res.exception
+        sys.stderr.write(f"isaacsim: error: {' '.join(str(res.error).split())}\n")
+        return 2
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Simulate (the run's record goes to --out even when it stops part-way), write --trace, print."""
+    arch = load_arch_from_args(args)
+    check_timing_options(args.no_timing, args.timing_report, args.trace, args.timing_only, args.profile,
+                         args.samples, args.batch_size)
+    from isaacsim.pipeline import simulate
+    from isaacsim.pipeline.record import out_dir
+    from isaacsim.workload.resolve import resolve_workload
+
+    record = out_dir(args.out, "--out") if args.out is not None else None
+    wl = resolve_workload(args.workload)
+    timeline = _timeline(arch, args.trace)
+    res = simulate(arch, wl, samples=args.samples, registers=args.registers, batch_size=args.batch_size,
+                   progress=True, raise_on_error=False, timing=not args.no_timing, timing_granularity=args.timing,
+                   timeline=timeline, timing_only=args.timing_only, profile=args.profile, out=record)
+    _write_trace(res, timeline, args.trace)
+    _print(res, args)
+    return _exit_code(res)

@@ -1,10 +1,11 @@
 """Energy of a simulated run: count its events, price them, save them, and price a saved run again.
 
-`run_energy(res, wl)` is what `isaacsim.simulate` calls after the timing model: the events of
-one inference (`isaacsim.energy.events`) priced with the arch's component table over the
-inference's latency (`isaacsim.energy.price`). `write_energy(out, res)` writes the events and
-the priced breakdown as tidy CSV and Parquet into a run's --out directory; `reprice(dir, table)`
-reads them back and prices them with another table, with no re-simulation.
+`run_energy(wl, mapping, arch, stats, samples, time_s)` is what `isaacsim.simulate` calls after
+the timing model: the events of one inference (`isaacsim.energy.events`) priced with the arch's
+component table over the inference's latency (`isaacsim.energy.price`). `write_energy(out,
+report, events)` writes the events and the priced breakdown as tidy CSV and Parquet into a
+run's record (`isaacsim run --out`); `reprice(dir, table)` reads them back and prices them with
+another table, with no re-simulation.
 """
 
 from __future__ import annotations
@@ -16,25 +17,25 @@ from pathlib import Path
 from isaacsim.energy.events import count_events
 from isaacsim.energy.price import EnergyReport, energy_report
 from isaacsim.errors import ConfigError
+from isaacsim.files import atomic_write
 
 EVENTS = "events"
 BREAKDOWN = "breakdown"
 
 
-def run_energy(res, wl, table=None, samples: int | None = None) -> tuple[object, EnergyReport]:
-    """(events, report) of a Result whose LayerStats cover `samples` inferences (default: the
-    samples run); power over the timing model's latency when it ran."""
-    t = res.timing or {}
-    time_s = t.get("latency_s") if "error" not in t else None
-    n = res.samples if samples is None else samples
-    events = count_events(wl, res.mapping, res.arch, res.layers, n, time_s=time_s)
-    return events, energy_report(events, res.arch, table, time_s, "latency", n)
+def run_energy(wl, mapping, arch, stats, samples: int, time_s: float | None = None,
+               table=None) -> tuple[object, EnergyReport]:
+    """(events, report) of one inference of a run whose per-layer statistics `stats` ({layer:
+    LayerStats}) cover `samples` inferences, priced with `table` (default: the arch's); power
+    over `time_s`, the timing model's latency (None: dynamic energy only, no power)."""
+    events = count_events(wl, mapping, arch, stats, samples, time_s=time_s)
+    return events, energy_report(events, arch, table, time_s, "latency", samples)
 
 
 def _frame_out(frame, base: Path) -> None:
-    frame.to_csv(base.with_suffix(".csv"), index=False)
+    atomic_write(base.with_suffix(".csv"), lambda tmp: frame.to_csv(tmp, index=False))
     try:
-        frame.to_parquet(base.with_suffix(".parquet"), index=False)
+        atomic_write(base.with_suffix(".parquet"), lambda tmp: frame.to_parquet(tmp, index=False))
     except ImportError as e:  # pyarrow is a dependency; say so if it went missing
         raise ConfigError(f"cannot write {base.with_suffix('.parquet')}: {e}") from None
 

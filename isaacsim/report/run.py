@@ -1,69 +1,9 @@
-"""`isaacsim run`: simulate a workload, print the per-layer ADC table (or JSON), write --out files.
-
---out DIR holds config.yaml (the resolved arch), summary.json (`Result.summary()`), layers.csv
-(`Result.to_frame()`), registers.yaml (the per-layer registers used, register-file format) and,
-after a functional run, events.csv/.parquet (counts per inference) and breakdown.csv/.parquet
-(priced; `isaacsim report DIR` draws them, docs/energy.md), and profile.json (the A/D-operation profile that `--timing-only --profile`
-reads, `isaacsim.timing.profile`).
-They are written even when the run stops part-way; the exit code is then 2 (error) or 130
-(interrupted).
-"""
+"""The text of a run: the per-layer ADC table (`print_text`) and a timing-only run's text
+(`print_timing_only`). The `isaacsim run` command itself is `isaacsim.commands.run`."""
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
-
-import yaml
-
-from isaacsim.config.models import Arch
-from isaacsim.errors import ConfigError, IsaacsimError
 from isaacsim.pipeline import Result
-from isaacsim.workload.resolve import resolve_workload
-
-
-def check_timing_options(no_timing: bool, timing_report: bool, trace: str | None, timing_only: bool = False,
-                         profile: str | None = None, samples: int | None = None,
-                         batch_size: int | None = None) -> None:
-    if no_timing and (timing_report or trace is not None):
-        raise ConfigError("--no-timing cannot be combined with --timing-report or --trace")
-    if timing_only and no_timing:
-        raise ConfigError("--timing-only cannot be combined with --no-timing")
-    if timing_only and (samples is not None or batch_size is not None):
-        raise ConfigError("--timing-only runs no samples: drop --samples and --batch-size")
-    if profile is not None and not timing_only:
-        raise ConfigError("--profile applies to --timing-only runs")
-
-
-def _out_dir(out: str) -> Path:
-    p = Path(out)
-    if p.exists() and not p.is_dir():
-        raise ConfigError(f"--out {out}: exists and is not a directory")
-    return p
-
-
-def write_outputs(out: Path, res: Result) -> None:
-    """config.yaml, summary.json, layers.csv and registers.yaml under `out` (created if needed)."""
-    from isaacsim.adc.regfile import save_registers
-
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.yaml").write_text(yaml.safe_dump(res.arch.model_dump(mode="json"), sort_keys=False))
-        (out / "summary.json").write_text(json.dumps(res.summary(), indent=2) + "\n")
-        res.to_frame().to_csv(out / "layers.csv", index=False)
-        save_registers(out / "registers.yaml", res.registers(),
-                       meta={"arch": res.arch.name, "workload": res.workload, "written_by": "isaacsim run"})
-        if res.energy is not None:
-            from isaacsim.energy.runs import write_energy
-
-            write_energy(out, res.energy, res.events)
-        if res.samples:
-            from isaacsim.timing.profile import profile_of
-
-            (out / "profile.json").write_text(json.dumps(profile_of(res), indent=1) + "\n")
-    except OSError as e:
-        raise ConfigError(f"--out {out}: cannot write ({e.__class__.__name__}: {e.strerror or e})") from None
 
 
 def _adc_text(adc: dict) -> str:
@@ -145,66 +85,18 @@ def print_text(res: Result) -> None:
 
 def print_timing_only(res: Result, con) -> None:
     """The text of a timing-only run: what the A/D operations came from, latency and per-layer cycles."""
-    t = res.timing or {}
+    t, how = res.timing, res.timing_only
     src = {"profile": "the profile's mean A/D ops per conversion", "worst_case": "the ADC registers' worst case",
-           "mixed": "the profile, worst case for " + ", ".join(t.get("worst_case_layers", []))}[t["ops_source"]]
+           "mixed": "the profile, worst case for " + ", ".join(how.worst_case_layers)}[how.ops_source]
     con.print(f"[bold]{res.workload}[/bold] on [bold]{res.arch.name}[/bold]: timing only (approximate), "
               f"no samples run; A/D ops from {src}")
-    for ly in t["layers"]:
+    for ly in t.layers:
         con.print(f"  {ly['name']}: {ly['cycles']:,} cycles (bound {ly['bound_cycles']:,}), "
                   f"{ly['conversions']:,} conversions, {ly['ad_ops']:,} A/D ops")
-    con.print(f"latency {t['latency_cycles']:,} cycles ({t['latency_s'] * 1e6:.3f} us), "
-              f"throughput {t['throughput_ips']:,.1f} inferences/s")
+    con.print(f"latency {t.latency_cycles:,} cycles ({t.latency_s * 1e6:.3f} us), "
+              f"throughput {t.throughput_ips:,.1f} inferences/s")
     from isaacsim.report.energy import energy_lines
 
     for line in energy_lines(res.summary()["energy"]):  # from the same synthetic A/D operations
         con.print(line)
     con.print(f"wall time: {res.wall_s:.3f} s")
-
-
-def run_command(arch: Arch, workload: str, *, samples: int | None = None, registers: str | None = None,
-                out: str | None = None, as_json: bool = False, batch_size: int | None = None,
-                timing: str = "default", timing_report: bool = False, trace: str | None = None,
-                no_timing: bool = False, timing_only: bool = False, profile: str | None = None) -> int:
-    """Run, print, write --out; 0 on success, 2 after a failed run, 130 after an interrupt."""
-    from isaacsim.pipeline import simulate
-
-    check_timing_options(no_timing, timing_report, trace, timing_only, profile, samples, batch_size)
-    out_dir = _out_dir(out) if out is not None else None
-    wl = resolve_workload(workload)
-    timeline = None
-    if trace is not None:
-        from isaacsim.report.perfetto import max_events_for
-        from isaacsim.timing.events import Timeline
-
-        # a cap that keeps the file under 50 MB; tracks: a PE and its ADC pool per PE, plus layers
-        timeline = Timeline(max_events=max_events_for(tracks=2 * arch.chip.tiles * arch.tile.pes + 1024))
-    res = simulate(arch, wl, samples=samples, registers=registers, batch_size=batch_size,
-                   progress=True, raise_on_error=False, timing=not no_timing, timing_granularity=timing,
-                   timeline=timeline, timing_only=timing_only, profile=profile)
-    if out_dir is not None:
-        write_outputs(out_dir, res)
-    if trace is not None and res.timing and "error" not in res.timing:
-        from isaacsim.report.perfetto import write_trace
-
-        try:
-            write_trace(timeline, trace, clock_hz=res.timing["clock_hz"])
-        except OSError as e:
-            raise ConfigError(f"--trace {trace}: cannot write ({e.__class__.__name__}: {e.strerror or e})") from None
-    if as_json:
-        print(json.dumps(res.summary(), indent=2))
-    else:
-        print_text(res)
-        if timing_report:
-            from isaacsim.report.timing import print_timing
-
-            print_timing(res.timing)
-    if res.status == "interrupted":
-        sys.stderr.write(f"isaacsim: {res.error}\n")
-        return 130
-    if res.status == "failed":
-        if not isinstance(res.exception, IsaacsimError):
-            raise res.exception
-        sys.stderr.write(f"isaacsim: error: {' '.join(str(res.error).split())}\n")
-        return 2
-    return 0

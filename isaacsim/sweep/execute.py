@@ -116,13 +116,10 @@ def run_point(p: dict[str, Any], threads: int | None = 1) -> tuple[dict[str, Any
             chip_mm2, tile_mm2 = _areas(arch.model_dump_json())
         s = res.summary()
         tiles_used = (s.get("mapping") or {}).get("tiles_used")
-        errors = [e for e in (s.get("error"),
-                              (s.get("timing") or {}).get("error") if p["timing"] else None,
-                              (s.get("energy") or {}).get("error")) if e]
         adc = s["adc"]
         row.update({
             "status": "failed" if res.status != "ok" else "ok",
-            "error": "; ".join(errors) or None,
+            "error": "; ".join(f.message for f in res.failures if f.message) or None,  # datapath, timing, energy
             "energy_j": s["energy_j"], "latency_cycles": s["latency_cycles"], "latency_s": s["latency_s"],
             "power_w": s["power_w"], "area_mm2": chip_mm2,
             "area_used_mm2": None if tiles_used is None else tiles_used * tile_mm2,

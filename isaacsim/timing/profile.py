@@ -6,28 +6,27 @@ conversion took (`LayerStats.ops_hist`). The *ops profile* keeps that distributi
     {"format_version": 1, "arch": NAME,
      "layers": {LAYER: {"ops_hist": [conversions taking 0, 1, ... R+2 ops], "conversions": int, "ad_ops": int}}}
 
-(`save_profile`, `load_profile`). A timing-only run (`simulate(..., timing_only=True)`) runs no
-sample: it builds, per layer, a *synthetic trace* of the shape the functional traces have
-(groups, N, input_cycles, crossbars_per_group, lanes) in which every conversion costs the
-layer's mean ops per conversion mu = ad_ops / conversions of the profile, and runs the pipeline
-(`simulate_network`) on it. Without a profile entry for a layer mu is the worst case of its ADC
-registers (`ADCRegisters.max_ops`: ideal R, uniform bits, trq nu + max(n_r1, n_r2)), so that
-estimate is conservative.
+(`save_profile`, `load_profile`). A timing-only run (`simulate(..., timing_only=True)`,
+`isaacsim.pipeline.timing_only`) runs no sample: it builds, per layer, a *synthetic trace* of
+the shape the functional traces have (groups, N, input_cycles, crossbars_per_group, lanes) in
+which every conversion costs the layer's mean ops per conversion mu = ad_ops / conversions of
+the profile, and runs the pipeline (`simulate_network`) on it. Without a profile entry for a
+layer mu is the worst case of its ADC registers (`ADCRegisters.max_ops`: ideal R, uniform bits,
+trq nu + max(n_r1, n_r2)), so that estimate is conservative.
 
 Rounding rule (exact): the cells of the trace are taken in C order (group, window, cycle,
 crossbar, lane); cell i converts c_i columns (`MatrixGeometry.column_lanes`), C_i = c_0 + ... + c_i
 and C_{-1} = 0. The cell gets round(C_i mu) - round(C_{i-1} mu), round = floor(x + 1/2) in exact
 integer arithmetic while 2 C mu's numerator stays below 2^62, else in float64. So every cell is
 within 1 of c_i mu (exactly c_i mu when mu is a whole number), any run of consecutive cells (a
-cycle of a window, a whole window) sums to within 1 of its columns x mu, and the layer total is round(conversions x mu):
-conversions x mu to within 1/2.
+cycle of a window, a whole window) sums to within 1 of its columns x mu, and the layer total is
+round(conversions x mu): conversions x mu to within 1/2.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from isaacsim.errors import ConfigError
+from isaacsim.files import atomic_write_text
 
 FORMAT_VERSION = 1
 
@@ -54,7 +54,7 @@ def profile_of(result) -> dict[str, Any]:
 def save_profile(path: str | os.PathLike, result) -> None:
     """Write `profile_of(result)` to `path` as JSON; ConfigError if it cannot be written."""
     try:
-        Path(path).write_text(json.dumps(profile_of(result), indent=1) + "\n")
+        atomic_write_text(path, json.dumps(profile_of(result), indent=1) + "\n")
     except OSError as e:
         raise ConfigError(f"profile {path}: cannot write ({e.__class__.__name__}: {e.strerror or e})") from None
 
@@ -159,48 +159,5 @@ def _mu(lp, profile) -> Fraction:
     return Fraction(lp.adc.max_ops) if m is None else m
 
 
-# ---- the run
-def timing_only_result(arch, wl, mapping, profile: dict[str, Any] | None = None, granularity: str = "default",
-                       timeline=None):
-    """A `Result` with no sample run: per-layer conversions from geometry (one inference),
-    ad_ops from the synthetic traces, and `timing` from `simulate_network` on those traces,
-    marked `"approximate": true` and `"ops_source"` ("profile", "worst_case", or "mixed" when
-    the profile covers only some layers; those are listed in `worst_case_layers`)."""
-    from isaacsim.functional.result import LayerStats, Result
-    from isaacsim.timing import build_stages
-    from isaacsim.timing.network import simulate_network
-
-    t0 = time.perf_counter()
-    layers = {lp.name: LayerStats.of(lp) for lp in mapping.layers}
-    traces, worst = {}, []
-    for lp in mapping.layers:
-        mu = mean_ops(profile, lp.name)
-        if mu is None:
-            worst.append(lp.name)
-            mu = Fraction(lp.adc.max_ops)
-        tr = synthetic_trace(lp, arch, mu)
-        traces[lp.name] = tr
-        s = layers[lp.name]
-        s.conversions = lp.layer.groups * lp.geometry.conversions(lp.layer.n_vectors)
-        s.ad_ops = int(tr.sum(dtype=np.int64))
-        # per (copy, group, crossbar) for the energy model: windows are dealt round-robin to copies
-        s.xbar_ad_ops = np.stack([tr[:, c::lp.copies].sum(axis=(1, 2, 4), dtype=np.int64)
-                                  for c in range(lp.copies)])
-        s.xbar_r2 = np.zeros_like(s.xbar_ad_ops)
-        s.n_vectors = lp.layer.groups * lp.layer.n_vectors
-    res = Result(arch=arch, workload=wl.name, mapping=mapping, layers=layers, sample_source="none",
-                 samples_available=None, samples_requested=None, samples_planned=0, batch_size=0)
-    nt = simulate_network(wl, mapping, traces, build_stages(arch), arch=arch, granularity=granularity,
-                          timeline=timeline)
-    res.timing = nt.as_dict()
-    source = "worst_case" if len(worst) == len(layers) else ("mixed" if worst else "profile")
-    res.timing.update({"approximate": True, "ops_source": source, "worst_case_layers": worst})
-    from isaacsim.functional.simulate import _energy
-
-    _energy(res, wl, samples=1)  # approximate, as the traces are; TRQ decode shifts are not known
-    res.wall_s = time.perf_counter() - t0
-    return res
-
-
 __all__ = ["FORMAT_VERSION", "check_profile", "load_profile", "mean_ops", "profile_of", "save_profile",
-           "synthetic_trace", "synthetic_traces", "timing_only_result"]
+           "synthetic_trace", "synthetic_traces"]
