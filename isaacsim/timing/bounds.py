@@ -1,4 +1,4 @@
-"""Analytic lower bound per layer: the busiest resource's work / its rate (DESIGN 4, issue 5).
+"""Analytic lower bound per layer: the busiest resource's work / its rate (docs/timing.md).
 
 For one placed layer (`LayerPlacement` from `place_network`), the stage rates (`build_stages`)
 and the layer's A/D operations and conversions for one inference (the caller's counts; a
