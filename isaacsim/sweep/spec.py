@@ -51,8 +51,10 @@ class BaseArch(_Strict):
 
 class WorkloadEntry(_Strict):
     path: str = Field(..., min_length=1, description="Workload directory (relative to the sweep file) or zoo:NAME.")
-    name: str | None = Field(None, min_length=1, description="Label in results and figures (default: the directory or zoo name).")
-    samples: int | None = Field(None, ge=1, description="Samples per point (default: run.samples, else the whole eval set).")
+    name: str | None = Field(None, min_length=1,
+                             description="Label in results and figures (default: the directory or zoo name).")
+    samples: int | None = Field(None, ge=1,
+                                description="Samples per point (default: run.samples, else the whole eval set).")
 
 
 class RunOptions(_Strict):
@@ -67,7 +69,8 @@ class SweepFile(_Strict):
     base: BaseArch
     workloads: list[WorkloadEntry] = Field(..., min_length=1)
     run: RunOptions = Field(default_factory=RunOptions)
-    axes: Any = Field(default_factory=list, description="A mapping (one grid) or a list of {grid: ...} / {zip: ...} groups.")
+    axes: Any = Field(default_factory=list,
+                      description="A mapping (one grid) or a list of {grid: ...} / {zip: ...} groups.")
 
     @field_validator("name")
     @classmethod

@@ -132,7 +132,10 @@ class _Usage:
     def _unit_cap(self, name: str):
         """All units of a tile-level stage over the tiles used, of a PE stage over the PEs, else the chip's."""
         st = self.stages[name]
-        n = st.per_tile * self.tiles if st.level == "tile" else st.per_pe * self.pes if st.level == "pe" else st.per_chip
+        if st.level == "tile":
+            n = st.per_tile * self.tiles
+        else:
+            n = st.per_pe * self.pes if st.level == "pe" else st.per_chip
         return n * st.rate * self.latency
 
     def units(self) -> dict[str, float]:

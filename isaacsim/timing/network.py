@@ -20,8 +20,10 @@ connects the layers as ISAAC pipelines them:
   input tensor and freed in order (a ring buffer): pixel q is freed when the last window that
   may need it ends, and no earlier pixel is still held.
 
-`NetworkTiming` holds the figures of the report; docs/timing.md states the definitions and
-every simplification.
+`simulate_network` runs in phases: each layer's state (`isaacsim.timing.state`), the edges and
+input buffers between the layers (`isaacsim.timing.edges`), the simpy processes (here), and the
+report figures (`isaacsim.timing.collect`), which `NetworkTiming` holds; docs/timing.md states
+the definitions and every simplification.
 """
 
 from __future__ import annotations
