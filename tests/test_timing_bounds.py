@@ -1,4 +1,4 @@
-"""Per-layer analytic lower bound (DESIGN 4): hand-computed cases, early termination, monotonicity."""
+"""Per-layer analytic lower bound (docs/timing.md): hand-computed cases, early termination, monotonicity."""
 
 import warnings
 from fractions import Fraction

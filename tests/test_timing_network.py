@@ -16,6 +16,7 @@ from isaacsim.cli import main
 from isaacsim.mapping.layers import layers_of
 from isaacsim.mapping.placement import place_network
 from isaacsim.timing import build_stages
+from isaacsim.timing.edges import buffer_gate
 from isaacsim.timing.events import Timeline
 from isaacsim.timing.network import simulate_network
 from isaacsim.workload import build, save_workload
@@ -138,6 +139,17 @@ def test_back_pressure_from_a_small_buffer():
     assert not tight.notes
     tiny = timed(wl, arch("trq", **{**SMALL, "tile.edram_kb": 0.01}), traces, mapping)
     assert tiny.notes and "buffer is taken as 19 pixels" in tiny.notes[0]
+
+
+def test_buffer_gate_by_hand():
+    """Producer output p is input pixel p (one to one); consumer window n needs pixels up to 2n+1,
+    so pixel q is last needed by window q // 2. A 2-pixel ring: output p >= 2 waits for pixel
+    p - 2 to be freed, at the end of window (p - 2) // 2; a ring as large as the input never waits."""
+    need_px, last = np.arange(6), np.arange(6) // 2
+    assert buffer_gate(need_px, 6, last, 2, 6).tolist() == [-1, -1, 0, 0, 1, 1]
+    assert buffer_gate(need_px, 6, last, 6, 6).tolist() == [-1] * 6
+    # a pooled producer: input pixels 2k and 2k+1 need output k, so output k first appears at pixel 2k
+    assert buffer_gate(np.arange(6) // 2, 3, last, 2, 6).tolist() == [-1, 0, 1]
 
 
 def test_residual_join_waits_for_both_inputs(net):

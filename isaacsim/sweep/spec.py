@@ -51,8 +51,10 @@ class BaseArch(_Strict):
 
 class WorkloadEntry(_Strict):
     path: str = Field(..., min_length=1, description="Workload directory (relative to the sweep file) or zoo:NAME.")
-    name: str | None = Field(None, min_length=1, description="Label in results and figures (default: the directory or zoo name).")
-    samples: int | None = Field(None, ge=1, description="Samples per point (default: run.samples, else the whole eval set).")
+    name: str | None = Field(None, min_length=1,
+                             description="Label in results and figures (default: the directory or zoo name).")
+    samples: int | None = Field(None, ge=1,
+                                description="Samples per point (default: run.samples, else the whole eval set).")
 
 
 class RunOptions(_Strict):
@@ -67,7 +69,8 @@ class SweepFile(_Strict):
     base: BaseArch
     workloads: list[WorkloadEntry] = Field(..., min_length=1)
     run: RunOptions = Field(default_factory=RunOptions)
-    axes: Any = Field(default_factory=list, description="A mapping (one grid) or a list of {grid: ...} / {zip: ...} groups.")
+    axes: Any = Field(default_factory=list,
+                      description="A mapping (one grid) or a list of {grid: ...} / {zip: ...} groups.")
 
     @field_validator("name")
     @classmethod
@@ -123,21 +126,19 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
-def axis_values(key: str, spec: Any, where: str) -> list[Any]:
-    """An axis's values: a non-empty list, or a range mapping {start, stop, step} (stop
-    included) or {start, stop, factor} (geometric, stop included)."""
-    if isinstance(spec, list):
-        if not spec:
-            raise ConfigError(f"{where}: axis {key} has no values")
-        for v in spec:
-            if isinstance(v, (dict, list)):
-                raise ConfigError(f"{where}: axis {key}: values must be scalars, got {type(v).__name__}")
-        return list(spec)
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{where}: axis {key}: expected a list of values or a range "
-                          f"{{start, stop, step}}, got {type(spec).__name__}")
-    allowed = {"start", "stop", "step", "factor"}
-    extra = sorted(set(spec) - allowed)
+def _list_values(key: str, spec: list, where: str) -> list[Any]:
+    """A list axis: non-empty, of scalars."""
+    if not spec:
+        raise ConfigError(f"{where}: axis {key} has no values")
+    for v in spec:
+        if isinstance(v, (dict, list)):
+            raise ConfigError(f"{where}: axis {key}: values must be scalars, got {type(v).__name__}")
+    return list(spec)
+
+
+def _range_bounds(key: str, spec: dict, where: str) -> tuple[Any, Any, Any]:
+    """(start, stop, step or factor) of a range mapping, its keys and numbers checked."""
+    extra = sorted(set(spec) - {"start", "stop", "step", "factor"})
     if extra:
         raise ConfigError(f"{where}: axis {key}: unknown range key {extra[0]!r}; a range has start, stop "
                           "and step (or factor)")
@@ -151,30 +152,48 @@ def axis_values(key: str, spec: Any, where: str) -> list[Any]:
     for name, v in (("start", start), ("stop", stop), ("step" if "step" in spec else "factor", inc)):
         if not _is_num(v):
             raise ConfigError(f"{where}: axis {key}: range {name} must be a number, got {v!r}")
-    as_int = all(isinstance(v, numbers.Integral) for v in (start, stop, inc))
+    return start, stop, inc
+
+
+def _step_values(key: str, start, stop, inc, where: str) -> list[Any]:
+    """start, start + step, ... up to stop (included)."""
+    if inc == 0 or (stop - start) * inc < 0:
+        raise ConfigError(f"{where}: axis {key}: step {inc} never goes from {start} to {stop}")
+    n = math.floor((stop - start) / inc + 1e-9) + 1
+    if n > MAX_POINTS:  # before building the list: {start: 0, stop: 1e12, step: 1} must not eat memory
+        raise ConfigError(f"{where}: axis {key}: more than {MAX_POINTS} values")
+    return [start + i * inc for i in range(n)]
+
+
+def _factor_values(key: str, start, stop, inc, where: str) -> list[Any]:
+    """start, start x factor, ... up to stop (included)."""
+    if not (inc > 1 and 0 < start <= stop):
+        raise ConfigError(f"{where}: axis {key}: a factor range needs factor > 1 and 0 < start <= stop "
+                          f"(got start {start}, stop {stop}, factor {inc})")
     out: list[Any] = []
-    if "step" in spec:
-        if inc == 0 or (stop - start) * inc < 0:
-            raise ConfigError(f"{where}: axis {key}: step {inc} never goes from {start} to {stop}")
-        n = math.floor((stop - start) / inc + 1e-9) + 1
-        if n > MAX_POINTS:  # before building the list: {start: 0, stop: 1e12, step: 1} must not eat memory
-            raise ConfigError(f"{where}: axis {key}: more than {MAX_POINTS} values")
-        out = [start + i * inc for i in range(n)]
-    else:
-        if not (inc > 1 and 0 < start <= stop):
-            raise ConfigError(f"{where}: axis {key}: a factor range needs factor > 1 and 0 < start <= stop "
-                              f"(got start {start}, stop {stop}, factor {inc})")
-        v = start
-        while v <= stop * (1 + 1e-12) and len(out) <= MAX_POINTS:
-            out.append(v)
-            v = v * inc
+    v = start
+    while v <= stop * (1 + 1e-12) and len(out) <= MAX_POINTS:
+        out.append(v)
+        v = v * inc
     if len(out) > MAX_POINTS:
         raise ConfigError(f"{where}: axis {key}: more than {MAX_POINTS} values")
-    if as_int:
-        out = [int(round(v)) for v in out]
-    else:
-        out = [float(round(v, 12)) for v in out]
     return out
+
+
+def axis_values(key: str, spec: Any, where: str) -> list[Any]:
+    """An axis's values: a non-empty list, or a range mapping {start, stop, step} (stop
+    included) or {start, stop, factor} (geometric, stop included)."""
+    if isinstance(spec, list):
+        return _list_values(key, spec, where)
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where}: axis {key}: expected a list of values or a range "
+                          f"{{start, stop, step}}, got {type(spec).__name__}")
+    start, stop, inc = _range_bounds(key, spec, where)
+    values = _step_values if "step" in spec else _factor_values
+    out = values(key, start, stop, inc, where)
+    if all(isinstance(v, numbers.Integral) for v in (start, stop, inc)):
+        return [int(round(v)) for v in out]
+    return [float(round(v, 12)) for v in out]
 
 
 def axis_groups(axes: Any, where: str) -> list[tuple[str, dict[str, list[Any]]]]:
@@ -284,54 +303,64 @@ def _about_the_axis(message: str, key: str) -> bool:
             or "is a value, not a section" in message or f": {key}: " in message)
 
 
-def load_sweep(path: str | os.PathLike) -> Sweep:
-    """Read, validate and expand a sweep file. Errors about the file itself (keys, types,
-    axes, workloads, an override or axis key the arch does not have) raise one ConfigError
-    line; a combination of valid values that does not validate becomes a point with `error`."""
-    p = Path(path)
+def _read_spec(p: Path) -> SweepFile:
     data = read_yaml_mapping(p, "sweep")
     try:
-        spec = SweepFile.model_validate(data)
+        return SweepFile.model_validate(data)
     except ValidationError as e:
         raise ConfigError(f"{p}: {format_validation_error(e, SweepFile)}") from None
-    where = str(p)
-    base_dir = p.resolve().parent
-    arch_ref = spec.base.arch
+
+
+def _base_tree(base: BaseArch, base_dir: Path, where: str) -> dict[str, Any]:
+    """The base arch's raw tree (a relative arch path is relative to the sweep file); it must validate."""
+    arch_ref = base.arch
     ref_path = Path(arch_ref).expanduser()
     if ref_path.suffix in (".yaml", ".yml") and not ref_path.is_absolute():
         arch_ref = str(base_dir / ref_path)
     try:
-        base_tree, _ = raw_config(arch_ref, spec.base.set)
+        tree, _ = raw_config(arch_ref, base.set)
     except ConfigError as e:
         raise ConfigError(f"{where}: base: {e}") from None
-    base_arch, err = _validate(base_tree, f"{where}: base")
+    _, err = _validate(tree, f"{where}: base")
     if err is not None:
         raise ConfigError(err)
-    groups = axis_groups(spec.axes, where)
-    keys = [k for _, vals in groups for k in vals]
-    # every single axis value on the base: catches unknown keys and out-of-range values early
-    for _, vals in groups:
-        for key, values in vals.items():
-            for v in values:
-                tree = copy.deepcopy(base_tree)
-                try:
-                    set_dotted(tree, key, v, f"{where}: axis {key}")
-                except ConfigError as e:
-                    raise ConfigError(str(e)) from None
-                _, err = _validate(tree, f"{where}: axis {key}={v!r}")
-                if err is not None and _about_the_axis(err, key):
-                    raise ConfigError(err)
+    return tree
+
+
+def _check_axis_value(base_tree: dict[str, Any], key: str, v: Any, where: str) -> None:
+    """One axis value on the base: an unknown key or a value out of the key's range raises."""
+    tree = copy.deepcopy(base_tree)
+    try:
+        set_dotted(tree, key, v, f"{where}: axis {key}")
+    except ConfigError as e:
+        raise ConfigError(str(e)) from None
+    _, err = _validate(tree, f"{where}: axis {key}={v!r}")
+    if err is not None and _about_the_axis(err, key):
+        raise ConfigError(err)
+
+
+def _resolve_workloads(spec: SweepFile, base_dir: Path, where: str) -> list[Workload]:
     workloads = [_resolve_workload(w, base_dir, spec.run.samples, f"{where}: workloads[{i}]")
                  for i, w in enumerate(spec.workloads)]
     labels = [w.label for w in workloads]
     dup = sorted({x for x in labels if labels.count(x) > 1})
     if dup:
         raise ConfigError(f"{where}: two workloads are labelled {dup[0]!r}; give them distinct name: keys")
-    rows = [{}]
+    return workloads
+
+
+def _value_rows(groups: list[tuple[str, dict[str, list[Any]]]], n_workloads: int, where: str) -> list[dict]:
+    """The axis groups crossed: one {key: value} per combination."""
+    rows: list[dict] = [{}]
     for kind, vals in groups:
         rows = [{**a, **b} for a in rows for b in group_rows(kind, vals)]
-        if len(rows) * len(workloads) > MAX_POINTS:
+        if len(rows) * n_workloads > MAX_POINTS:
             raise ConfigError(f"{where}: more than {MAX_POINTS} points")
+    return rows
+
+
+def _points(workloads: list[Workload], rows: list[dict], base_tree: dict[str, Any], run: RunOptions) -> list[Point]:
+    """Workloads (outermost) x rows: each point's merged tree, validation error and hash."""
     points: list[Point] = []
     for wl in workloads:
         for values in rows:
@@ -339,8 +368,28 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
             for k, v in values.items():
                 set_dotted(tree, k, v)
             arch, err = _validate(tree, f"point {len(points)}")
-            h = config_hash(arch, tree, wl, spec.run)
+            h = config_hash(arch, tree, wl, run)
             points.append(Point(len(points), wl, dict(values), tree, h, err))
-    return Sweep(spec=spec, path=p, keys=keys, points=points, text=p.read_text(encoding="utf-8"),
-                 groups=[(kind, list(vals)) for kind, vals in groups])
+    return points
 
+
+def load_sweep(path: str | os.PathLike) -> Sweep:
+    """Read, validate and expand a sweep file. Errors about the file itself (keys, types,
+    axes, workloads, an override or axis key the arch does not have) raise one ConfigError
+    line; a combination of valid values that does not validate becomes a point with `error`."""
+    p = Path(path)
+    spec = _read_spec(p)
+    where = str(p)
+    base_dir = p.resolve().parent
+    base_tree = _base_tree(spec.base, base_dir, where)
+    groups = axis_groups(spec.axes, where)
+    # every single axis value on the base: catches unknown keys and out-of-range values early
+    for _, vals in groups:
+        for key, values in vals.items():
+            for v in values:
+                _check_axis_value(base_tree, key, v, where)
+    workloads = _resolve_workloads(spec, base_dir, where)
+    rows = _value_rows(groups, len(workloads), where)
+    return Sweep(spec=spec, path=p, keys=[k for _, vals in groups for k in vals],
+                 points=_points(workloads, rows, base_tree, spec.run), text=p.read_text(encoding="utf-8"),
+                 groups=[(kind, list(vals)) for kind, vals in groups])

@@ -1,4 +1,4 @@
-"""Analytic lower bound per layer: the busiest resource's work / its rate (DESIGN 4, issue 5).
+"""Analytic lower bound per layer: the busiest resource's work / its rate (docs/timing.md).
 
 For one placed layer (`LayerPlacement` from `place_network`), the stage rates (`build_stages`)
 and the layer's A/D operations and conversions for one inference (the caller's counts; a
@@ -15,12 +15,16 @@ bits, R the ADC resolution. Rates are per unit per cycle (`Stage.rate`).
 
 | resource | work | capacity (per cycle) |
 |---|---|---|
-| crossbar_read | V_c x I reads per crossbar (every crossbar of a copy reads once per input cycle of each of its vectors; crossbars and copies run in parallel) | crossbar rate (one crossbar) |
-| adc | A/D operations; with `adc.early_termination: false`, conversions x R (each conversion keeps its full-resolution slot) | P x ADCs per PE x ADC rate |
+| crossbar_read | V_c x I reads per crossbar (1) | crossbar rate (one crossbar) |
+| adc | A/D operations; with `adc.early_termination: false`, conversions x R (2) | P x ADCs per PE x ADC rate |
 | shift_add | conversions (one ADC result each) | P x S+A units per PE x S+A rate |
 | output_register | conversions x psum_bits / 8 bytes (each result updates a partial sum) | P x OR rate |
 | edram | input bytes = C_in x H x W x Ki / 8 (the input feature map, read once) | T x eDRAM rate |
-| tile_bus | input bytes + output bytes, output = G x M x V x Ki / 8 (requantised to the next layer's Ki) | T x bus rate |
+| tile_bus | input bytes + output bytes, output = G x M x V x Ki / 8 (3) | T x bus rate |
+
+(1) Every crossbar of a copy reads once per input cycle of each of its vectors; crossbars and
+copies run in parallel. (2) Each conversion keeps its full-resolution slot. (3) Requantised to
+the next layer's Ki.
 
 Choices, so that the bound stays a lower bound: work is spread evenly over all the units the
 layer owns (a real schedule cannot beat that); inputs cross the eDRAM and bus once (sliding-window

@@ -1,0 +1,144 @@
+"""The network pipeline's per-layer state (docs/timing.md, "As implemented").
+
+`build_layer` turns a placed conv2d/linear layer and its A/D-operation trace into a
+`LayerState`: its PEs' step inputs flattened for the numba kernel, which PE rounds complete with
+each window, and the per-window and per-PE state that the simpy processes of
+`isaacsim.timing.network` fill in. `Series` publishes a layer's window ends and releases, and an
+edge's arrivals, for the processes that wait on them.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from isaacsim.kernels.pe_schedule import COUNTERS
+from isaacsim.mapping.placement import LayerPlacement
+from isaacsim.timing.layer import Rates, layer_steps
+from isaacsim.timing.stages import Stages
+
+
+class Series:
+    """Times published by index (any order); `known` counts the leading published ones, and
+    `wait(i)` is an event that fires once index i is among them (None if it already is)."""
+
+    def __init__(self, env: simpy.Environment, n: int):
+        self.env, self.t = env, np.zeros(n, np.int64)
+        self.set = np.zeros(n, bool)
+        self.known = 0
+        self._wait: list[tuple[int, int, simpy.Event]] = []
+        self._seq = 0
+
+    def publish(self, i: int, t: int) -> None:
+        self.t[i], self.set[i] = t, True
+        n = len(self.t)
+        while self.known < n and self.set[self.known]:
+            self.known += 1
+        while self._wait and self._wait[0][0] < self.known:
+            heapq.heappop(self._wait)[2].succeed()
+
+    def wait(self, i: int) -> simpy.Event | None:
+        if i < self.known:
+            return None
+        ev = self.env.event()
+        self._seq += 1
+        heapq.heappush(self._wait, (i, self._seq, ev))
+        return ev
+
+
+@dataclass
+class LayerState:
+    """One conv2d/linear layer in the pipeline: its PEs' inputs and the state of its windows."""
+
+    lp: LayerPlacement
+    node: Any
+    steps: tuple
+    work: np.ndarray
+    """(steps of all PEs, ADCs): A/D operations per step and ADC, the PEs' steps back to back."""
+    conv: np.ndarray
+    """(steps of all PEs,): conversions per step."""
+    offsets: np.ndarray
+    """(PEs + 1,): PE e's steps are work[offsets[e]:offsets[e + 1]]."""
+    cyc: int
+    """Input cycles (steps) per round."""
+    trigger: list
+    """Per window n: (PE indices, rounds) whose round completes with window n."""
+    round_windows: list
+    """Per PE, per round: the windows it processes."""
+    ready: np.ndarray
+    end: np.ndarray
+    remaining: np.ndarray
+    """Per window: PE rounds still to end before the window is done."""
+    done: Series
+    """Window ends, published once a window's every round has ended."""
+    release: Series
+    """Output releases (the emit process)."""
+    read_state: np.ndarray
+    conv_state: np.ndarray
+    counters: np.ndarray
+    first: np.ndarray
+    """Per PE: the latch of its first round (-1 before it)."""
+    inputs: list = field(default_factory=list)
+    """Edges from the producers (`isaacsim.timing.edges.Edge`)."""
+    outputs: list = field(default_factory=list)
+    """Edges to the consumers."""
+    tail: int = 0
+    """Output path latency before the NFU: tile S+A merge and activation."""
+    stall_buffer: int = 0
+    events: int = 0
+    start: int = -1
+
+    @property
+    def name(self) -> str:
+        return self.lp.name
+
+
+def stage_cycles(stages: Stages, name: str) -> int:
+    """A stage's latency in cycles; 0 when the arch has no such stage."""
+    return stages[name].latency_cycles if name in stages else 0
+
+
+def trace_of(traces, name: str) -> np.ndarray:
+    """One sample's trace of layer `name` (sample 0 of a (samples, ...) trace)."""
+    if name not in traces:
+        raise KeyError(f"no A/D-operation trace for layer {name!r}")
+    tr = np.asarray(traces[name])
+    return tr[0] if tr.ndim == 6 else tr
+
+
+def _triggers(steps, n: int) -> tuple[list, list, np.ndarray]:
+    """(trigger, round_windows, remaining) of `LayerState` for a layer of `n` windows."""
+    trig: list[tuple[list, list]] = [([], []) for _ in range(n)]
+    round_windows = []
+    remaining = np.zeros(n, np.int64)
+    for e, s in enumerate(steps):
+        round_windows.append(s.windows)
+        for r, ws in enumerate(s.windows):
+            trig[max(ws)][0].append(e)
+            trig[max(ws)][1].append(r)
+            for w in ws:
+                remaining[w] += 1
+    trigger = [(np.array(p, np.int64), np.array(r, np.int64)) for p, r in trig]
+    return trigger, round_windows, remaining
+
+
+def build_layer(env: simpy.Environment, lp: LayerPlacement, node, trace: np.ndarray, stages: Stages,
+                rates: Rates) -> LayerState:
+    """A layer's pipeline state before its first window."""
+    steps = layer_steps(lp, trace, stages)
+    n = lp.layer.n_vectors
+    sizes = [len(s.conv) for s in steps]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    work = np.concatenate([s.work for s in steps]) if steps else np.zeros((0, rates.adcs), np.int64)
+    conv = np.concatenate([s.conv for s in steps]) if steps else np.zeros(0, np.int64)
+    trigger, round_windows, remaining = _triggers(steps, n)
+    n_pes = len(steps)
+    return LayerState(lp, node, steps, np.ascontiguousarray(work, dtype=np.int64), conv.astype(np.int64), offsets,
+                      lp.geometry.input_cycles, trigger, round_windows, np.zeros(n, np.int64), np.zeros(n, np.int64),
+                      remaining, Series(env, n), Series(env, n), np.zeros(n_pes, np.int64),
+                      np.zeros(n_pes, np.int64), np.zeros((n_pes, len(COUNTERS)), np.int64),
+                      np.full(n_pes, -1, np.int64))
