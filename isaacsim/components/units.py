@@ -210,6 +210,8 @@ def _one(_arch: Arch) -> int:
     return 1
 
 
+# Colours: the ADC is the one saturated red, so it stands out in every figure; the TRQ config
+# register is pale pink, ADC-side but not competing with it.
 _PE = (
     Unit("adc", "pe", "op", lambda a: a.pe.adcs, _adc_ops_per_s, "ADC", "ADC", "#d62728",
          "SAR ADC; op = one A/D operation (one bit decision, Eq. 6 of the TRQ paper: E = e_op x ops)",
