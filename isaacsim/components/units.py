@@ -68,7 +68,7 @@ class Unit:
     label: str
     """Short name in figures ("S+A")."""
     long_label: str
-    """Name in `describe` ("shift-and-add")."""
+    """Name in `describe` ("router (share)")."""
     color: str
     """Fixed colour (hex) in every figure."""
     description: str
@@ -152,9 +152,6 @@ class Registry:
 
     def __iter__(self) -> Iterator[Unit]:
         return iter(tuple(self._units.values()))
-
-    def __len__(self) -> int:
-        return len(self._units)
 
     @property
     def names(self) -> tuple[str, ...]:
