@@ -11,8 +11,9 @@ returns a frozen `Stages`: one `Stage` per pipeline stage or shared resource, ea
 
 Each stage is backed by a registered unit (`components.units.UNITS`): the unit's `StageSpec`
 gives the stage's name, resource, level, count, latency override key and items per action, so a
-registered unit with a stage appears here with no edit. The rules below that are not "latency
-from the override or the table" (crossbar_read, adc, config_load) are this module's.
+registered unit with a stage appears here with no edit (an optional unit the table leaves out
+has none). The rules below that are not "latency from the override or the table"
+(crossbar_read, adc, config_load) are this module's.
 
 Latency, first that applies: the arch's own field (`crossbar.read_latency_ns`; the ADC's
 sample rate), an override `latency_ns.*`, the table entry's `latency_ns`, then a named default
