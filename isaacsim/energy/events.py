@@ -161,7 +161,8 @@ def _producers(wl, name: str, memo: dict) -> set[str]:
         out: set[str] = set()
     else:
         node = wl.node(name)
-        out = {name} if node.op in ("conv2d", "linear") else set().union(*(_producers(wl, i, memo) for i in node.inputs))
+        crossbar = node.op in ("conv2d", "linear")
+        out = {name} if crossbar else set().union(*(_producers(wl, i, memo) for i in node.inputs))
     memo[name] = out
     return out
 

@@ -41,7 +41,8 @@ def price(events, arch: Arch, table: ComponentTable | str | os.PathLike | None =
     table = _table(arch, table)
     out = events.copy()
     prices = {key: _unit_price(table, arch, *key) for key in set(zip(out["component"], out["action"], strict=True))}
-    out["energy_j"] = [c * prices[(k, a)] for k, a, c in zip(out["component"], out["action"], out["count"], strict=True)]
+    keys = zip(out["component"], out["action"], out["count"], strict=True)
+    out["energy_j"] = [c * prices[(k, a)] for k, a, c in keys]
     out["power_w"] = out["energy_j"] / time_s if time_s else math.nan
     return out
 
