@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -151,3 +152,101 @@ def test_relative_table_path_resolves_from_the_arch_file(tmp_path, monkeypatch):
     child = tmp_path / "child.yaml"
     child.write_text(f"extends: {arch_file}\nadc.bits: 6\n")
     assert Path(load_arch(child).components.table) == tmp_path / "cfg" / "tables" / "mine.yaml"
+
+
+# ---------------------------------------------------------------- a unit registered in one place
+
+def _toy(optional=False):
+    """A tile-level scratchpad: 2 per tile, 1e8 byte reads/s each, area and leakage scaling with its size."""
+    from isaacsim.components import Size, StageSpec, Unit
+
+    return Unit("toy_pad", "tile", "read_byte", lambda a: 2, lambda a: 1e8, "toy pad", "toy scratchpad",
+                "#123456", "a scratchpad registered by a test", optional=optional,
+                size=Size("capacity_bytes", lambda a: 2048),
+                stage=StageSpec("toy_pad", lambda a: 4, "bytes"))
+
+
+@pytest.fixture
+def registered():
+    """Register a unit for one test and unregister it after, whatever happens."""
+    from isaacsim.components import UNITS
+    from isaacsim.components.schema import ComponentTable
+
+    schema = ComponentTable.model_json_schema()
+    names = []
+
+    def register(unit):
+        UNITS.register(unit)
+        names.append(unit.name)
+        return unit
+
+    yield register
+    for name in names:
+        UNITS.unregister(name)
+    assert ComponentTable.model_json_schema() == schema
+    load_table("isaac_32nm")  # the shipped tables load again
+
+
+def _with_toy(tmp_path):
+    data = yaml.safe_load((TABLE_DIR / "isaac_32nm.yaml").read_text())
+    data["components"]["toy_pad"] = {"area_mm2": 0.01, "leakage_w": 1e-4, "energy_j": {"read_byte": 1e-12},
+                                      "latency_ns": 5.0, "technology_nm": 32, "source": "a test",
+                                      "capacity_bytes": 1024}
+    p = tmp_path / "toy_table.yaml"
+    p.write_text(yaml.safe_dump(data))
+    return p
+
+
+def test_a_registered_unit_is_required_by_the_table_schema(registered, tmp_path):
+    from isaacsim.components import REQUIRED_ACTIONS
+
+    registered(_toy())
+    assert REQUIRED_ACTIONS["toy_pad"] == "read_byte"
+    with pytest.raises(ConfigError, match=r"isaac_32nm\.yaml: components\.toy_pad: field required"):
+        load_table("isaac_32nm")
+    assert load_table(_with_toy(tmp_path)).entry("toy_pad").area_mm2 == 0.01
+    p = _write_bad(tmp_path, lambda d: d["components"].update(toy_pad={**d["components"]["adc"]}))
+    with pytest.raises(ConfigError, match=r"components\.toy_pad\.energy_j: missing action 'read_byte'"):
+        load_table(p)
+
+
+def test_an_optional_registered_unit_may_be_left_out(registered):
+    registered(_toy(optional=True))
+    assert load_table("isaac_32nm").entry("toy_pad") is None
+
+
+def test_a_registered_unit_has_peak_power_area_stage_and_colour(registered, tmp_path):
+    from isaacsim.report import figures as F
+    from isaacsim.timing import build_stages
+
+    arch = _arch("isaac", {"components.table": str(_with_toy(tmp_path))})
+    base = peak_summary(_arch("isaac"))
+    registered(_toy())
+    s = peak_summary(arch)
+    row = next(r for r in s.rows if r.component == "toy_pad")
+    # 2 units of 0.01 mm2 and 1e-4 W leakage given for 1 KB, scaled to the arch's 2 KB
+    assert (row.level, row.count, row.rate_per_unit_s) == ("tile", 2, 1e8)
+    assert row.area_mm2 == pytest.approx(2 * 0.01 * 2)
+    assert row.peak_power_w == pytest.approx(2 * (1e-12 * 1e8 + 1e-4 * 2))
+    assert s.tile_area_mm2 == pytest.approx(base.tile_area_mm2 + row.area_mm2)
+    assert s.chip_power_w == pytest.approx(base.chip_power_w + 168 * row.peak_power_w)
+    st = build_stages(arch)
+    assert st.names[-1] == "toy_pad" and st["toy_pad"].per_tile == 2 and st["toy_pad"].rate == 8  # 4 B / 0.5 cycle
+    assert F.component_colors()["toy_pad"] == "#123456" and F.component_label("toy_pad") == "toy pad"
+    assert F.group_minor(pd.DataFrame({"toy_pad": [1.0], "adc": [1.0]})).columns.tolist() == ["adc", "toy_pad"]
+
+
+def test_registry_rejects_a_second_unit_of_a_name_or_stage():
+    from dataclasses import replace
+
+    from isaacsim.components import UNITS
+
+    with pytest.raises(ValueError, match="'adc': already registered"):
+        UNITS.register(replace(UNITS["adc"]))
+    with pytest.raises(ValueError, match="stage 'noc_link' is already backed by 'router'"):
+        UNITS.register(replace(_toy(), stage=UNITS["router"].stage))
+    with pytest.raises(ValueError, match="level must be one of pe, tile, chip"):
+        UNITS.register(replace(_toy(), level="rack"))
+    with pytest.raises(KeyError, match="unknown hardware unit 'nope'"):
+        UNITS.unregister("nope")
+    assert "toy_pad" not in UNITS

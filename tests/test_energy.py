@@ -152,6 +152,19 @@ def test_trq_counts_decode_shifts_and_config_writes(linear_wl):
     assert _count(ev, "adc", "op") == pytest.approx(st.ad_ops / res.samples)
 
 
+def test_counts_name_only_registered_units(linear_wl):
+    """Leakage rows cover every unit the arch has (from the unit registry); an unknown unit cannot be counted."""
+    from isaacsim.components import UNITS
+    from isaacsim.energy.events import _Acc
+
+    res = isaacsim.simulate("trq", linear_wl)
+    leak = res.events[res.events["action"] == "leakage"]
+    assert set(leak["component"]) == {u.name for u in UNITS if u.count(res.arch)}
+    assert set(res.events["component"]) <= set(UNITS.names)
+    with pytest.raises(KeyError, match="unknown hardware unit 'adcc'"):
+        _Acc().add(0, 0, "fc", "adcc", "op", 1)
+
+
 # ------------------------------------------------------------------ ADC energy, leakage, sums
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from isaacsim.components import UNITS
 from isaacsim.report import figures as F
 
 COLUMNS = ["tile", "pe", "layer", "component", "action", "count", "energy_j", "power_w"]
@@ -182,7 +183,7 @@ def test_energy_unit(value, factor, unit):
 
 def test_component_colors():
     colors = F.component_colors()
-    assert set(F.COMPONENTS) | {"other"} == set(colors)
+    assert set(UNITS.names) | {"other"} == set(colors)
     assert len(set(colors.values())) == len(colors)  # distinct
     assert colors["adc"] == "#d62728"
     colors["adc"] = "#000000"  # a copy: the module's mapping is untouched

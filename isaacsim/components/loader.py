@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from isaacsim.components.schema import ComponentTable
+from isaacsim.components.units import UNITS
 from isaacsim.config.loader import format_validation_error, read_yaml_mapping
 from isaacsim.errors import ConfigError
 
@@ -35,7 +36,7 @@ def table_path(name_or_path: str | os.PathLike) -> Path:
 
 
 @lru_cache(maxsize=32)
-def _load(path: Path, mtime: float) -> ComponentTable:
+def _load(path: Path, mtime: float, units_version: int) -> ComponentTable:
     data = read_yaml_mapping(path, what="component table")
     try:
         return ComponentTable.model_validate(data)
@@ -50,4 +51,4 @@ def load_table(name_or_path: str | os.PathLike) -> ComponentTable:
         mtime = path.stat().st_mtime
     except OSError:
         mtime = -1.0
-    return _load(path, mtime)
+    return _load(path, mtime, UNITS.version)

@@ -1,31 +1,16 @@
-"""The component-table schema: one frozen, strictly validated entry per hardware unit (SI units)."""
+"""The component-table schema: one frozen, strictly validated entry per hardware unit (SI units).
+
+`ComponentSet` (the `components:` section) has one field per registered unit
+(`components.units.UNITS`): required, or optional for a unit registered as such. It is
+generated from the registry and generated again, in place, whenever a unit is registered or
+unregistered.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, create_model, model_validator
 
-REQUIRED_ACTIONS: dict[str, str] = {
-    # PE (ISAAC's IMA)
-    "adc": "op",  # one A/D operation (one SAR bit decision); paper 000 Eq. 6: E = e_op x ops
-    "dac": "drive",  # one row driven for one crossbar read
-    "sh": "sample",  # one column sampled per crossbar read
-    "crossbar": "read",  # one whole-array read (all rows driven, all columns sensed)
-    "shift_add": "add",  # one ADC result shifted and added into a partial sum
-    "input_register": "read_byte",
-    "output_register": "write_byte",
-    "trq_config": "write",  # loading one ADC's TRQ config register
-    # tile
-    "edram": "read_byte",
-    "tile_bus": "byte_hop",
-    "router": "byte_hop",
-    "tile_shift_add": "add",
-    "sigmoid": "op",
-    "maxpool": "op",
-    "tile_output_register": "write_byte",
-    # chip
-    "hypertransport": "byte_hop",
-}
-"""Each component's full-rate action: the one whose energy x full rate is its peak dynamic power."""
+from isaacsim.components.units import REQUIRED_ACTIONS, UNITS
 
 
 class _Node(BaseModel):
@@ -64,34 +49,31 @@ class ComponentEntry(_Node):
     published: Published | None = Field(None, description="The published group figure, when there is one.")
 
 
-class ComponentSet(_Node):
-    """The units a table prices; `trq_config` and `hypertransport` may be left out."""
-
-    adc: ComponentEntry
-    dac: ComponentEntry
-    sh: ComponentEntry
-    crossbar: ComponentEntry
-    shift_add: ComponentEntry
-    input_register: ComponentEntry
-    output_register: ComponentEntry
-    trq_config: ComponentEntry | None = None
-    edram: ComponentEntry
-    tile_bus: ComponentEntry
-    router: ComponentEntry
-    tile_shift_add: ComponentEntry
-    sigmoid: ComponentEntry
-    maxpool: ComponentEntry
-    tile_output_register: ComponentEntry
-    hypertransport: ComponentEntry | None = None
-
+class _SetBase(_Node):
     @model_validator(mode="after")
-    def _check_actions(self) -> ComponentSet:
+    def _check_actions(self) -> _SetBase:
         for name, action in REQUIRED_ACTIONS.items():
             entry = getattr(self, name)
             if entry is not None and action not in entry.energy_j:
                 have = ", ".join(sorted(entry.energy_j))
                 raise ValueError(f"components.{name}.energy_j: missing action {action!r} (has: {have})")
         return self
+
+
+def _quoted(names: list[str]) -> str:
+    q = [f"`{n}`" for n in names]
+    return " and ".join(q) if len(q) <= 2 else ", ".join(q[:-1]) + " and " + q[-1]
+
+
+def _component_set() -> type[_SetBase]:
+    """The `components:` model of the units registered now."""
+    fields = {u.name: (ComponentEntry | None, None) if u.optional else (ComponentEntry, ...) for u in UNITS}
+    optional = [u.name for u in UNITS if u.optional]
+    doc = "The units a table prices" + (f"; {_quoted(optional)} may be left out." if optional else ".")
+    return create_model("ComponentSet", __base__=_SetBase, __doc__=doc, __module__=__name__, **fields)
+
+
+ComponentSet = _component_set()
 
 
 class ClockReference(_Node):
@@ -117,3 +99,14 @@ class ComponentTable(_Node):
 
     def entry(self, name: str) -> ComponentEntry | None:
         return getattr(self.components, name)
+
+
+def _refresh() -> None:
+    """Generate `ComponentSet` again from the registry and rebuild `ComponentTable` around it."""
+    global ComponentSet
+    ComponentSet = _component_set()
+    ComponentTable.model_fields["components"].annotation = ComponentSet
+    ComponentTable.model_rebuild(force=True)
+
+
+UNITS.subscribe(_refresh)

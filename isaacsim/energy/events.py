@@ -23,8 +23,10 @@ sample. docs/energy.md states each rule; in short:
 - chip: the network input and output cross HyperTransport; the input enters at the first
   layer's first tile and is sent on to that layer's other tiles.
 - config registers: a TRQ layer loads one register per ADC of each of its PEs per inference.
-- leakage: one row per unit with action "leakage" whose count is unit-seconds (units x the
-  inference time), when a time is given.
+- leakage: one row per registered unit (`components.units.UNITS`) with action "leakage" whose
+  count is unit-seconds (units x the inference time), when a time is given.
+
+Every counted component is a registered unit: counting an unknown one is a KeyError.
 
 Bytes of a transferred activation: `datapath.input_bits` per element, as in the timing model.
 """
@@ -37,16 +39,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from isaacsim.components import UNITS
 from isaacsim.config.models import Arch
 from isaacsim.mapping.noc import multicast_hops
 from isaacsim.mapping.placement import LayerPlacement, NetworkMapping
 
 COLUMNS = ("tile", "pe", "layer", "component", "action", "count")
 """Columns of the events table (`count_events`)."""
-
-PE_COMPONENTS = ("adc", "dac", "sh", "crossbar", "shift_add", "input_register", "output_register", "trq_config")
-TILE_COMPONENTS = ("edram", "tile_bus", "router", "tile_shift_add", "sigmoid", "maxpool", "tile_output_register")
-CHIP_COMPONENTS = ("hypertransport",)
 
 _Key = tuple  # (tile | None, pe | None, layer | None, component, action)
 
@@ -58,12 +57,14 @@ def windows_per_copy(n_windows: int, copies: int) -> np.ndarray:
 
 
 class _Acc:
-    """Sum counts by key."""
+    """Sum counts by key; a component must be a registered unit (`components.units.UNITS`)."""
 
     def __init__(self):
         self.d: dict[_Key, float] = defaultdict(float)
 
     def add(self, tile, pe, layer, component, action, count) -> None:
+        if component not in UNITS:
+            raise KeyError(f"counted an unknown hardware unit {component!r}; units: {', '.join(UNITS.names)}")
         if count:
             self.d[(None if tile is None else int(tile), None if pe is None else int(pe), layer,
                     component, action)] += float(count)
@@ -111,13 +112,22 @@ def _pe_level(acc: _Acc, lp: LayerPlacement, arch: Arch, xbar_ops: np.ndarray, x
     rows_of = np.minimum(g.xbar_rows, g.k - keys[:, 3] * g.xbar_rows)
     ir_w = np.bincount(keys[:, 0], weights=n_k[keys[:, 1]] * rows_of * (g.input_bits / 8), minlength=lp.n_pes)
     sums[("input_register", "write_byte")] = ir_w
-    trq = lp.adc.mode == "trq"
+    registers = _config_registers(lp, arch)
     for e, (tile, pe) in enumerate(lp.pes):
         for (comp, action), arr in sums.items():
             acc.add(tile, pe, name, comp, action, arr[e])
-        if trq:
-            acc.add(tile, pe, name, "trq_config", "write", arch.pe.adcs)
+        acc.add(tile, pe, name, "trq_config", "write", registers)
     return keys, rows_of
+
+
+def _config_registers(lp: LayerPlacement, arch: Arch) -> int:
+    """Config registers a PE of the layer loads per inference: one per ADC when the layer's ADC
+    is TRQ, else none.
+
+    ADC-KIND HOOK (one of two; the other is `components.units._trq_config_registers`): the only
+    place the event count asks which kind a layer's ADC is; swap in the ADC kind's config
+    registers per ADC."""
+    return arch.pe.adcs if lp.adc.mode == "trq" else 0
 
 
 def _copy_tiles(lp: LayerPlacement) -> tuple[np.ndarray, np.ndarray]:
@@ -151,7 +161,8 @@ def _producers(wl, name: str, memo: dict) -> set[str]:
         out: set[str] = set()
     else:
         node = wl.node(name)
-        out = {name} if node.op in ("conv2d", "linear") else set().union(*(_producers(wl, i, memo) for i in node.inputs))
+        crossbar = node.op in ("conv2d", "linear")
+        out = {name} if crossbar else set().union(*(_producers(wl, i, memo) for i in node.inputs))
     memo[name] = out
     return out
 
@@ -168,89 +179,15 @@ def count_events(wl, mapping: NetworkMapping, arch: Arch, stats: Mapping[str, ob
 
     if samples < 1:
         raise ValueError(f"samples must be >= 1 to count events per inference, got {samples}")
-    acc = _Acc()
-    byte = arch.datapath.input_bits / 8
-    tpr = arch.chip.tiles_per_router
-    layers = {lp.name: lp for lp in mapping.layers}
-    out_elems = {lp.name: lp.layer.out_channels for lp in mapping.layers}
-    copy_info = {}
+    c = _Counter(wl, mapping, arch)
     for lp in mapping.layers:
-        st = stats[lp.name]
-        n_k = windows_per_copy(lp.layer.n_vectors, lp.copies)
-        ops = np.asarray(st.xbar_ad_ops, np.float64).reshape(-1) / samples
-        r2 = np.asarray(st.xbar_r2, np.float64).reshape(-1) / samples
-        if ops.size != lp.crossbars:
-            raise ValueError(f"layer {lp.name!r}: {ops.size} per-crossbar A/D counts for {lp.crossbars} crossbars")
-        keys, rows_of = _pe_level(acc, lp, arch, ops, r2, n_k)
-        # window inputs: each PE reads its rows from its own tile's eDRAM over that tile's bus
-        pe_tile = (lp.first_pe + keys[:, 0]) // lp.pes_per_tile
-        nbytes = n_k[keys[:, 1]] * rows_of * byte
-        for tile, b in zip(pe_tile.tolist(), nbytes.tolist(), strict=True):
-            acc.add(tile, None, lp.name, "edram", "read_byte", b)
-            acc.add(tile, None, lp.name, "tile_bus", "byte_hop", b)
-        last_tile, spans = _copy_tiles(lp)
-        copy_info[lp.name] = (n_k, last_tile)
-        m = out_elems[lp.name]
-        for c in range(lp.copies):
-            tile, n = int(last_tile[c]), int(n_k[c])
-            acc.add(tile, None, lp.name, "tile_bus", "byte_hop", n * m * byte)
-            acc.add(tile, None, lp.name, "tile_output_register", "write_byte", n * m * byte)
-            acc.add(tile, None, lp.name, "tile_shift_add", "add", n * m * (int(spans[c]) - 1))
-            if getattr(wl.node(lp.name), "activation", None):
-                acc.add(tile, None, lp.name, "sigmoid", "op", n * m)
-
-    def spread(layer: str, comp: str, action: str, total: float) -> None:
-        """Charge `total` (per inference) to a layer's copies in proportion to their windows."""
-        n_k, last_tile = copy_info[layer]
-        tot = int(n_k.sum())
-        for c in range(len(n_k)):
-            if n_k[c]:
-                acc.add(int(last_tile[c]), None, layer, comp, action, total * int(n_k[c]) / tot)
-
-    # non-crossbar nodes run on the NFU / tile adders of the layer whose output path holds them
-    home = _graph_homes(wl, mapping)
-    for n in wl.nodes:
-        if n.op in ("conv2d", "linear") or home[n.name] is None:
-            continue
-        elems = math.prod(wl.shapes[n.name])
-        if n.op == "relu" or getattr(n, "activation", None):
-            spread(home[n.name], "sigmoid", "op", elems)
-        if n.op in ("maxpool", "avgpool"):
-            kh, kw = (n.kernel, n.kernel) if isinstance(n.kernel, int) else tuple(n.kernel)
-            spread(home[n.name], "maxpool", "op", elems * kh * kw)
-        elif n.op == "global_avgpool":
-            spread(home[n.name], "maxpool", "op", math.prod(wl.shapes[n.inputs[0]]))
-        elif n.op == "add":
-            spread(home[n.name], "tile_shift_add", "add", elems * (len(n.inputs) - 1))
-
-    def deliver(src_tile: int, src: str, b: float, dst: LayerPlacement) -> None:
-        """`b` bytes from `src_tile` into the eDRAM of every tile of layer `dst` (multicast)."""
-        acc.add(src_tile, None, src, "router", "byte_hop", b * multicast_hops(src_tile, dst.tiles, tpr))
-        if src_tile in dst.tiles:
-            acc.add(src_tile, None, src, "tile_bus", "byte_hop", b)
-        for d in dst.tiles:
-            acc.add(d, None, dst.name, "edram", "write_byte", b)
-
-    # producer -> consumer transfers (the timing model's edges), to every tile of the consumer
-    memo: dict = {}
-    for lp in mapping.layers:
-        x = wl.node(lp.name).inputs[0]
-        for src in sorted(_producers(wl, x, memo), key=list(layers).index):
-            n_k, last_tile = copy_info[src]
-            for c in range(len(n_k)):
-                if n_k[c]:
-                    deliver(int(last_tile[c]), src, int(n_k[c]) * out_elems[src] * byte, lp)
-        if x == "input" or not _producers(wl, x, memo):  # fed by the network input, via the first tile
-            b = math.prod(wl.shapes["input"]) * byte
-            acc.add(None, None, lp.name, "hypertransport", "byte_hop", b)
-            deliver(lp.tiles[0], lp.name, b, lp)
-    last = wl.nodes[-1].name
-    out_layer = home.get(last) or mapping.layers[-1].name
-    acc.add(None, None, out_layer, "hypertransport", "byte_hop", math.prod(wl.shapes[last]) * byte)
-
+        c.crossbar_layer(lp, stats[lp.name], samples)
+    c.graph_nodes()
+    c.transfers()
+    c.network_output()
     if time_s is not None:
-        _leakage(acc, mapping, arch, float(time_s))
-    rows = [(*k, v) for k, v in acc.d.items()]
+        _leakage(c.acc, mapping, arch, float(time_s))
+    rows = [(*k, v) for k, v in c.acc.d.items()]
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     df["tile"] = df["tile"].astype("Int64")
     df["pe"] = df["pe"].astype("Int64")
@@ -258,30 +195,127 @@ def count_events(wl, mapping: NetworkMapping, arch: Arch, stats: Mapping[str, ob
     return df
 
 
-def unit_counts(arch: Arch) -> dict[str, float]:
-    """Units of each component per PE, per tile (outside its PEs) and per chip (outside its tiles)."""
-    pe, tile, chip, xb = arch.pe, arch.tile, arch.chip, arch.crossbar
-    return {
-        "adc": pe.adcs, "dac": pe.crossbars * xb.rows, "sh": pe.crossbars * xb.cols, "crossbar": pe.crossbars,
-        "shift_add": pe.shift_add_units, "input_register": 1, "output_register": 1,
-        "trq_config": pe.adcs if arch.adc.mode == "trq" else 0,
-        "edram": 1, "tile_bus": 1, "router": 1 / chip.tiles_per_router, "tile_shift_add": tile.shift_add_units,
-        "sigmoid": tile.sigmoid_units, "maxpool": tile.maxpool_units,
-        "tile_output_register": 1 if tile.output_register_bytes else 0,
-        "hypertransport": chip.hypertransport_links,
-    }
+class _Counter:
+    """One inference's counts, path by path: crossbar layers, graph nodes, transfers, chip I/O."""
+
+    def __init__(self, wl, mapping: NetworkMapping, arch: Arch):
+        self.wl, self.mapping, self.arch = wl, mapping, arch
+        self.acc = _Acc()
+        self.byte = arch.datapath.input_bits / 8
+        self.layers = {lp.name: lp for lp in mapping.layers}
+        self.out_elems = {lp.name: lp.layer.out_channels for lp in mapping.layers}
+        self.copy_info: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        """{layer: (windows per copy, last tile per copy)}."""
+        self.home = _graph_homes(wl, mapping)
+
+    def crossbar_layer(self, lp: LayerPlacement, st, samples: int) -> None:
+        """A crossbar layer's PE units, its window inputs and its copies' outputs."""
+        n_k = windows_per_copy(lp.layer.n_vectors, lp.copies)
+        ops = np.asarray(st.xbar_ad_ops, np.float64).reshape(-1) / samples
+        r2 = np.asarray(st.xbar_r2, np.float64).reshape(-1) / samples
+        if ops.size != lp.crossbars:
+            raise ValueError(f"layer {lp.name!r}: {ops.size} per-crossbar A/D counts for {lp.crossbars} crossbars")
+        keys, rows_of = _pe_level(self.acc, lp, self.arch, ops, r2, n_k)
+        self._window_inputs(lp, n_k, keys, rows_of)
+        self._copy_outputs(lp, n_k)
+
+    def _window_inputs(self, lp: LayerPlacement, n_k: np.ndarray, keys: np.ndarray, rows_of: np.ndarray) -> None:
+        """Each PE reads its windows' input rows from its own tile's eDRAM over that tile's bus."""
+        pe_tile = (lp.first_pe + keys[:, 0]) // lp.pes_per_tile
+        nbytes = n_k[keys[:, 1]] * rows_of * self.byte
+        for tile, b in zip(pe_tile.tolist(), nbytes.tolist(), strict=True):
+            self.acc.add(tile, None, lp.name, "edram", "read_byte", b)
+            self.acc.add(tile, None, lp.name, "tile_bus", "byte_hop", b)
+
+    def _copy_outputs(self, lp: LayerPlacement, n_k: np.ndarray) -> None:
+        """Each copy's outputs: over its last tile's bus into the tile output register, merged by
+        the tile S+A when the copy spans PEs, through a fused activation."""
+        last_tile, spans = _copy_tiles(lp)
+        self.copy_info[lp.name] = (n_k, last_tile)
+        m, byte, add = self.out_elems[lp.name], self.byte, self.acc.add
+        activation = getattr(self.wl.node(lp.name), "activation", None)
+        for c in range(lp.copies):
+            tile, n = int(last_tile[c]), int(n_k[c])
+            add(tile, None, lp.name, "tile_bus", "byte_hop", n * m * byte)
+            add(tile, None, lp.name, "tile_output_register", "write_byte", n * m * byte)
+            add(tile, None, lp.name, "tile_shift_add", "add", n * m * (int(spans[c]) - 1))
+            if activation:
+                add(tile, None, lp.name, "sigmoid", "op", n * m)
+
+    def _spread(self, layer: str, comp: str, action: str, total: float) -> None:
+        """Charge `total` (per inference) to a layer's copies in proportion to their windows."""
+        n_k, last_tile = self.copy_info[layer]
+        tot = int(n_k.sum())
+        for c in range(len(n_k)):
+            if n_k[c]:
+                self.acc.add(int(last_tile[c]), None, layer, comp, action, total * int(n_k[c]) / tot)
+
+    def graph_nodes(self) -> None:
+        """Non-crossbar nodes run on the NFU / tile adders of the layer whose output path holds them."""
+        for n in self.wl.nodes:
+            if n.op not in ("conv2d", "linear") and self.home[n.name] is not None:
+                self._graph_node(n)
+
+    def _graph_node(self, n) -> None:
+        wl, layer = self.wl, self.home[n.name]
+        elems = math.prod(wl.shapes[n.name])
+        if n.op == "relu" or getattr(n, "activation", None):
+            self._spread(layer, "sigmoid", "op", elems)
+        if n.op in ("maxpool", "avgpool"):
+            kh, kw = (n.kernel, n.kernel) if isinstance(n.kernel, int) else tuple(n.kernel)
+            self._spread(layer, "maxpool", "op", elems * kh * kw)
+        elif n.op == "global_avgpool":
+            self._spread(layer, "maxpool", "op", math.prod(wl.shapes[n.inputs[0]]))
+        elif n.op == "add":
+            self._spread(layer, "tile_shift_add", "add", elems * (len(n.inputs) - 1))
+
+    def _deliver(self, src_tile: int, src: str, b: float, dst: LayerPlacement) -> None:
+        """`b` bytes from `src_tile` into the eDRAM of every tile of layer `dst` (multicast)."""
+        hops = multicast_hops(src_tile, dst.tiles, self.arch.chip.tiles_per_router)
+        self.acc.add(src_tile, None, src, "router", "byte_hop", b * hops)
+        if src_tile in dst.tiles:
+            self.acc.add(src_tile, None, src, "tile_bus", "byte_hop", b)
+        for d in dst.tiles:
+            self.acc.add(d, None, dst.name, "edram", "write_byte", b)
+
+    def transfers(self) -> None:
+        """Producer -> consumer transfers (the timing model's edges), to every tile of the consumer;
+        a layer fed by the network input gets it over HyperTransport, via its first tile."""
+        memo: dict = {}
+        order = list(self.layers).index
+        for lp in self.mapping.layers:
+            x = self.wl.node(lp.name).inputs[0]
+            for src in sorted(_producers(self.wl, x, memo), key=order):
+                self._from_producer(src, lp)
+            if x == "input" or not _producers(self.wl, x, memo):
+                b = math.prod(self.wl.shapes["input"]) * self.byte
+                self.acc.add(None, None, lp.name, "hypertransport", "byte_hop", b)
+                self._deliver(lp.tiles[0], lp.name, b, lp)
+
+    def _from_producer(self, src: str, dst: LayerPlacement) -> None:
+        n_k, last_tile = self.copy_info[src]
+        for c in range(len(n_k)):
+            if n_k[c]:
+                self._deliver(int(last_tile[c]), src, int(n_k[c]) * self.out_elems[src] * self.byte, dst)
+
+    def network_output(self) -> None:
+        """The network output leaves over HyperTransport, charged to the layer that produces it."""
+        last = self.wl.nodes[-1].name
+        out_layer = self.home.get(last) or self.mapping.layers[-1].name
+        self.acc.add(None, None, out_layer, "hypertransport", "byte_hop", math.prod(self.wl.shapes[last]) * self.byte)
 
 
 def _leakage(acc: _Acc, mapping: NetworkMapping, arch: Arch, time_s: float) -> None:
-    """Unit-seconds of every unit on the (possibly grown) chip; a used PE's belong to its layer."""
-    units = unit_counts(arch)
+    """Unit-seconds of every registered unit on the (possibly grown) chip; a used PE's belong to its layer."""
+    units = {u.name: u.count(arch) for u in UNITS}
+    pe_units, tile_units = UNITS.at("pe"), UNITS.at("tile")
     pe_layer = mapping.pe_layers()
     for tile in range(mapping.tiles):
         for pe in range(mapping.pes_per_tile):
             layer = pe_layer.get((tile, pe))
-            for comp in PE_COMPONENTS:
-                acc.add(tile, pe, layer, comp, "leakage", units[comp] * time_s)
-        for comp in TILE_COMPONENTS:
-            acc.add(tile, None, None, comp, "leakage", units[comp] * time_s)
-    for comp in CHIP_COMPONENTS:
-        acc.add(None, None, None, comp, "leakage", units[comp] * time_s)
+            for u in pe_units:
+                acc.add(tile, pe, layer, u.name, "leakage", units[u.name] * time_s)
+        for u in tile_units:
+            acc.add(tile, None, None, u.name, "leakage", units[u.name] * time_s)
+    for u in UNITS.at("chip"):
+        acc.add(None, None, None, u.name, "leakage", units[u.name] * time_s)

@@ -1,7 +1,8 @@
 """Peak power and area from the component tables alone: every unit at its full rate (DESIGN 5).
 
-Instance counts and full-rate action rates come from the arch; energy per action, leakage and
-area per unit come from the table. Peak power of a unit = e_action x full-rate actions/s + leakage.
+Every registered unit (`components.units.UNITS`) gives its instance count and full-rate action
+rate as functions of the arch; energy per action, leakage and area per unit come from the table.
+Peak power of a unit = e_action x full-rate actions/s + leakage.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from isaacsim.components import REQUIRED_ACTIONS, ComponentTable, load_table
+from isaacsim.components import UNITS, ComponentTable, Unit, load_table
 from isaacsim.config.models import Arch
 from isaacsim.errors import ConfigError
 
@@ -32,88 +33,33 @@ class PeakRow:
         return asdict(self)
 
 
-def _reads_per_s(arch: Arch) -> float:
-    return 1e9 / arch.crossbar.read_latency_ns
-
-
-def _adc_ops_per_s(arch: Arch) -> float:
-    """A/D operations one ADC performs per second (sample rate x resolution, or the override)."""
-    return arch.clock.per_second(arch.adc_ops_per_cycle)
-
-
-def _adc_results_per_s(arch: Arch) -> float:
-    """Conversions (ADC results) per second of one PE's ADCs together."""
-    return arch.pe.adcs * _adc_ops_per_s(arch) / arch.adc.resolution
-
-
-def _units(arch: Arch) -> list[tuple[str, str, float, float]]:
-    """(level, component, count, full-rate actions/s per unit) for every unit the arch has."""
-    pe, tile, chip, xb = arch.pe, arch.tile, arch.chip, arch.crossbar
-    clk = float(arch.clock.hz)
-    reads = _reads_per_s(arch)
-    results = _adc_results_per_s(arch)
-    trq_regs = pe.adcs if arch.adc.mode == "trq" else 0
-    return [
-        ("pe", "adc", pe.adcs, _adc_ops_per_s(arch)),
-        ("pe", "dac", pe.crossbars * xb.rows, reads),
-        ("pe", "sh", pe.crossbars * xb.cols, reads),
-        ("pe", "crossbar", pe.crossbars, reads),
-        ("pe", "shift_add", pe.shift_add_units, results / pe.shift_add_units),
-        ("pe", "input_register", 1, pe.crossbars * xb.rows * xb.dac_bits / 8 * reads),
-        ("pe", "output_register", 1, results * arch.datapath.psum_bits / 8),
-        ("pe", "trq_config", trq_regs, 0.0),
-        ("tile", "edram", 1, tile.edram_width_bits / 8 * clk),
-        ("tile", "tile_bus", 1, tile.bus_width_bits / 8 * clk),
-        ("tile", "router", 1 / chip.tiles_per_router, chip.tiles_per_router * chip.noc_link_bits / 8 * clk),
-        ("tile", "tile_shift_add", tile.shift_add_units, clk),
-        ("tile", "sigmoid", tile.sigmoid_units, clk),
-        ("tile", "maxpool", tile.maxpool_units, clk),
-        ("tile", "tile_output_register", 1 if tile.output_register_bytes else 0, tile.bus_width_bits / 8 * clk),
-        ("chip", "hypertransport", chip.hypertransport_links, 0.0),
-    ]
-
-
-def size_factor(arch: Arch, name: str, capacity: float | None, width: float | None) -> float:
-    """Linear area/leakage scaling of storage and buses to the arch's size."""
-    sizes = {
-        "input_register": arch.pe.input_register_bytes,
-        "output_register": arch.pe.output_register_bytes,
-        "edram": arch.tile.edram_kb * 1024,
-        "tile_output_register": arch.tile.output_register_bytes,
-    }
-    f = 1.0
-    if capacity is not None and name in sizes:
-        f *= sizes[name] / capacity
-    if width is not None and name == "tile_bus":
-        f *= arch.tile.bus_width_bits / width
-    return f
-
-
 def peak_breakdown(arch: Arch, table: ComponentTable | None = None) -> list[PeakRow]:
     """Per-component rows for one PE, one tile (excluding its PEs) and the chip level (excluding tiles)."""
     table = table if table is not None else load_table(arch.components.table)
-    rows: list[PeakRow] = []
-    for level, name, count, rate in _units(arch):
-        if count == 0:
-            continue
-        entry = table.entry(name)
-        if entry is None:
-            if name == "trq_config":
-                continue  # a table without TRQ registers prices them at zero
-            raise ConfigError(
-                f"component table {table.name!r} has no entry components.{name}, "
-                f"which arch {arch.name!r} needs ({count:g} per {level})"
-            )
-        if entry.full_rate_per_s is not None:
-            rate = entry.full_rate_per_s
-        action = REQUIRED_ACTIONS[name]
-        e = entry.energy_j[action]
-        size = size_factor(arch, name, entry.capacity_bytes, entry.width_bits)
-        per_unit_w = e * rate + entry.leakage_w * size
-        rows.append(
-            PeakRow(level, name, count, action, rate, e, entry.area_mm2 * size * count, per_unit_w * count, entry.source)
+    rows = (_row(arch, table, unit) for unit in UNITS)
+    return [r for r in rows if r is not None]
+
+
+def _row(arch: Arch, table: ComponentTable, unit: Unit) -> PeakRow | None:
+    """One unit's row; None when the arch has none of it, or when the table leaves out a unit whose
+    peak does not need an entry (`Unit.peak_needs_entry`: TRQ config registers, priced at zero)."""
+    count = unit.count(arch)
+    if count == 0:
+        return None
+    entry = table.entry(unit.name)
+    if entry is None:
+        if not unit.peak_needs_entry:
+            return None
+        raise ConfigError(
+            f"component table {table.name!r} has no entry components.{unit.name}, "
+            f"which arch {arch.name!r} needs ({count:g} per {unit.level})"
         )
-    return rows
+    rate = entry.full_rate_per_s if entry.full_rate_per_s is not None else unit.rate(arch)
+    e = entry.energy_j[unit.action]
+    size = unit.size_factor(arch, entry.capacity_bytes, entry.width_bits)
+    per_unit_w = e * rate + entry.leakage_w * size
+    return PeakRow(unit.level, unit.name, count, unit.action, rate, e, entry.area_mm2 * size * count,
+                   per_unit_w * count, entry.source)
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from isaacsim.components import ComponentTable, load_table
+from isaacsim.components import UNITS, ComponentTable, load_table
 from isaacsim.config.models import Arch
-from isaacsim.energy.peak import size_factor
 from isaacsim.errors import ConfigError
 
 INFO_ACTIONS = frozenset({"convert"})
@@ -27,7 +26,7 @@ def _unit_price(table: ComponentTable, arch: Arch, component: str, action: str) 
     if entry is None or action in INFO_ACTIONS:
         return 0.0  # optional units (trq_config, hypertransport) a table leaves out cost nothing
     if action == "leakage":
-        return entry.leakage_w * size_factor(arch, component, entry.capacity_bytes, entry.width_bits)
+        return entry.leakage_w * UNITS[component].size_factor(arch, entry.capacity_bytes, entry.width_bits)
     if action not in entry.energy_j:
         have = ", ".join(sorted(entry.energy_j))
         raise ConfigError(f"component table {table.name!r}: components.{component}.energy_j has no action "
@@ -42,7 +41,8 @@ def price(events, arch: Arch, table: ComponentTable | str | os.PathLike | None =
     table = _table(arch, table)
     out = events.copy()
     prices = {key: _unit_price(table, arch, *key) for key in set(zip(out["component"], out["action"], strict=True))}
-    out["energy_j"] = [c * prices[(k, a)] for k, a, c in zip(out["component"], out["action"], out["count"], strict=True)]
+    keys = zip(out["component"], out["action"], out["count"], strict=True)
+    out["energy_j"] = [c * prices[(k, a)] for k, a, c in keys]
     out["power_w"] = out["energy_j"] / time_s if time_s else math.nan
     return out
 

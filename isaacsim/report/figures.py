@@ -15,9 +15,10 @@ to `isaacsim.energy` and the `report` command.
 - `save(fig, stem)`: writes `<stem>.png` (150 dpi) and `<stem>.svg` (text kept as text, no
   date, fixed ids: the same figure gives the same bytes), creating the folder.
 
-Conventions shared by the figures: each component has a fixed colour in every figure
-(`component_colors()`; the ADC is the one saturated red), stacks run in the fixed component
-order (ADC at the bottom, so its share reads off the axis), components under 1 % of a figure's
+Conventions shared by the figures: each component has a fixed colour in every figure, the
+colour and label its unit is registered with (`isaacsim.components.units`; `component_colors()`;
+the ADC is the one saturated red), stacks run in the units' hardware order (ADC at the bottom, so
+its share reads off the axis), components under 1 % of a figure's
 total are merged into "other", units are chosen per figure from the largest bar (W/mW/uW/nW,
 J/mJ/uJ/nJ/pJ), and zero-energy tiles and components are left out. The figures are drawn on
 `matplotlib.figure.Figure` objects with the Agg renderer, never through a GUI backend and
@@ -39,10 +40,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from isaacsim.components import UNITS
 from isaacsim.errors import IsaacsimError
 
 __all__ = [
-    "COMPONENTS",
     "FigureError",
     "chip_breakdown",
     "component_colors",
@@ -63,47 +64,14 @@ class FigureError(IsaacsimError, ValueError):
     """The input holds nothing to draw (no energy, no layers) or lacks a needed column."""
 
 
-COMPONENTS: tuple[str, ...] = (
-    "adc", "dac", "sh", "crossbar", "shift_add", "input_register", "output_register",
-    "trq_config", "edram", "tile_bus", "router", "tile_shift_add", "sigmoid", "maxpool",
-    "tile_output_register", "hypertransport",
-)
-"""The known components, in stacking order (bottom first)."""
-
 OTHER = "other"
 SHARED = "(shared)"
 """The bar that collects rows with no layer in `energy_per_layer`."""
 
-_COLORS: dict[str, str] = {
-    "adc": "#d62728",                  # the one saturated red: the ADC stands out
-    "dac": "#1f77b4",
-    "sh": "#aec7e8",
-    "crossbar": "#2ca02c",
-    "shift_add": "#ff7f0e",
-    "input_register": "#9467bd",
-    "output_register": "#c5b0d5",
-    "trq_config": "#f7b6d2",           # pale pink: ADC-side, but not competing with it
-    "edram": "#8c564b",
-    "tile_bus": "#c49c94",
-    "router": "#7f7f7f",
-    "tile_shift_add": "#ffbb78",
-    "sigmoid": "#bcbd22",
-    "maxpool": "#dbdb8d",
-    "tile_output_register": "#17becf",
-    "hypertransport": "#9edae5",
-    OTHER: "#d9d9d9",
-}
+_OTHER_COLOR = "#d9d9d9"
 _EXTRA_COLORS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#5254a3", "#8ca252",
                  "#bd9e39", "#ad494a", "#a55194")
-"""Colours for components outside `COMPONENTS`, picked by a hash of the name (stable)."""
-
-_LABELS: dict[str, str] = {
-    "adc": "ADC", "dac": "DAC", "sh": "S+H", "crossbar": "crossbar", "shift_add": "S+A",
-    "input_register": "input reg", "output_register": "output reg", "trq_config": "TRQ config",
-    "edram": "eDRAM", "tile_bus": "tile bus", "router": "router", "tile_shift_add": "tile S+A",
-    "sigmoid": "sigmoid", "maxpool": "max-pool", "tile_output_register": "tile output reg",
-    "hypertransport": "HyperTransport", OTHER: "other",
-}
+"""Colours for components that are not registered units, picked by a hash of the name (stable)."""
 
 _RUN_COLORS = ("#4c72b0", "#dd8452", "#55a868", "#8172b3", "#937860", "#da8bc3", "#8c8c8c",
                "#ccb974", "#64b5cd", "#c44e52")
@@ -137,26 +105,29 @@ _RC: dict[str, Any] = {
 # ----------------------------------------------------------------------------- helpers
 
 def component_colors() -> dict[str, str]:
-    """The fixed colour (hex) of every known component and of "other"; a fresh copy."""
-    return dict(_COLORS)
+    """The fixed colour (hex) of every registered unit (`components.units.UNITS`) and of "other";
+    a fresh dict."""
+    return {**{u.name: u.color for u in UNITS}, OTHER: _OTHER_COLOR}
 
 
 def _color(component: str) -> str:
-    if component in _COLORS:
-        return _COLORS[component]
+    if component in UNITS:
+        return UNITS[component].color
+    if component == OTHER:
+        return _OTHER_COLOR
     return _EXTRA_COLORS[zlib.crc32(component.encode()) % len(_EXTRA_COLORS)]
 
 
 def component_label(component: str) -> str:
     """The legend label of a component ("adc" -> "ADC"); unknown names are shown as given."""
-    return _LABELS.get(component, component)
+    return UNITS[component].label if component in UNITS else component
 
 
 def _order(components: Iterable[str]) -> list[str]:
-    """Known components in `COMPONENTS` order, then unknown ones by name, then "other"."""
+    """Registered units in hardware order, then unknown components by name, then "other"."""
     names = set(components)
-    known = [c for c in COMPONENTS if c in names]
-    extra = sorted(names - set(COMPONENTS) - {OTHER})
+    known = [c for c in UNITS.names if c in names]
+    extra = sorted(names - set(UNITS.names) - {OTHER})
     return known + extra + ([OTHER] if OTHER in names else [])
 
 
@@ -213,7 +184,8 @@ def _fmt_j(value_j: float) -> str:
 
 def group_minor(wide: pd.DataFrame, threshold: float = _MINOR) -> pd.DataFrame:
     """Merge the columns (components) of `wide` whose total is under `threshold` of the grand
-    total into one "other" column, last; drop all-zero columns; order the rest as `COMPONENTS`.
+    total into one "other" column, last; drop all-zero columns; order the rest as the registered
+    units (`components.units.UNITS`).
 
     A single minor component keeps its own name (an "other" of one hides it for nothing).
     """
@@ -492,15 +464,10 @@ def _resolution(ly: Mapping[str, Any]) -> float | None:
     return float(r) if r is not None else None
 
 
-@_styled
-def ops_per_conversion(runs: Mapping[str, Sequence[Mapping[str, Any]]], stem: str | Path,
-                       title: str | None = None) -> list[Path]:
-    """Grouped bars of A/D operations per conversion per layer, one bar per run (dict order),
-    with the uniform SAR's (the ADC resolution: one op per bit) as a dashed line. Layers are
-    in order of first appearance over the runs; a layer a run lacks, or whose value is None,
-    has no bar there."""
-    if not isinstance(runs, Mapping) or not runs:
-        raise FigureError("ops_per_conversion: nothing to draw: no runs given")
+def _conversions(runs: Mapping[str, Sequence[Mapping[str, Any]]]
+                 ) -> tuple[list[str], dict[tuple[str, str], float], dict[str, set[float]]]:
+    """(layers in order of first appearance, {(run, layer): ops per conversion}, {layer: ADC
+    resolutions}) of the runs' layer summaries."""
     layers: list[str] = []
     value: dict[tuple[str, str], float] = {}
     res: dict[str, set[float]] = {}
@@ -517,15 +484,14 @@ def ops_per_conversion(runs: Mapping[str, Sequence[Mapping[str, Any]]], stem: st
             r = _resolution(ly)
             if r is not None:
                 res.setdefault(name, set()).add(r)
-    if not value:
-        raise FigureError("ops_per_conversion: nothing to draw: no layer of any run has an "
-                          f"ops_per_conversion value ({len(runs)} runs, {len(layers)} layers)")
-    labels = list(runs)
+    return layers, value, res
+
+
+def _run_bars(ax: Any, labels: list[str], layers: list[str], value: Mapping[tuple[str, str], float],
+              group: float) -> None:
+    """One bar per run in each layer's group, with its value over it when there are few bars."""
     k, n = len(labels), len(layers)
-    group = 0.8
     bw = group / k
-    width = max(_FIGSIZE[0], min(14.0, 4.0 + 0.2 * n * k))
-    fig, ax = _figure((width, _FIGSIZE[1]))
     x = np.arange(n)
     annotate = n * k <= 40
     top = max(value.values())
@@ -540,22 +506,49 @@ def ops_per_conversion(runs: Mapping[str, Sequence[Mapping[str, Any]]], stem: st
                         f"{yi:.3g}" if np.isfinite(yi) else "n/a", ha="center", va="bottom",
                         fontsize=7 if k <= 3 else 6,
                         color="#333333" if np.isfinite(yi) else "#999999")
-    # the uniform SAR's ops/conversion: one line if every layer shares a resolution
+
+
+def _sar_reference(ax: Any, layers: list[str], res: Mapping[str, set[float]], group: float,
+                   top: float) -> float:
+    """The uniform SAR's ops per conversion (the ADC resolution): one line if every layer shares a
+    resolution, else a dash over each layer's group. Returns the new top of the data."""
     all_res = sorted(set().union(*res.values())) if res else []
-    ref_label = "uniform SAR\n(the ADC resolution)"
     if len(all_res) == 1:
         r = all_res[0]
         ax.axhline(r, color="#222222", linestyle="--", linewidth=1.1,
                    label=f"uniform SAR: {r:g}\n(the ADC resolution)")
-        top = max(top, r)
-    elif all_res:
-        first = True
-        for xi, name in zip(x, layers, strict=True):
-            for r in sorted(res.get(name, ())):
-                ax.hlines(r, xi - group / 2 - 0.05, xi + group / 2 + 0.05, colors="#222222",
-                          linestyles="--", linewidth=1.1, label=ref_label if first else None)
-                first = False
-        top = max(top, max(all_res))
+        return max(top, r)
+    first = True
+    for xi, name in enumerate(layers):
+        for r in sorted(res.get(name, ())):
+            ax.hlines(r, xi - group / 2 - 0.05, xi + group / 2 + 0.05, colors="#222222",
+                      linestyles="--", linewidth=1.1,
+                      label="uniform SAR\n(the ADC resolution)" if first else None)
+            first = False
+    return max(top, max(all_res)) if all_res else top
+
+
+@_styled
+def ops_per_conversion(runs: Mapping[str, Sequence[Mapping[str, Any]]], stem: str | Path,
+                       title: str | None = None) -> list[Path]:
+    """Grouped bars of A/D operations per conversion per layer, one bar per run (dict order),
+    with the uniform SAR's (the ADC resolution: one op per bit) as a dashed line. Layers are
+    in order of first appearance over the runs; a layer a run lacks, or whose value is None,
+    has no bar there."""
+    if not isinstance(runs, Mapping) or not runs:
+        raise FigureError("ops_per_conversion: nothing to draw: no runs given")
+    layers, value, res = _conversions(runs)
+    if not value:
+        raise FigureError("ops_per_conversion: nothing to draw: no layer of any run has an "
+                          f"ops_per_conversion value ({len(runs)} runs, {len(layers)} layers)")
+    labels = list(runs)
+    k, n = len(labels), len(layers)
+    group = 0.8
+    width = max(_FIGSIZE[0], min(14.0, 4.0 + 0.2 * n * k))
+    fig, ax = _figure((width, _FIGSIZE[1]))
+    _run_bars(ax, labels, layers, value, group)
+    top = _sar_reference(ax, layers, res, group, max(value.values()))
+    x = np.arange(n)
     ax.set_xticks(x)
     longest = max(len(s) for s in layers)
     rot = 0 if n <= 8 and longest <= 10 else (30 if n <= 30 else 60)

@@ -9,6 +9,12 @@ returns a frozen `Stages`: one `Stage` per pipeline stage or shared resource, ea
 - `resource` (the component-table unit it is priced as), `level` and the count per PE, per
   tile and per chip (`chip.tiles` as configured).
 
+Each stage is backed by a registered unit (`components.units.UNITS`): the unit's `StageSpec`
+gives the stage's name, resource, level, count, latency override key and items per action, so a
+registered unit with a stage appears here with no edit (an optional unit the table leaves out
+has none). The rules below that are not "latency from the override or the table"
+(crossbar_read, adc, config_load) are this module's.
+
 Latency, first that applies: the arch's own field (`crossbar.read_latency_ns`; the ADC's
 sample rate), an override `latency_ns.*`, the table entry's `latency_ns`, then a named default
 (`DEFAULTS`). Floats from YAML are read as their shortest decimal (`Fraction(repr(x))`), so
@@ -54,7 +60,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from isaacsim.components import ComponentTable, load_table
+from isaacsim.components import UNITS, ComponentTable, Unit, load_table
 from isaacsim.config.clock import Clock, exact
 from isaacsim.config.models import Arch
 
@@ -149,90 +155,93 @@ def _table_latency(table: ComponentTable, unit: str) -> Fraction | None:
     return exact(entry.latency_ns)
 
 
+ORDER = ("crossbar_read", "adc", "shift_add", "input_register", "output_register", "tile_bus", "edram",
+         "noc_link", "tile_shift_add", "sigmoid", "maxpool", "tile_output_register", "config_load", "hypertransport")
+"""The order stages are listed in; stages of other registered units follow, in registry order."""
+
+
 def build_stages(arch: Arch, table: ComponentTable | None = None) -> Stages:
     """The stage table of `arch` at `arch.clock_mhz` (module docstring has every formula)."""
     table = table if table is not None else load_table(arch.components.table)
-    clock = arch.clock
-    period = clock.period_ns
-    pes, tiles = arch.pe, arch.tile
-    ppt, n_tiles = Fraction(tiles.pes), Fraction(arch.chip.tiles)
-    ov = arch.latency_ns
-    stages: list[Stage] = []
-    notes: list[str] = []
+    b = _Builder(arch, table)
+    extra = tuple(u.stage.name for u in UNITS if u.stage is not None and u.stage.name not in ORDER)
+    for name in ORDER + extra:
+        unit = UNITS.backing(name)
+        if unit is not None:
+            b.build(unit)
+    a = arch.adc
+    return Stages(arch.name, arch.clock, tuple(b.stages.values()), a.resolution, a.early_termination,
+                  arch.datapath.input_bits, arch.datapath.psum_bits, tuple(b.notes))
 
-    def latency(unit: str, override: str | None) -> tuple[Fraction, str]:
+
+class _Builder:
+    """Stages of one arch and table: the registry gives each stage's unit, level and count; the
+    latency and rate follow the stage's rule (module docstring)."""
+
+    def __init__(self, arch: Arch, table: ComponentTable):
+        self.arch, self.table, self.clock = arch, table, arch.clock
+        self.stages: dict[str, Stage] = {}
+        self.notes: list[str] = []
+
+    def build(self, unit: Unit) -> None:
+        spec = unit.stage
+        special = {"crossbar_read": self._crossbar_read, "adc": self._adc, "config_load": self._config_load}
+        if spec.name in special:
+            special[spec.name](unit)
+        elif not (unit.optional and self.table.entry(unit.name) is None):
+            lat, src = self._latency(unit.name, spec.override)
+            self._add(unit, lat, src, Fraction(spec.items(self.arch)) / self.clock.occupancy(lat))
+
+    def _latency(self, unit: str, override: str | None) -> tuple[Fraction, str]:
+        ov, table = self.arch.latency_ns, self.table
         if override is not None and getattr(ov, override) is not None:
             return exact(getattr(ov, override)), f"latency_ns.{override}"
         t = _table_latency(table, unit)
         if t is not None:
             return t, f"table {table.name}: components.{unit}.latency_ns"
-        return period, "default (DEFAULTS['latency']): one clock period"
+        return self.clock.period_ns, "default (DEFAULTS['latency']): one clock period"
 
-    def add(name: str, resource: str, level: str, count: int | Fraction, lat: Fraction, src: str,
-            rate: Fraction, unit: str) -> None:
-        count = Fraction(count)
+    def _add(self, unit: Unit, lat: Fraction, src: str, rate: Fraction) -> None:
+        spec = unit.stage
+        count = Fraction(spec.count(self.arch) if spec.count is not None else unit.count(self.arch))
         if count == 0:
             return
-        if level == "pe":
+        ppt, n_tiles = Fraction(self.arch.tile.pes), Fraction(self.arch.chip.tiles)
+        if unit.level == "pe":
             per_pe, per_tile, per_chip = count, count * ppt, count * ppt * n_tiles
-        elif level == "tile":
+        elif unit.level == "tile":
             per_pe, per_tile, per_chip = None, count, count * n_tiles
         else:
             per_pe, per_tile, per_chip = None, None, count
-        stages.append(Stage(name, resource, level, per_pe, per_tile, per_chip, lat, clock.cycles(lat),
-                            lat > period, rate, unit, src))
+        self.stages[spec.name] = Stage(spec.name, unit.name, unit.level, per_pe, per_tile, per_chip, lat,
+                                       self.clock.cycles(lat), lat > self.clock.period_ns, rate, spec.item_unit, src)
 
-    def by_latency(name: str, resource: str, level: str, count: int | Fraction, override: str | None,
-                   items: Fraction | int, unit: str) -> Fraction:
-        lat, src = latency(resource, override)
-        add(name, resource, level, count, lat, src, Fraction(items) / clock.occupancy(lat), unit)
-        return lat
+    def _crossbar_read(self, unit: Unit) -> None:
+        """The arch's own read latency."""
+        read_ns = exact(self.arch.crossbar.read_latency_ns)
+        self._add(unit, read_ns, "crossbar.read_latency_ns", 1 / self.clock.occupancy(read_ns))
 
-    # ---- PE
-    xb = arch.crossbar
-    read_ns = exact(xb.read_latency_ns)
-    add("crossbar_read", "crossbar", "pe", pes.crossbars, read_ns, "crossbar.read_latency_ns",
-        1 / clock.occupancy(read_ns), "reads")
+    def _adc(self, unit: Unit) -> None:
+        """Given by its rate (the arch's); latency: one full-resolution conversion."""
+        arch, table, period = self.arch, self.table, self.clock.period_ns
+        a, adc_rate, adc_src = arch.adc, arch.adc_ops_per_cycle, arch.adc_rate_source
+        self._add(unit, a.resolution / adc_rate * period, f"{adc_src} (one {a.resolution}-bit conversion)", adc_rate)
+        t_op = _table_latency(table, unit.name)
+        if t_op is not None and t_op != period / adc_rate:
+            self.notes.append(
+                f"adc: table {table.name} gives {float(t_op):g} ns per A/D operation "
+                f"({float(period / t_op):g} ops per cycle); the arch's {float(adc_rate):g} ops per cycle "
+                f"({adc_src}) is used"
+            )
 
-    a = arch.adc
-    adc_rate, adc_src = arch.adc_ops_per_cycle, arch.adc_rate_source
-    adc_ns = a.resolution / adc_rate * period
-    add("adc", "adc", "pe", pes.adcs, adc_ns, f"{adc_src} (one {a.resolution}-bit conversion)", adc_rate, "A/D ops")
-    t_op = _table_latency(table, "adc")
-    if t_op is not None and t_op != period / adc_rate:
-        notes.append(
-            f"adc: table {table.name} gives {float(t_op):g} ns per A/D operation "
-            f"({float(period / t_op):g} ops per cycle); the arch's {float(adc_rate):g} ops per cycle "
-            f"({adc_src}) is used"
-        )
-
-    by_latency("shift_add", "shift_add", "pe", pes.shift_add_units, "shift_add", 1, "results")
-    by_latency("input_register", "input_register", "pe", 1, "register_access", pes.input_register_bytes, "bytes")
-    by_latency("output_register", "output_register", "pe", 1, "register_access", pes.output_register_bytes, "bytes")
-
-    # ---- tile
-    bus_ns = by_latency("tile_bus", "tile_bus", "tile", 1, "tile_bus", Fraction(tiles.bus_width_bits, 8), "bytes")
-    by_latency("edram", "edram", "tile", 1, "edram_access", Fraction(tiles.edram_width_bits, 8), "bytes")
-    by_latency("noc_link", "router", "tile", 1, "router_hop", Fraction(arch.chip.noc_link_bits, 8), "bytes")
-    by_latency("tile_shift_add", "tile_shift_add", "tile", tiles.shift_add_units, None, 1, "adds")
-    by_latency("sigmoid", "sigmoid", "tile", tiles.sigmoid_units, "nfu", 1, "ops")
-    by_latency("maxpool", "maxpool", "tile", tiles.maxpool_units, "nfu", 1, "ops")
-    if tiles.output_register_bytes:
-        by_latency("tile_output_register", "tile_output_register", "tile", 1, None,
-                   Fraction(tiles.bus_width_bits, 8), "bytes")
-
-    # ---- config registers: loaded once per layer
-    if ov.config_load is not None:
-        cfg_ns, cfg_src = exact(ov.config_load), "latency_ns.config_load"
-    elif _table_latency(table, "trq_config") is not None:
-        cfg_ns, cfg_src = _table_latency(table, "trq_config"), f"table {table.name}: components.trq_config.latency_ns"
-    else:
-        cfg_ns, cfg_src = bus_ns, "default (DEFAULTS['config_load']): one tile-bus transfer"
-    add("config_load", "trq_config", "pe", 1, cfg_ns, cfg_src, 1 / clock.occupancy(cfg_ns), "layer loads")
-
-    # ---- chip
-    if table.entry("hypertransport") is not None:
-        by_latency("hypertransport", "hypertransport", "chip", arch.chip.hypertransport_links, None, 1, "bytes")
-
-    return Stages(arch.name, clock, tuple(stages), a.resolution, a.early_termination,
-                  arch.datapath.input_bits, arch.datapath.psum_bits, tuple(notes))
+    def _config_load(self, unit: Unit) -> None:
+        """Loaded once per layer: the override, else the table's latency, else one tile-bus transfer."""
+        ov, table = self.arch.latency_ns, self.table
+        if ov.config_load is not None:
+            cfg_ns, cfg_src = exact(ov.config_load), "latency_ns.config_load"
+        elif _table_latency(table, unit.name) is not None:
+            cfg_ns, cfg_src = _table_latency(table, unit.name), f"table {table.name}: components.{unit.name}.latency_ns"
+        else:
+            cfg_ns = self._latency("tile_bus", "tile_bus")[0]
+            cfg_src = "default (DEFAULTS['config_load']): one tile-bus transfer"
+        self._add(unit, cfg_ns, cfg_src, 1 / self.clock.occupancy(cfg_ns))

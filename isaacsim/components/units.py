@@ -1,0 +1,280 @@
+"""The hardware units, registered in one place: one `Unit` record per unit of the chip.
+
+A unit's record says everything the rest of the simulator needs to know about it as a unit:
+where it sits (PE, tile or chip), its full-rate action (the one whose energy x full rate is its
+peak dynamic power), whether a component table may leave it out, how many the arch has and at
+what full rate they run (functions of the arch), which arch size its area and leakage scale
+with, the timing stage it backs, and how figures and `describe` show it. From the registry
+(`UNITS`, in hardware order) come the component-table schema (`components.schema`), peak power
+and area (`energy.peak`), the leakage rows and the check on counted units (`energy.events`),
+the timing stages' resources and counts (`timing.stages`) and the figures' colours and labels
+(`report.figures`). Adding a unit is one `UNITS.register(Unit(...))`; the timing model uses
+a new stage only where its own code asks for it by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from types import MappingProxyType
+from typing import Any
+
+from isaacsim.config.models import Arch
+
+LEVELS = ("pe", "tile", "chip")
+"""Where a unit sits; its count is per PE, per tile (outside its PEs) or per chip (outside its tiles)."""
+
+SIZE_KEYS = ("capacity_bytes", "width_bits")
+"""The table-entry keys a unit's area and leakage may scale with."""
+
+ArchFn = Callable[[Arch], Any]
+
+
+@dataclass(frozen=True)
+class Size:
+    """The arch size a unit's area and leakage scale with, linearly: the table entry's `key`
+    (`capacity_bytes` or `width_bits`) gives the size its numbers refer to, `of(arch)` the arch's."""
+
+    key: str
+    of: ArchFn
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """The timing stage a unit backs: one action occupies the unit for its latency (the table's,
+    or `latency_ns.<override>`) and moves `items(arch)` items (in `item_unit`). `count(arch)`:
+    units per level as the timing model sees them, when not the unit's own count."""
+
+    name: str
+    items: ArchFn
+    item_unit: str
+    override: str | None = None
+    count: ArchFn | None = None
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One hardware unit (module docstring)."""
+
+    name: str
+    level: str
+    action: str
+    """The full-rate action: its energy x `rate(arch)` is the unit's peak dynamic power."""
+    count: ArchFn
+    """Units per PE, per tile or per chip (by `level`); 0 when the arch has none."""
+    rate: ArchFn
+    """Full-rate actions per second of one unit (a table's `full_rate_per_s` takes precedence)."""
+    label: str
+    """Short name in figures ("S+A")."""
+    long_label: str
+    """Name in `describe` ("router (share)")."""
+    color: str
+    """Fixed colour (hex) in every figure."""
+    description: str
+    optional: bool = False
+    """A component table may leave the unit out (it then costs nothing in a run's energy)."""
+    peak_needs_entry: bool = True
+    """Peak power and area need the table's entry whenever the arch has the unit; False: an
+    optional unit the table leaves out is left out of the peak too."""
+    size: Size | None = None
+    stage: StageSpec | None = None
+
+    def size_factor(self, arch: Arch, capacity_bytes: float | None, width_bits: float | None) -> float:
+        """Linear area/leakage scaling of the table's numbers (given for `capacity_bytes` or
+        `width_bits`) to the arch's size; 1 for a unit that does not scale or an entry without a size."""
+        if self.size is None:
+            return 1.0
+        ref = capacity_bytes if self.size.key == "capacity_bytes" else width_bits
+        return 1.0 if ref is None else self.size.of(arch) / ref
+
+
+class Registry:
+    """The registered units in hardware order; look one up by name (`UNITS["adc"]`).
+
+    `register` / `unregister` tell the subscribers (the component-table schema), so every
+    consumer sees the same units."""
+
+    def __init__(self, units: tuple[Unit, ...]):
+        self._units: dict[str, Unit] = {}
+        self._actions: dict[str, str] = {}
+        self._listeners: list[Callable[[], None]] = []
+        self.version = 0
+        """Bumped by every change (the table loader's cache key)."""
+        for u in units:
+            self._add(u)
+
+    def _add(self, unit: Unit) -> None:
+        problem = self._problem(unit)
+        if problem:
+            raise ValueError(f"hardware unit {unit.name!r}: {problem}")
+        self._units[unit.name] = unit
+        self._actions[unit.name] = unit.action
+
+    def _problem(self, unit: Unit) -> str:
+        if unit.name in self._units:
+            return "already registered"
+        if unit.level not in LEVELS:
+            return f"level must be one of {', '.join(LEVELS)}, got {unit.level!r}"
+        if unit.size is not None and unit.size.key not in SIZE_KEYS:
+            return f"size key must be one of {', '.join(SIZE_KEYS)}, got {unit.size.key!r}"
+        other = self.backing(unit.stage.name) if unit.stage is not None else None
+        return f"stage {unit.stage.name!r} is already backed by {other.name!r}" if other else ""
+
+    def register(self, unit: Unit) -> Unit:
+        """Add `unit` after the registered ones; returns it."""
+        self._add(unit)
+        self._changed()
+        return unit
+
+    def unregister(self, name: str) -> None:
+        """Remove the unit called `name`."""
+        del self._units[self[name].name], self._actions[name]
+        self._changed()
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` after every change."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        self.version += 1
+        for fn in self._listeners:
+            fn()
+
+    def __getitem__(self, name: str) -> Unit:
+        try:
+            return self._units[name]
+        except KeyError:
+            raise KeyError(f"unknown hardware unit {name!r}; units: {', '.join(self._units)}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._units
+
+    def __iter__(self) -> Iterator[Unit]:
+        return iter(tuple(self._units.values()))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._units)
+
+    @property
+    def actions(self) -> Mapping[str, str]:
+        """{unit: full-rate action}, live (a read-only view)."""
+        return MappingProxyType(self._actions)
+
+    def at(self, level: str) -> tuple[Unit, ...]:
+        """The units of one level, in order."""
+        return tuple(u for u in self._units.values() if u.level == level)
+
+    def backing(self, stage: str) -> Unit | None:
+        """The unit whose timing stage is called `stage`, if any."""
+        return next((u for u in self._units.values() if u.stage is not None and u.stage.name == stage), None)
+
+
+# ---------------------------------------------------------------------------- full rates
+
+def _reads_per_s(arch: Arch) -> float:
+    return 1e9 / arch.crossbar.read_latency_ns
+
+
+def _adc_ops_per_s(arch: Arch) -> float:
+    """A/D operations one ADC performs per second (sample rate x resolution, or the override)."""
+    return arch.clock.per_second(arch.adc_ops_per_cycle)
+
+
+def _adc_results_per_s(arch: Arch) -> float:
+    """Conversions (ADC results) per second of one PE's ADCs together."""
+    return arch.pe.adcs * _adc_ops_per_s(arch) / arch.adc.resolution
+
+
+def _clock(arch: Arch) -> float:
+    return float(arch.clock.hz)
+
+
+def _trq_config_registers(arch: Arch) -> int:
+    """TRQ config registers per PE: one per ADC when the ADCs are TRQ, else none.
+
+    ADC-KIND HOOK (one of two; the other is `energy.events._config_registers`): the only place
+    the peak model asks which kind the ADC is; swap in the ADC kind's config registers per ADC."""
+    return arch.pe.adcs if arch.adc.mode == "trq" else 0
+
+
+def _bus_bytes(arch: Arch) -> Fraction:
+    return Fraction(arch.tile.bus_width_bits, 8)
+
+
+def _one(_arch: Arch) -> int:
+    return 1
+
+
+# Colours: the ADC is the one saturated red, so it stands out in every figure; the TRQ config
+# register is pale pink, ADC-side but not competing with it.
+_PE = (
+    Unit("adc", "pe", "op", lambda a: a.pe.adcs, _adc_ops_per_s, "ADC", "ADC", "#d62728",
+         "SAR ADC; op = one A/D operation (one bit decision, Eq. 6 of the TRQ paper: E = e_op x ops)",
+         stage=StageSpec("adc", _one, "A/D ops")),
+    Unit("dac", "pe", "drive", lambda a: a.pe.crossbars * a.crossbar.rows, _reads_per_s, "DAC", "DAC", "#1f77b4",
+         "row DAC; drive = one row driven for one crossbar read"),
+    Unit("sh", "pe", "sample", lambda a: a.pe.crossbars * a.crossbar.cols, _reads_per_s, "S+H", "S+H", "#aec7e8",
+         "sample-and-hold; sample = one column sampled per crossbar read"),
+    Unit("crossbar", "pe", "read", lambda a: a.pe.crossbars, _reads_per_s, "crossbar", "crossbar", "#2ca02c",
+         "ReRAM crossbar; read = one whole-array read (all rows driven, all columns sensed)",
+         stage=StageSpec("crossbar_read", _one, "reads")),
+    Unit("shift_add", "pe", "add", lambda a: a.pe.shift_add_units,
+         lambda a: _adc_results_per_s(a) / a.pe.shift_add_units, "S+A", "S+A", "#ff7f0e",
+         "PE shift-and-add; add = one ADC result shifted and added into a partial sum",
+         stage=StageSpec("shift_add", _one, "results", "shift_add")),
+    Unit("input_register", "pe", "read_byte", _one,
+         lambda a: a.pe.crossbars * a.crossbar.rows * a.crossbar.dac_bits / 8 * _reads_per_s(a),
+         "input reg", "input register", "#9467bd", "PE input register; read_byte = one byte to the DACs",
+         size=Size("capacity_bytes", lambda a: a.pe.input_register_bytes),
+         stage=StageSpec("input_register", lambda a: a.pe.input_register_bytes, "bytes", "register_access")),
+    Unit("output_register", "pe", "write_byte", _one, lambda a: _adc_results_per_s(a) * a.datapath.psum_bits / 8,
+         "output reg", "output register", "#c5b0d5", "PE output register; write_byte = one partial-sum byte",
+         size=Size("capacity_bytes", lambda a: a.pe.output_register_bytes),
+         stage=StageSpec("output_register", lambda a: a.pe.output_register_bytes, "bytes", "register_access")),
+    Unit("trq_config", "pe", "write", _trq_config_registers, lambda a: 0.0, "TRQ config", "TRQ config register",
+         "#f7b6d2", "TRQ config register of one ADC; write = loading it (once per layer)", optional=True,
+         peak_needs_entry=False,
+         stage=StageSpec("config_load", _one, "layer loads", count=_one)),
+)
+
+_TILE = (
+    Unit("edram", "tile", "read_byte", _one, lambda a: a.tile.edram_width_bits / 8 * _clock(a),
+         "eDRAM", "eDRAM buffer", "#8c564b", "tile eDRAM buffer; read_byte = one byte read",
+         size=Size("capacity_bytes", lambda a: a.tile.edram_kb * 1024),
+         stage=StageSpec("edram", lambda a: Fraction(a.tile.edram_width_bits, 8), "bytes", "edram_access")),
+    Unit("tile_bus", "tile", "byte_hop", _one, lambda a: a.tile.bus_width_bits / 8 * _clock(a),
+         "tile bus", "tile bus", "#c49c94", "bus between a tile's eDRAM and PEs; byte_hop = one byte moved",
+         size=Size("width_bits", lambda a: a.tile.bus_width_bits),
+         stage=StageSpec("tile_bus", _bus_bytes, "bytes", "tile_bus")),
+    Unit("router", "tile", "byte_hop", lambda a: 1 / a.chip.tiles_per_router,
+         lambda a: a.chip.tiles_per_router * a.chip.noc_link_bits / 8 * _clock(a),
+         "router", "router (share)", "#7f7f7f",
+         "on-chip router shared by `chip.tiles_per_router` tiles; byte_hop = one byte over one hop",
+         stage=StageSpec("noc_link", lambda a: Fraction(a.chip.noc_link_bits, 8), "bytes", "router_hop", _one)),
+    Unit("tile_shift_add", "tile", "add", lambda a: a.tile.shift_add_units, _clock, "tile S+A", "tile S+A",
+         "#ffbb78", "tile shift-and-add merging PE outputs; add = one addition",
+         stage=StageSpec("tile_shift_add", _one, "adds")),
+    Unit("sigmoid", "tile", "op", lambda a: a.tile.sigmoid_units, _clock, "sigmoid", "sigmoid (NFU)", "#bcbd22",
+         "NFU activation unit; op = one element", stage=StageSpec("sigmoid", _one, "ops", "nfu")),
+    Unit("maxpool", "tile", "op", lambda a: a.tile.maxpool_units, _clock, "max-pool", "max-pool (NFU)", "#dbdb8d",
+         "NFU pooling unit; op = one comparison or addition", stage=StageSpec("maxpool", _one, "ops", "nfu")),
+    Unit("tile_output_register", "tile", "write_byte", lambda a: 1 if a.tile.output_register_bytes else 0,
+         lambda a: a.tile.bus_width_bits / 8 * _clock(a), "tile output reg", "tile output register", "#17becf",
+         "tile output register; write_byte = one byte from the tile bus",
+         size=Size("capacity_bytes", lambda a: a.tile.output_register_bytes),
+         stage=StageSpec("tile_output_register", _bus_bytes, "bytes")),
+)
+
+_CHIP = (
+    Unit("hypertransport", "chip", "byte_hop", lambda a: a.chip.hypertransport_links, lambda a: 0.0,
+         "HyperTransport", "HyperTransport link", "#9edae5", "off-chip link; byte_hop = one byte across the chip edge",
+         optional=True, stage=StageSpec("hypertransport", _one, "bytes")),
+)
+
+UNITS = Registry(_PE + _TILE + _CHIP)
+"""Every hardware unit, in hardware order (PE, tile, chip): the order of tables and figures."""
+
+REQUIRED_ACTIONS: Mapping[str, str] = UNITS.actions
+"""Each unit's full-rate action (live view of `UNITS`)."""
