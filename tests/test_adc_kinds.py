@@ -148,20 +148,7 @@ def test_shipped_kinds_answer_the_interface():
 # ---------------------------------------------------------------- no branch on the mode outside adc/
 MODES = {"ideal", "uniform", "trq"}
 
-ALLOWED = {
-    # Sites in modules other branches own; each has a replacement through the kind interface
-    # (`ADCRegisters.kind` / `ADCConfig.kind`), to apply when they merge; then drop the entry.
-    ("isaacsim/calibrate/loop.py", "print_result"): 2,
-    ("isaacsim/calibrate/search.py", "metrics"): 2,
-    ("isaacsim/config/models.py", "Arch._warn_lossy"): 1,
-    ("isaacsim/energy/events.py", "_pe_level"): 1,
-    ("isaacsim/energy/events.py", "unit_counts"): 1,
-    ("isaacsim/energy/peak.py", "_units"): 1,
-    ("isaacsim/functional/result.py", "LayerStats.r1_share"): 1,
-    ("isaacsim/report/energy.py", "_adc_label"): 1,
-    ("isaacsim/report/run.py", "_adc_text"): 2,
-    ("isaacsim/report/run.py", "print_text"): 1,
-}
+ALLOWED: dict = {}
 
 
 def _is_mode_name(node: ast.AST) -> bool:

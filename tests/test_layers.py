@@ -25,8 +25,6 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "files", "progress", "nodes"),  # 0: base modules (top-level .py files)
     ("kernels",),  # 1

@@ -110,12 +110,9 @@ def ideal_metrics(hist, resolution: int):
 def metrics(hist, regs: ADCRegisters | ADCConfig | Mapping[str, Any]) -> tuple[float, float]:
     """(expected A/D operations per conversion, quantization MSE) of one register set."""
     g = ADCRegisters.of(regs)
-    if g.mode == "ideal":
-        ops, mse = ideal_metrics(hist, g.resolution)
-    elif g.mode == "uniform":
-        ops, mse = uniform_metrics(hist, g.resolution, g.bits, g.delta)
-    else:
-        ops, mse = trq_metrics(hist, g.resolution, g.n_r1, g.n_r2, g.m, g.delta_r1, g.bias)
+    x, w, n = _support(hist)
+    _, _, units, ops = g.closed_form(x)
+    ops, mse = _finish(ops, units * g.step, x, w, n)
     return float(ops), float(mse)
 
 

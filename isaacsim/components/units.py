@@ -192,11 +192,8 @@ def _clock(arch: Arch) -> float:
 
 
 def _trq_config_registers(arch: Arch) -> int:
-    """TRQ config registers per PE: one per ADC when the ADCs are TRQ, else none.
-
-    ADC-KIND HOOK (one of two; the other is `energy.events._config_registers`): the only place
-    the peak model asks which kind the ADC is; swap in the ADC kind's config registers per ADC."""
-    return arch.pe.adcs if arch.adc.mode == "trq" else 0
+    """Config registers per PE: the ADC kind's registers per ADC (TRQ: one) times the ADCs."""
+    return arch.pe.adcs * arch.adc.kind.config_registers_per_adc
 
 
 def _bus_bytes(arch: Arch) -> Fraction:

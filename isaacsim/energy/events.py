@@ -121,13 +121,9 @@ def _pe_level(acc: _Acc, lp: LayerPlacement, arch: Arch, xbar_ops: np.ndarray, x
 
 
 def _config_registers(lp: LayerPlacement, arch: Arch) -> int:
-    """Config registers a PE of the layer loads per inference: one per ADC when the layer's ADC
-    is TRQ, else none.
-
-    ADC-KIND HOOK (one of two; the other is `components.units._trq_config_registers`): the only
-    place the event count asks which kind a layer's ADC is; swap in the ADC kind's config
-    registers per ADC."""
-    return arch.pe.adcs if lp.adc.mode == "trq" else 0
+    """Config registers a PE of the layer loads per inference: the layer's ADC kind's registers
+    per ADC (TRQ: one) times the ADCs."""
+    return arch.pe.adcs * lp.adc.kind.config_registers_per_adc
 
 
 def _copy_tiles(lp: LayerPlacement) -> tuple[np.ndarray, np.ndarray]:

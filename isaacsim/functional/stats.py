@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from isaacsim.adc.kinds import kind
 from isaacsim.mapping.placement import LayerPlacement
 
 
@@ -135,8 +136,8 @@ class LayerStats:
 
     @property
     def r1_share(self) -> float | None:
-        """Fraction of conversions in TRQ's range R1 (None for other modes or no conversions)."""
-        return ratio(self.r1_conversions, self.conversions) if self.adc["mode"] == "trq" else None
+        """Fraction of conversions in range R1 of a two-range ADC such as TRQ (None for other kinds)."""
+        return ratio(self.r1_conversions, self.conversions) if kind(self.adc["mode"]).has_ranges else None
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -5,6 +5,19 @@ from __future__ import annotations
 
 from isaacsim.calibrate.loop import CalibrationResult
 
+_SHOWN_AS = {"bits": "n_r2", "delta": "delta_r1"}
+"""Uniform registers shown in the TRQ register columns of the table (its caption says so)."""
+
+
+def _register_cells(regs) -> list[str]:
+    """One layer's n_r1, n_r2, m, delta_r1, bias cells; "-" where its ADC has no such register."""
+    cells = dict.fromkeys(("n_r1", "n_r2", "m", "delta_r1", "bias"), "-")
+    for key, v in regs.items():
+        col = _SHOWN_AS.get(key, key)
+        if col in cells:
+            cells[col] = f"{v:.4g}" if col == "delta_r1" else str(v)
+    return list(cells.values())
+
 
 def print_result(result: CalibrationResult, out: str | None = None) -> None:
     """The per-layer register table and the totals, on stdout."""
@@ -19,15 +32,11 @@ def print_result(result: CalibrationResult, out: str | None = None) -> None:
         con.print(f"note: {note}")
     tab = Table(box=box.SIMPLE_HEAD, pad_edge=False,
                 caption="uniform layers: n_r2 = bits K, delta_r1 = step D" if any(
-                    ly["mode"] == "uniform" for ly in result.layers) else None)
+                    _SHOWN_AS.keys() & ly["registers"].keys() for ly in result.layers) else None)
     for col in ("layer", "mode", "n_r1", "n_r2", "m", "delta_r1", "bias", "exp. ops/conv", "mse", "case"):
         tab.add_column(col, justify="left" if col in ("layer", "mode", "case") else "right")
     for ly in result.layers:
-        g = ly["registers"]
-        if ly["mode"] == "trq":
-            cells = [str(g["n_r1"]), str(g["n_r2"]), str(g["m"]), f"{g['delta_r1']:.4g}", str(g["bias"])]
-        else:
-            cells = ["-", str(g["bits"]), "-", f"{g['delta']:.4g}", "-"]
+        cells = _register_cells(ly["registers"])
         tab.add_row(ly["name"], ly["mode"], *cells, f"{ly['expected_ops']:.3f}", f"{ly['mse']:.4g}", ly["case"])
     con.print(tab)
     n = "-" if result.n_r2 is None else str(result.n_r2)

@@ -3,18 +3,14 @@ and its rich text form (`print_describe`; `isaacsim describe` prints it)."""
 
 from __future__ import annotations
 
-from isaacsim.components import load_table, table_path
+from isaacsim.components import UNITS, load_table, table_path
 from isaacsim.config.models import Arch
 from isaacsim.energy.peak import PeakRow, peak_summary
 
-_LABELS = {
-    "adc": "ADC", "dac": "DAC", "sh": "S+H", "crossbar": "crossbar", "shift_add": "S+A",
-    "input_register": "input register", "output_register": "output register",
-    "trq_config": "TRQ config register", "edram": "eDRAM buffer", "tile_bus": "tile bus",
-    "router": "router (share)", "tile_shift_add": "tile S+A", "sigmoid": "sigmoid (NFU)",
-    "maxpool": "max-pool (NFU)", "tile_output_register": "tile output register",
-    "hypertransport": "HyperTransport link",
-}
+
+def _label(component: str) -> str:
+    """The unit's name as `describe` prints it (the registry's long label)."""
+    return UNITS[component].long_label if component in UNITS else component
 
 
 def _row(r: PeakRow) -> dict:
@@ -98,7 +94,7 @@ def print_describe(d: dict) -> None:
         for name, a, p in extra:
             tab.add_row(name, "", f"{a:.5g}", f"{p * 1e3:.5g}", f"{p / tot:.1%}")
         for c in part["components"]:
-            tab.add_row(_LABELS.get(c["component"], c["component"]), f"{c['count']:g}",
+            tab.add_row(_label(c["component"]), f"{c['count']:g}",
                         f"{c['area_mm2']:.5g}", f"{c['peak_power_w'] * 1e3:.5g}", f"{c['peak_power_w'] / tot:.1%}")
         tab.add_row("[bold]total[/bold]", "", f"[bold]{part['area_mm2']:.5g}[/bold]",
                     f"[bold]{part['peak_power_w'] * 1e3:.5g}[/bold]", "100.0%")

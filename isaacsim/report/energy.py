@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from isaacsim.adc.registers import ADCRegisters
 from isaacsim.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -132,5 +133,4 @@ def _adc_label(s: dict) -> str:
     modes = {(ly["adc"]["mode"], ly["adc"].get("bits"), ly["adc"]["resolution"]) for ly in s["layers"]}
     if len(modes) > 1:
         return "per-layer ADC"
-    mode, bits, res = next(iter(modes))
-    return {"uniform": f"uniform {bits}b", "trq": f"TRQ ({res}b SAR)", "ideal": f"ideal {res}b"}[mode]
+    return ADCRegisters.from_dict(s["layers"][0]["adc"]).label()

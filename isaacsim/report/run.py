@@ -3,17 +3,13 @@
 
 from __future__ import annotations
 
+from isaacsim.adc.kinds import kind
+from isaacsim.adc.registers import ADCRegisters
 from isaacsim.pipeline import Result
 
 
 def _adc_text(adc: dict) -> str:
-    if adc["mode"] == "ideal":
-        return f"ideal {adc['resolution']}b"
-    if adc["mode"] == "uniform":
-        return f"uniform {adc['bits']}b step {adc['delta']:g}"
-    bias = f" b={adc['bias']}" if adc["bias"] else ""
-    d1 = f" D1={adc['delta_r1']:g}" if adc["delta_r1"] != 1 else ""
-    return f"trq n_r1={adc['n_r1']} n_r2={adc['n_r2']} m={adc['m']}{d1}{bias}"
+    return ADCRegisters.from_dict(adc).describe()
 
 
 def _pct(v: float | None) -> str:
@@ -64,7 +60,7 @@ def print_text(res: Result) -> None:
         tab.add_row(ly["name"], *adc, f"{ly['conversions']:,}", f"{ly['ad_ops']:,}",
                     _num(ly["ops_per_conversion"]), _pct(ly["r1_share"]), f"{ly['overflows']:,}")
     a = s["adc"]
-    trq = any(ly["adc"]["mode"] == "trq" for ly in s["layers"])
+    trq = any(kind(ly["adc"]["mode"]).has_ranges for ly in s["layers"])
     r1 = a["r1_conversions"] / a["conversions"] if trq and a["conversions"] else None
     tab.add_section()
     tab.add_row("total", *([""] if per_layer_adc else []), f"{a['conversions']:,}", f"{a['ad_ops']:,}",
