@@ -11,7 +11,7 @@ process on a subset of ResNet-18's layers with the exact operands the network fe
 (captured through the reference executor's pluggable matmul). Both must give identical outputs;
 the ratio is printed per layer and over the subset.
 
-Targets (issue 4): one inference in <= 10 s on the 2-core CI machine, peak RSS <= 2 GB.
+Targets: one inference in <= 10 s on the 2-core CI machine, peak RSS <= 2 GB.
 
 Run: python benchmarks/bench_network.py [--arch trq] [--layers 3] [--repeat 1]
 """

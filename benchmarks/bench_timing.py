@@ -21,7 +21,7 @@ A/D-operation trace; its time is printed for the record but is not the timing mo
    layer (layer2.0.conv1 unless --baseline-layer). Same cycles and window ends are asserted.
 
 Numba compilation is excluded by a warm-up on LeNet-5 (its cold time is printed).
-Target (issue 5, item 7): ResNet-18 timing in at most 5 s here: the network pipeline's wall
+Target: ResNet-18 timing in at most 5 s here: the network pipeline's wall
 (without a Timeline).
 
 Run: python benchmarks/bench_timing.py [--arch trq] [--fine-layer conv2] [--baseline-layer layer2.0.conv1]

@@ -39,7 +39,7 @@ def test_closed_form_matches_sar_trace(regs, xs):
 @settings(max_examples=100, deadline=None)
 @given(regs=registers())
 def test_every_sample_follows_the_design_formulas(regs):
-    """DESIGN sec. 3 written out with exact fractions, over every sample 0..2^R-1 (and beyond)."""
+    """docs/datapath.md's ADC formulas written out with exact fractions, over every sample 0..2^R-1 (and beyond)."""
     from fractions import Fraction as F
 
     def q(x, d, n):

@@ -1,4 +1,4 @@
-"""End-to-end TRQ calibration loop (isaacsim.calibrate.loop, `isaacsim calibrate`; DESIGN 6)."""
+"""End-to-end TRQ calibration loop (isaacsim.calibrate.loop, `isaacsim calibrate`; docs/calibrate.md)."""
 
 from __future__ import annotations
 

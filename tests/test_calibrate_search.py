@@ -260,7 +260,7 @@ def _normal_sets(ymax, grid, r, k2, m_values):
 
 
 def _candidate_sets(ymax, grid, r, k2, case, m_values):
-    """Every register set DESIGN 6 lists for the case, in search order."""
+    """Every register set search_layer documents for the case, in search order."""
     if case == "ideal":
         return [dict(n_r1=n1, n_r2=k2, m=r - k2, delta_r1=1.0, bias=0) for n1 in range(r + 1)]
     if case == "normal":
@@ -274,7 +274,7 @@ def _candidate_sets(ymax, grid, r, k2, case, m_values):
 
 
 def brute_force(hist, r, k2, case, c, m_values, alpha=0.1, beta=1.2):
-    """Plain loops over DESIGN 6's candidates as search_layer documents them."""
+    """Plain loops over the candidates as search_layer documents them."""
     ymax, grid = _grid(hist, r, k2, c, alpha, beta)
     best = None
     for s in _candidate_sets(ymax, grid, r, k2, case, m_values):

@@ -29,7 +29,7 @@ def reference_counts(x, w, arch, regs, vector_copy, copies):
     reference); each sample's ops and R2 flag come from `sar_table`, and are added to the
     crossbar that holds the column: physical column c = j * n_slices + s of polarity q lies in
     column partition c // crossbar.cols, crossbar (col_part * row_parts + row_part) * polarities + q.
-    Written from DESIGN sec. 3 and docs/mapping.md, not from the kernel."""
+    Written from docs/datapath.md and docs/mapping.md, not from the kernel."""
     c, d = arch.crossbar, arch.datapath
     ki, kw, rc, rda = d.input_bits, d.weight_bits, c.cell_bits, c.dac_bits
     if d.weight_encoding == "differential":

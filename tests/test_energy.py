@@ -1,8 +1,8 @@
-"""Energy model (issue 6): event counts, pricing, leakage, re-pricing, summaries and the report.
+"""Energy model: event counts, pricing, leakage, re-pricing, summaries and the report.
 
 Golden numbers: ISAAC's published per-component powers (Shafiee et al., ISCA 2016, Table 6
 "ISAAC tile at 1.2 GHz" rows per IMA and per tile) for the full-activity check, and hand counts
-from the crossbar geometry (paper 000 Eq. 3) for one linear layer.
+from the crossbar geometry (the TRQ paper's Eq. 3) for one linear layer.
 """
 
 from __future__ import annotations

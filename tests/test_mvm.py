@@ -38,7 +38,7 @@ def test_lossless_adc_gives_exact_product(rc, rda, encoding, signed):
         assert y.dtype == np.int64
         np.testing.assert_array_equal(y, x @ w)
         geo = MatrixGeometry.of(k, m, arch)
-        assert stats["conversions"] == geo.conversions(n)  # paper 000 Eq. 3
+        assert stats["conversions"] == geo.conversions(n)  # the TRQ paper's Eq. 3
         assert stats["overflows"] == 0
         assert stats["ad_ops"] == stats["conversions"] * arch.adc.resolution
 

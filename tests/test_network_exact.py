@@ -1,6 +1,6 @@
 """The simulated executor with a lossless (ideal) ADC equals the integer reference executor bit for
-bit on every zoo workload and every workload shipped in workloads/ (issue 4's golden identity,
-DESIGN 3: "with a lossless ADC the layer's integer output equals the integer matrix product").
+bit on every zoo workload and every workload shipped in workloads/ (the golden identity: "with a
+lossless ADC the layer's integer output equals the integer matrix product").
 
 Two independent references: the simulator's own ideal pass (`Result.reference_outputs`), and
 for the smaller networks a separate call of `isaacsim.workload.execute` with its default int64

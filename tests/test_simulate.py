@@ -1,5 +1,5 @@
 """isaacsim.simulate: bit-exact against the reference executor with a lossless ADC, exact
-statistics (paper 000 Eq. 3, independently computed), per-layer registers, input-format checks,
+statistics (the TRQ paper's Eq. 3, independently computed), per-layer registers, input-format checks,
 sample selection, batching, and results that survive a failure part-way."""
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def test_lossy_adc_differs_but_is_counted(net):
 
 
 def eq3(wl, arch, n_samples: int) -> dict[str, int]:
-    """Paper 000 Eq. 3 per layer from first principles: groups x vectors x row partitions x
+    """The TRQ paper's Eq. 3 per layer from first principles: groups x vectors x row partitions x
     mapped columns x input cycles, with 1-bit cells/DACs and differential 8-bit weights."""
     rows, cols = arch.crossbar.rows, arch.crossbar.cols
     assert arch.crossbar.cell_bits == 1 and arch.crossbar.dac_bits == 1

@@ -1,4 +1,4 @@
-"""Stage latencies and rates at the clock (DESIGN 4): presets, overrides, defaults, counts."""
+"""Stage latencies and rates at the clock (docs/timing.md): presets, overrides, defaults, counts."""
 
 import warnings
 from fractions import Fraction

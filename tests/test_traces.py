@@ -19,7 +19,7 @@ from tests.support.runs import BASE
 def reference_trace(x, w, arch, regs):
     """trace[n, c, t, lane] built crossbar by crossbar and column by column: every sample as the
     plain integer sum over the crossbar's rows of input chunk x cell level, converted with
-    isaacsim.adc.convert. Written from DESIGN sec. 3 and the mapping docs, not from the kernel."""
+    isaacsim.adc.convert. Written from the datapath and mapping docs, not from the kernel."""
     c, d = arch.crossbar, arch.datapath
     rows, cols, rc, rda, ki, kw = c.rows, c.cols, c.cell_bits, c.dac_bits, d.input_bits, d.weight_bits
     if d.weight_encoding == "differential":

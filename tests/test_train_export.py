@@ -1,6 +1,6 @@
 """Export of trained GraphNets: the simulator (ideal ADC) equals the frozen torch model exactly.
 
-Issue 7 item 4: on the exported workload, the simulator's ideal-ADC predictions equal the torch
+On the exported workload, the simulator's ideal-ADC predictions equal the torch
 fake-quantized model's on the same inputs. Here the torch side is the frozen model's own
 forward (:func:`isaacsim.train.export.exact_forward`: float64 convolutions on integer values,
 int64 requantization); the simulator side is the crossbar datapath (bit slicing, bit-serial

@@ -1,4 +1,4 @@
-"""Core of the training front-end (issue 7 items 1-2): PPQ, Eq. 6, AB/STE/PTQ quantizers, API."""
+"""Core of the training front-end: PPQ, Eq. 6, AB/STE/PTQ quantizers, API."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _gen(seed: int) -> torch.Generator:
 
 # ----------------------------------------------------------------------------- toy problem
 def _toy(lr: float, t0: int, t1: int, steps: int = 20, blended: bool = True):
-    """Paper 001 Fig. 3: minimise (w - 5.7)^2 with wq = round(w), w0 = 2, plain SGD."""
+    """The alpha-blending paper's Fig. 3: minimise (w - 5.7)^2 with wq = round(w), w0 = 2, plain SGD."""
     w = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.SGD([w], lr=lr)
     a, trace = 0.0, []

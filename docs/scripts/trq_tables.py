@@ -1,4 +1,4 @@
-"""Reproduce the TRQ tables of docs/trq.md (paper 000 sec. V on what we have; issue 8 item 3).
+"""Reproduce the TRQ tables of docs/trq.md (sec. V of the TRQ paper, on the workloads we have).
 
     python docs/scripts/trq_tables.py bits    [--work runs/trq_tables]   # table 1, LeNet-5
     python docs/scripts/trq_tables.py energy  [--work ...] [--only NAME]  # table 2, ADC energy
@@ -53,8 +53,8 @@ ENERGY = {
 }
 # calibrate() options per variant; "default" is the loop as shipped (refinement passes until
 # nothing changes, ideal case with m searched); "eq11" fixes m = R - n_r2 (Eq. 11) in the ideal
-# case; "eq11_p1" is the loop before issue 8 item 3 (Eq. 11, one refinement pass); "norefine"
-# skips the refinement.
+# case; "eq11_p1" is the earlier loop (Eq. 11, one refinement pass); "norefine" skips the
+# refinement.
 VARIANTS = {
     "default": {},
     "eq11": {"ideal_m": False},

@@ -167,7 +167,7 @@ class Arch(Node):
 
     @property
     def lossless_bits(self) -> int:
-        """ADC bits needed to convert every sample exactly (paper 000 Eq. 2, exact form)."""
+        """ADC bits needed to convert every sample exactly (the TRQ paper's Eq. 2, exact form)."""
         return max(1, math.ceil(math.log2(self.max_sample + 1)))
 
     @property

@@ -1,7 +1,7 @@
 """Event counts per inference, per (tile, PE, layer, component, action): what the energy model prices.
 
 `count_events(wl, mapping, arch, stats, samples)` turns one run into a tidy table of counts
-(DESIGN 5: simulation only counts; a component table prices the counts afterwards, so a new
+(simulation only counts; a component table prices the counts afterwards, so a new
 table needs no re-run). Every count is per inference: the A/D operations and TRQ decode shifts
 are the functional simulation's exact per-(copy, crossbar) sums divided by the samples run;
 everything else follows from the mapping and the workload graph, and is the same for every

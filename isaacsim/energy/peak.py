@@ -1,4 +1,4 @@
-"""Peak power and area from the component tables alone: every unit at its full rate (DESIGN 5).
+"""Peak power and area from the component tables alone: every unit at its full rate.
 
 Every registered unit (`components.units.UNITS`) gives its instance count and full-rate action
 rate as functions of the arch; energy per action, leakage and area per unit come from the table.

@@ -1,5 +1,5 @@
 """How one integer matrix (K rows x M outputs) lands on crossbars: weight slices, polarities,
-row and column partitions, input cycles, and the conversion count of paper 000 Eq. 3.
+row and column partitions, input cycles, and the conversion count of the TRQ paper's Eq. 3.
 
 This is the single source of these formulas; the kernels, placement, timing and energy
 models all read them from here.
@@ -99,7 +99,7 @@ class MatrixGeometry:
         return math.ceil(self.input_bits / self.dac_bits)
 
     def conversions(self, n_vectors: int) -> int:
-        """Paper 000 Eq. 3: input vectors x row partitions x mapped columns x input cycles."""
+        """The TRQ paper's Eq. 3: input vectors x row partitions x mapped columns x input cycles."""
         return n_vectors * self.row_parts * self.mapped_cols * self.input_cycles
 
     @property

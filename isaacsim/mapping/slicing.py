@@ -1,5 +1,5 @@
 """Bit slicing for the datapath kernels: weights -> packed cell bit-planes, inputs -> packed
-bit-serial chunks, and the digital correction of offset-encoded weights (DESIGN sec. 3).
+bit-serial chunks, and the digital correction of offset-encoded weights (docs/datapath.md).
 
 Rows of a row partition are packed into uint64 words, row r of the partition in bit r % 64 of
 word r // 64; rows past K are zero. Column layout follows `MatrixGeometry`: output j's slice s

@@ -57,7 +57,7 @@ TRACK_BYTES = 512
 HEADER_BYTES = 64 * 1024
 """Room for the document's head and tail and `otherData` (with metadata under 60 kB)."""
 DEFAULT_LIMIT = 50 * 2**20
-"""The file size `--trace` keeps under (issue 5: 50 MB)."""
+"""The file size `--trace` keeps under (50 MB)."""
 
 _SEP = (",", ":")
 _TILE = re.compile(r"tile (\d+)(?: / (.+))?$")

@@ -2,7 +2,7 @@
 
 `build_stages(arch)` lists every pipeline stage with its latency in ns and cycles and its exact
 rate per cycle (`stages.py`); `layer_bound` / `network_bound` give the per-layer analytic lower
-bound, the busiest resource's work over its rate (`bounds.py`, DESIGN 4); `simulate_layer` runs
+bound, the busiest resource's work over its rate (`bounds.py`, docs/timing.md); `simulate_layer` runs
 one layer's cycle-exact schedule on its PEs from its A/D-operation trace (`layer.py`).
 """
 

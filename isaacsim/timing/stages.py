@@ -3,8 +3,8 @@
 `build_stages(arch)` reads the arch and its component table (via `components.load_table`) and
 returns a frozen `Stages`: one `Stage` per pipeline stage or shared resource, each with
 
-- `latency_ns` (exact `Fraction`), `latency_cycles` = ceil(latency_ns / period) (DESIGN 4,
-  rounded up, at least 1) and `multi_cycle` (latency above one clock period);
+- `latency_ns` (exact `Fraction`), `latency_cycles` = ceil(latency_ns / period)
+  (rounded up, at least 1) and `multi_cycle` (latency above one clock period);
 - `rate`: what one unit does per system cycle, an exact `Fraction`, in `unit`s;
 - `resource` (the component-table unit it is priced as), `level` and the count per PE, per
   tile and per chip (`chip.tiles` as configured).
@@ -23,8 +23,8 @@ sample rate), an override `latency_ns.*`, the table entry's `latency_ns`, then a
 Rates. A stage occupies its unit for `occupancy` cycles per action: `latency_cycles` when the
 stage is multi-cycle (the unit is busy for whole cycles, e.g. a 100 ns crossbar read is 10
 cycles at 100 MHz, 33 ns is 4), and latency_ns / period (a fraction <= 1) when it is not (a
-sub-cycle unit does several actions per cycle; the cycle is a budget, as DESIGN 4 says of the
-ADC). rate = items per action / occupancy:
+sub-cycle unit, like the ADC, does several actions per cycle; the cycle is a budget).
+rate = items per action / occupancy:
 
 | stage | resource | rate per unit per cycle | items per action |
 |---|---|---|---|
@@ -45,14 +45,14 @@ The ADC is the one stage given by a rate: its latency is one full-resolution con
 resolution / rate cycles (ISAAC: 8 / 102.4 cycles = 0.78125 ns). The table's `adc.latency_ns`
 (per A/D operation) is not used; where it disagrees with the arch's rate, `Stages.notes` says so.
 
-S+A, reading of DESIGN 4 ("S+A consumes one ADC result per unit per cycle"): per S+A cycle
+S+A, reading of "S+A consumes one ADC result per unit per cycle" (docs/timing.md): per S+A cycle
 (its table latency), not per system cycle. ISAAC's table gives 0.390625 ns, i.e. 25.6 results
 per 10 ns system cycle per unit, so a PE's 4 units take 102.4 results per cycle: exactly its
 8 ADCs' 8 x 1280 MS/s at 100 MHz. Read per system cycle, 4 units would take only 4 results
 per cycle and throttle ISAAC 25-fold, which is not the published balanced pipeline.
 
 Registers: an IR/OR access reads or writes the whole register (a choice: the config has no
-register port width). DAC and S+H are part of the crossbar read (DESIGN 4), not stages.
+register port width). DAC and S+H are part of the crossbar read (docs/timing.md), not stages.
 """
 
 from __future__ import annotations
