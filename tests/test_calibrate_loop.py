@@ -16,6 +16,7 @@ from isaacsim.adc.regfile import load_registers
 from isaacsim.adc.registers import ADCRegisters
 from isaacsim.calibrate import CalibrationResult, calibrate
 from isaacsim.calibrate import loop as calib_loop
+from isaacsim.calibrate.state import load_state
 from isaacsim.cli import main
 from isaacsim.errors import ConfigWarning
 from isaacsim.workload.io import Dataset, save_workload
@@ -98,15 +99,15 @@ def test_mismatching_state_is_ignored_with_a_warning(tmp_path):
     p = tmp_path / "s.json"
     p.write_text(json.dumps({"key": {**key, "eval_samples": 9}, "steps": {"8": {}}}))
     with pytest.warns(ConfigWarning, match="eval_samples"):
-        assert calib_loop._load_state(p, key) == {"key": key}
+        assert load_state(p, key) == {"key": key}
     p.write_text("{not json")
     with pytest.warns(ConfigWarning, match="unreadable"):
-        assert calib_loop._load_state(p, key) == {"key": key}
+        assert load_state(p, key) == {"key": key}
     good = {"key": key, "steps": {}}
     p.write_text(json.dumps(good))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert calib_loop._load_state(p, key) == good
+        assert load_state(p, key) == good
 
 
 def test_no_labels_uses_agreement(tmp_path):

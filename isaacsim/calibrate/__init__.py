@@ -5,7 +5,8 @@ of bit-line samples (`LayerStats.sample_hist`), vectorised over candidates, the 
 classifier, and the per-layer register search. Pure numpy; no simulator runs.
 `loop` is the end-to-end loop (`calibrate`, a `Calibration` run phase by phase): capture,
 baseline, lower n_r2 while the accuracy drop stays within budget, per-layer refinement, result
-and register file.
+and register file; `inputs` checks its options and cuts its data sets, `state` keeps what a run
+has done so that it resumes.
 """
 
 from isaacsim.calibrate.loop import CalibrationResult, calibrate, write_registers

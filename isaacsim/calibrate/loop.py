@@ -31,13 +31,12 @@ the workload's arrays and data, and calib / eval_samples / min_n_r2), the histog
 digest, the baseline and every finished step and refinement trial; it is rewritten atomically
 after each. A re-run with the same key skips what is done (max_drop may change: steps are
 re-judged against it). A state file whose key or histogram digest does not match is ignored
-with a `ConfigWarning` naming what differs, and overwritten.
+with a `ConfigWarning` naming what differs, and overwritten (`calibrate/state.py`). The options
+and the two data sets are checked and cut in `calibrate/inputs.py`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import os
 import sys
@@ -51,16 +50,16 @@ from typing import Any
 import numpy as np
 
 from isaacsim.adc.regfile import registers_document
+from isaacsim.calibrate.inputs import DataSets, Options, data_sets
 from isaacsim.calibrate.search import search_layer, trq_metrics
+from isaacsim.calibrate.state import hist_digest, load_state, sha, state_key
 from isaacsim.config import Arch, load_arch
 from isaacsim.errors import ConfigError, ConfigWarning, WorkloadError
 from isaacsim.files import atomic_write_text
 from isaacsim.pipeline import simulate
 from isaacsim.progress import TerminalProgress
 from isaacsim.workload import Workload, load_workload
-from isaacsim.workload.io import Dataset
 
-STATE_VERSION = 1
 MIN_N_R2 = 3
 """Lowest n_r2 the step loop tries by default."""
 
@@ -129,32 +128,6 @@ class CalibrationResult:
 
 
 # ---------------------------------------------------------------- helpers
-def _sha(*parts: Any) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        if isinstance(p, np.ndarray):
-            a = np.ascontiguousarray(p)
-            h.update(f"{a.dtype.str}{a.shape}".encode())
-            h.update(a.tobytes())
-        else:
-            h.update(json.dumps(p, sort_keys=True, default=str).encode())
-        h.update(b"\x00")
-    return h.hexdigest()[:32]
-
-
-def _workload_digest(wl: Workload) -> str:
-    parts: list[Any] = [wl.manifest.model_dump(mode="json")]
-    for k in sorted(wl.arrays):
-        parts += [k, np.asarray(wl.arrays[k])]
-    for ds in (wl.calib, wl.eval):
-        parts += ["-"] if ds is None else [ds.x, "-" if ds.y is None else ds.y]
-    return _sha(*parts)
-
-
-def _hist_digest(hists: Mapping[str, np.ndarray]) -> str:
-    return _sha(*[x for k in hists for x in (k, np.asarray(hists[k], np.int64))])
-
-
 def _with_adc(arch: Arch, **adc: Any) -> Arch:
     return load_arch(arch.model_dump(mode="json"), {f"adc.{k}": v for k, v in adc.items()})
 
@@ -229,104 +202,6 @@ class _Progress(TerminalProgress):
             self._p.stop()
 
 
-# ---------------------------------------------------------------- options and data sets
-def _whole(v: Any) -> bool:
-    return not isinstance(v, bool) and isinstance(v, (int, np.integer))
-
-
-@dataclass(frozen=True)
-class _Options:
-    """`calibrate`'s keyword options (its docstring), checked in this order on construction."""
-
-    max_drop: float
-    calib: int
-    eval_samples: int | None
-    min_n_r2: int
-    refine: bool
-    refine_passes: int | None
-    ideal_m: bool
-
-    def __post_init__(self) -> None:
-        d = self.max_drop
-        if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 <= float(d) < 1:
-            raise ConfigError(f"max_drop must be a fraction in [0, 1) (0.005 = 0.5 percentage points), got {d!r}")
-        for name in ("calib", "eval_samples", "min_n_r2"):
-            v = getattr(self, name)
-            if v is None and name == "eval_samples":
-                continue
-            if not _whole(v) or v < 1:
-                raise ConfigError(f"{name} must be a whole number >= 1, got {v!r}")
-        p = self.refine_passes
-        if p is not None and (not _whole(p) or p < 1):
-            raise ConfigError(f"refine_passes must be None or a whole number >= 1, got {p!r}")
-        object.__setattr__(self, "max_drop", float(d))
-
-
-@dataclass(frozen=True)
-class _DataSets:
-    """The two workloads the simulations run: the capture's and every evaluation's."""
-
-    capture: Workload
-    """The first `calib` samples of the calib set (else of the eval set), unlabelled, as the eval set."""
-    evaluation: Workload
-    """The first `eval_samples` samples of the eval set, with its labels if it has them."""
-    calib_source: str
-    calib_samples: int
-    eval_samples: int
-    labels: bool
-
-    @property
-    def metric(self) -> str:
-        return "accuracy" if self.labels else "agreement"
-
-
-def _eval_set(wl: Workload, eval_samples: int | None, notes: list[str]) -> Dataset:
-    if wl.eval is None or wl.eval.x.shape[0] == 0:
-        raise WorkloadError(f"workload {wl.name!r} has no eval set to evaluate the calibration on")
-    n_eval = int(wl.eval.x.shape[0]) if eval_samples is None else min(int(eval_samples), int(wl.eval.x.shape[0]))
-    if eval_samples is not None and eval_samples > n_eval:
-        notes.append(f"eval set has {n_eval} samples; using all (asked for {eval_samples})")
-    return Dataset(wl.eval.x[:n_eval], None if wl.eval.y is None else wl.eval.y[:n_eval])
-
-
-def _calib_set(wl: Workload, calib: int, notes: list[str]) -> tuple[str, Dataset]:
-    """(source, unlabelled samples) of the capture: the calib set's, else the eval set's."""
-    if wl.calib is not None and wl.calib.x.shape[0] > 0:
-        cal_src, cal_set = "calib", wl.calib
-    else:
-        cal_src, cal_set = "eval", wl.eval
-        notes.append("workload has no calib set: calibrating on the first eval samples")
-    n_cal = min(int(calib), int(cal_set.x.shape[0]))
-    if calib > n_cal:
-        notes.append(f"{cal_src} set has {n_cal} samples; capturing all (asked for {calib})")
-    return cal_src, Dataset(cal_set.x[:n_cal], None)
-
-
-def _data_sets(wl: Workload, opts: _Options, notes: list[str]) -> _DataSets:
-    """Cut the capture and evaluation sets from wl; notes say what was short or missing."""
-    ev = _eval_set(wl, opts.eval_samples, notes)
-    cal_src, cal = _calib_set(wl, opts.calib, notes)
-    labels = ev.y is not None
-    if not labels:
-        notes.append("eval set has no labels: the metric is top-1 agreement with the lossless-ADC run")
-    return _DataSets(
-        capture=dataclasses.replace(wl, eval=cal, calib=None), evaluation=dataclasses.replace(wl, eval=ev, calib=None),
-        calib_source=cal_src, calib_samples=int(cal.x.shape[0]), eval_samples=int(ev.x.shape[0]), labels=labels,
-    )
-
-
-def _state_key(arch: Arch, wl: Workload, data: _DataSets, min_n: int, ideal_m: bool) -> dict[str, Any]:
-    """What a state file must have been made with to be resumed."""
-    return {
-        "version": STATE_VERSION,
-        "arch": _sha(arch.model_dump(mode="json")),
-        "workload": _workload_digest(wl),
-        "calib": data.calib_samples, "calib_source": data.calib_source, "eval_samples": data.eval_samples,
-        "min_n_r2": min_n,
-        **({"ideal_m": True} if ideal_m else {}),
-    }
-
-
 def _measure(res) -> dict[str, Any]:
     s = res.summary()
     return {"ops_per_conversion": s["adc"]["ops_per_conversion"], "adc_energy_j": s["adc"]["energy_j"]}
@@ -351,7 +226,7 @@ class Calibration:
     It holds the resumable state (`state`, rewritten after every finished simulation), the kept
     per-layer choice with its end-to-end figures, and the count of simulations it ran."""
 
-    def __init__(self, arch: Arch, data: _DataSets, opts: _Options, *, min_n: int, state: dict[str, Any],
+    def __init__(self, arch: Arch, data: DataSets, opts: Options, *, min_n: int, state: dict[str, Any],
                  state_path: Path | None, progress: bool | None, notes: list[str]):
         self.arch, self.data, self.opts = arch, data, opts
         self.r = int(arch.adc.resolution)
@@ -424,7 +299,7 @@ class Calibration:
         if self.state.get("hists") is None:
             self._record_histograms()
         hists = {k: np.asarray(v, np.int64) for k, v in self.state["hists"].items()}
-        if _hist_digest(hists) != self.state.get("hist_digest"):
+        if hist_digest(hists) != self.state.get("hist_digest"):
             raise ConfigError(f"state file {self.state_path}: histograms do not match their digest (file edited?)")
         for k, h in hists.items():
             if h.sum() == 0:
@@ -436,7 +311,7 @@ class Calibration:
         res = self._simulate(_with_adc(self.arch, mode="ideal"), self.data.capture)
         hists = {k: np.asarray(s.sample_hist, np.int64) for k, s in res.layers.items()}
         self.state["hists"] = {k: h.tolist() for k, h in hists.items()}
-        self.state["hist_digest"] = _hist_digest(hists)
+        self.state["hist_digest"] = hist_digest(hists)
         self.state["conversions"] = {k: int(s.conversions) for k, s in res.layers.items()}
         self.save()
         self.bar.done(f"captured {self.data.calib_samples} {self.data.calib_source} samples, {len(hists)} layers, "
@@ -537,7 +412,7 @@ class Calibration:
         done = self.state["refine"]
         i = self._trial_no
         self._trial_no += 1
-        tkey = _sha({name: c["registers"] for name, c in trial_choice.items()})
+        tkey = sha({name: c["registers"] for name, c in trial_choice.items()})
         if i < len(done) and done[i].get("key") == tkey:
             return done[i]
         del done[i:]
@@ -589,14 +464,14 @@ def calibrate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Work
     WorkloadError before any simulation.
     """
     t_start = time.perf_counter()
-    opts = _Options(max_drop, calib, eval_samples, min_n_r2, refine, refine_passes, ideal_m)
+    opts = Options(max_drop, calib, eval_samples, min_n_r2, refine, refine_passes, ideal_m)
     arch = arch if isinstance(arch, Arch) else load_arch(arch)
     wl = workload if isinstance(workload, Workload) else load_workload(workload)
     notes: list[str] = []
-    data = _data_sets(wl, opts, notes)
+    data = data_sets(wl, opts, notes)
     min_n = min(int(min_n_r2), int(arch.adc.resolution))
     st_path = Path(state) if state is not None else None
-    st = _load_state(st_path, _state_key(arch, wl, data, min_n, ideal_m))
+    st = load_state(st_path, state_key(arch, wl, data, min_n, ideal_m))
     cal = Calibration(arch, data, opts, min_n=min_n, state=st, state_path=st_path, progress=progress, notes=notes)
     try:
         cal.run_phases()
@@ -608,39 +483,6 @@ def calibrate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Work
 def _step_line(what: str, e: Mapping[str, Any], metric: str, ok: bool) -> str:
     return (f"{what}: {metric} {e['accuracy']:.2%} (drop {e['drop'] * 100:+.2f} pp), "
             f"{e['ops_per_conversion']:.3f} ops/conversion -> {'within budget' if ok else 'over budget'}")
-
-
-def _load_state(path: Path | None, key: dict[str, Any]) -> dict[str, Any]:
-    """The state for `key`: the file's when it matches, else a fresh one (with a warning if a file was there)."""
-    fresh: dict[str, Any] = {"key": key}
-    if path is None or not path.exists():
-        return fresh
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        warnings.warn(f"state file {path}: unreadable ({type(e).__name__}); starting afresh", ConfigWarning,
-                      stacklevel=3)
-        return fresh
-    old = data.get("key") if isinstance(data, dict) else None
-    if not isinstance(old, dict):
-        warnings.warn(f"state file {path}: not a calibration state; starting afresh", ConfigWarning, stacklevel=3)
-        return fresh
-    diff = sorted(k for k in set(key) | set(old) if key.get(k) != old.get(k))
-    if diff:
-        warnings.warn(f"state file {path}: made with a different {', '.join(diff)}; ignoring it and starting afresh",
-                      ConfigWarning, stacklevel=3)
-        return fresh
-    hists = data.get("hists")
-    if hists is not None:
-        try:
-            ok = _hist_digest({k: np.asarray(v, np.int64) for k, v in hists.items()}) == data.get("hist_digest")
-        except (AttributeError, TypeError, ValueError):
-            ok = False
-        if not ok:
-            warnings.warn(f"state file {path}: histogram digest does not match; starting afresh", ConfigWarning,
-                          stacklevel=3)
-            return fresh
-    return data
 
 
 # ---------------------------------------------------------------- output
