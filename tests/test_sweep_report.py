@@ -20,8 +20,11 @@ from isaacsim.report.sweep import (
     axis_order,
     default_points,
     find_point,
+    front_legend,
     heatmap_cells,
     pareto_front,
+    tie_groups,
+    tie_label,
     value_label,
 )
 
@@ -73,6 +76,95 @@ def test_pareto_front_ties_and_none():
     front = pareto_front(df, "e", "acc", minimize_y=True)
     assert list(front.index) == [1]
     assert pareto_front(df.iloc[:0], "e", "acc").empty
+
+
+# ----------------------------------------------------------------------------- ties on the front
+
+def test_tie_groups_one_group_per_position():
+    df = pd.DataFrame({"e": [2.0, 1.0, 2.0, 0.0, -0.0, np.nan, 2.0, 1.0],
+                       "q": [0.5, 0.9, 0.5, 0.1, 0.1, 0.5, 0.6, None]}, index=list("abcdefgh"))
+    # first-appearance order; -0.0 ties 0.0; NaN or None in either column: in no group
+    assert tie_groups(df, "e", "q") == [["a", "c"], ["b"], ["d", "e"], ["g"]]
+    assert tie_groups(df.iloc[:0], "e", "q") == []
+    six = pd.DataFrame({"e": [2e-6] * 6, "q": [0.875] * 6})
+    assert tie_groups(six, "e", "q") == [[0, 1, 2, 3, 4, 5]]
+
+
+def _pts(**cols):
+    n = len(next(iter(cols.values())))
+    return pd.DataFrame({"point": list(range(n)), **cols})
+
+
+def test_tie_label():
+    keys = ["adc.mode", "adc.bits", "pe.adcs"]
+    one = _pts(**{"adc.mode": ["trq"], "adc.bits": [None], "pe.adcs": [2]})
+    assert tie_label(one, keys) == "trq,null,2"
+    assert tie_label(one, keys, short=True) == "p0"
+    three = _pts(**{"adc.mode": ["uniform"] * 3, "adc.bits": [5] * 3, "pe.adcs": [8, 2, 4]})
+    assert tie_label(three, keys) == "uniform,5,2/4/8"  # values in axis order
+    grid = _pts(**{"adc.mode": ["uniform", "uniform", "trq", "trq"], "adc.bits": [5] * 4, "pe.adcs": [2, 4, 2, 4]})
+    assert tie_label(grid, keys) == "uniform/trq,5,2/4"
+    # not every combination: "uniform/trq,5,2/4" would claim points that are not there
+    odd = grid.iloc[:3]
+    assert tie_label(odd, keys) == "3 points: p0, p1, p2"
+    assert tie_label(grid, keys, short=True) == "4 points: p0, p1, p2, +1"
+    assert tie_label(three, keys, limit=10) == "3 points: p0, p1, p2"
+    assert tie_label(three, []) == "3 points: p0, p1, p2"
+
+
+def test_front_legend_counts_positions_and_ties():
+    assert front_legend([1, 1]) == "Pareto-optimal (2)"
+    assert front_legend([3, 1]) == "Pareto-optimal: 4 points\nat 2 positions (3 tied)"
+    assert front_legend([6]) == "Pareto-optimal: 6 points\nat 1 position (6 tied)"
+
+
+def _tie_frame() -> pd.DataFrame:
+    """Workload a: six points all at one position. Workload b: a front with two tied pairs and
+    points so close that their labels would collide at their default places."""
+    rows = [{"workload": "a", "adc.mode": "uniform", "adc.bits": 5, "pe.adcs": 2 ** (k + 1),
+             "energy_j": 2e-6, "accuracy": 0.875, "latency_s": 1e-3} for k in range(6)]
+    e = [1.0, 1.0, 1.001, 1.002, 1.003, 1.5, 1.5, 2.0, 2.0005, 3.0]
+    acc = [0.5, 0.5, 0.6, 0.61, 0.62, 0.9, 0.9, 0.95, 0.951, 0.99]
+    rows += [{"workload": "b", "adc.mode": ["uniform", "trq"][j % 2], "adc.bits": 5 + j, "pe.adcs": 2,
+              "energy_j": x * 1e-6, "accuracy": a, "latency_s": 1e-3 / x} for j, (x, a) in enumerate(zip(e, acc))]
+    df = pd.DataFrame(rows)
+    return df.assign(point=range(len(df)), status="ok")
+
+
+@pytest.mark.parametrize("y", ["accuracy", "latency_s"])
+def test_pareto_figure_ties_labels_and_legend(y, tmp_path):
+    import matplotlib as mpl
+    from matplotlib.text import Text
+
+    from isaacsim.report import figures as fg
+    from isaacsim.report.sweep import _pareto_fig
+
+    ok = _tie_frame()
+    keys = ["adc.mode", "adc.bits", "pe.adcs"]
+    with mpl.rc_context(fg._RC):
+        fig = _pareto_fig(fg, ok, ["a", "b"], keys, y)
+        fig.draw_without_rendering()
+        for ax, wl in zip(fig.axes, ["a", "b"], strict=True):
+            g = ok[ok["workload"] == wl]
+            front = pareto_front(g, "energy_j", y, minimize_y=y != "accuracy")
+            groups = tie_groups(front, "energy_j", y)
+            texts = [t.get_text() for t in ax.texts]
+            # one label per distinct position of the front, each drawn once
+            assert len(texts) == len(groups) == len(set(texts))
+            assert sorted(texts) == sorted(tie_label(front.loc[i], keys) for i in groups)
+            # labels do not overlap one another (their text, leader lines aside)
+            boxes = [Text.get_window_extent(t) for t in ax.texts]
+            for i, b in enumerate(boxes):
+                assert not any(b.overlaps(c) for c in boxes[i + 1:]), texts[i]
+            # the legend sits outside the axes and counts positions and tied points
+            legend = ax.get_legend()
+            assert not legend.get_window_extent().overlaps(ax.get_window_extent())
+            assert legend.texts[1].get_text() == front_legend([len(t) for t in groups])
+        assert ok.loc[ok["workload"] == "a"].shape[0] == 6
+        assert fig.axes[0].texts[0].get_text() == "uniform,5,2/4/8/16/32/64"
+        assert fig.axes[0].get_legend().texts[1].get_text().endswith("at 1 position (6 tied)")
+        fg.save(fig, tmp_path / "pareto")  # the frozen layout survives saving
+    assert (tmp_path / "pareto.png").stat().st_size > 1000
 
 
 # ----------------------------------------------------------------------------- pure helpers

@@ -60,6 +60,19 @@ def pareto_front(df: pd.DataFrame, x: str, y: str, minimize_y: bool = True) -> p
     return df.iloc[on]
 
 
+def tie_groups(df: pd.DataFrame, x: str, y: str) -> list[list[Any]]:
+    """The index labels of `df`'s rows grouped by equal (`x`, `y`): one group per distinct position,
+    in order of first appearance, each group's rows in `df`'s order. Values compare exactly
+    (-0.0 equals 0.0); rows with NaN (or None) in `x` or `y` are in no group."""
+    xv = pd.to_numeric(df[x], errors="coerce").to_numpy(float) + 0.0
+    yv = pd.to_numeric(df[y], errors="coerce").to_numpy(float) + 0.0
+    groups: dict[tuple[float, float], list[Any]] = {}
+    for i, a, b in zip(df.index, xv, yv, strict=True):
+        if not (math.isnan(a) or math.isnan(b)):
+            groups.setdefault((float(a), float(b)), []).append(i)
+    return list(groups.values())
+
+
 def value_label(v: Any) -> str:
     """A swept value as an axis or point label: None/NaN -> "null", 8.0 -> "8"."""
     if v is None or (pd.api.types.is_scalar(v) and pd.isna(v)):
@@ -190,6 +203,23 @@ def _short_values(row: pd.Series, keys: list[str], limit: int = 24) -> str:
     return text if keys and len(text) <= limit else f"p{row['point']}"
 
 
+def tie_label(rows: pd.DataFrame, keys: list[str], short: bool = False, limit: int = 32) -> str:
+    """The one label of points that sit at the same position of a figure. One point: its values
+    (`_short_values`; pN when `short`). Several: their values with those that differ joined by "/"
+    ("uniform,5,2/4/8") when the points are every combination of those values and it fits in
+    `limit` characters, else "N points: p0, p1, p2" (the first three, then "+K")."""
+    if len(rows) == 1:
+        row = rows.iloc[0]
+        return f"p{row['point']}" if short else _short_values(row, keys)
+    values = [axis_order(rows[k]) for k in keys]
+    if keys and not short and math.prod(len(v) for v in values) == len(rows):
+        text = ",".join("/".join(v) for v in values)
+        if len(text) <= limit:
+            return text
+    pts = [f"p{p}" for p in rows["point"]]
+    return f"{len(pts)} points: " + ", ".join(pts[:3]) + (f", +{len(pts) - 3}" if len(pts) > 3 else "")
+
+
 def _slug(name: str) -> str:
     return re.sub(r"[^\w.-]+", "_", str(name)).strip("_") or "workload"
 
@@ -240,33 +270,119 @@ def _suptitle(fig: Any, head: str, sub: str) -> None:
     fig.suptitle(head + ("\n" + textwrap.fill(sub, width) if sub else ""), fontsize=10 if not sub else 9)
 
 
-def _pareto_figure(fg: Any, ok: pd.DataFrame, workloads: list[str], keys: list[str], y: str,
-                   stem: Path) -> list[Path]:
+def front_legend(sizes: list[int]) -> str:
+    """The legend entry of a Pareto front whose distinct positions hold `sizes` points each:
+    "Pareto-optimal (3)" without ties, else its points, positions and tied points."""
+    n, tied = sum(sizes), sum(k for k in sizes if k > 1)
+    if not tied:
+        return f"Pareto-optimal ({n})"
+    where = "1 position" if len(sizes) == 1 else f"{len(sizes)} positions"
+    return f"Pareto-optimal: {n} points\nat {where} ({tied} tied)"
+
+
+def _pareto_fig(fg: Any, ok: pd.DataFrame, workloads: list[str], keys: list[str], y: str) -> Any:
+    """The energy-vs-`y` figure, one panel per workload: every point in grey, the front in red
+    (one marker and one label per distinct position, tied points sharing it), the legend right
+    of each panel. The layout is done and frozen, so the labels keep the places `_place_labels`
+    found for them."""
     maximize = y == "accuracy"
-    fig, axes = _panels(len(workloads), (4.6, 3.8))
+    fig, axes = _panels(len(workloads), (6.0, 3.8))
     vary = _varying(ok, keys)
+    any_tie = False
+    labels: list[tuple[Any, list[Any], list[tuple[float, float]]]] = []
     for ax, wl in zip(axes, workloads, strict=True):
         g = ok[ok["workload"] == wl]
         front = pareto_front(g, "energy_j", y, minimize_y=not maximize)
+        groups = [front.loc[i] for i in tie_groups(front, "energy_j", y)]
         ef, eu = fg.energy_unit(float(g["energy_j"].max()))
         yf, yu = _scale(fg, y, float(g[y].abs().max()))
         ax.scatter(g["energy_j"] / ef, g[y] / yf, s=14, color="#b0b0b0", linewidth=0, label="point")
         ax.step(front["energy_j"] / ef, front[y] / yf, where="post", color="#d62728", linewidth=1.2)
-        ax.scatter(front["energy_j"] / ef, front[y] / yf, s=28, color="#d62728", zorder=3,
-                   label=f"Pareto-optimal ({len(front)})")
-        many = len(front) > 12
-        for _, r in front.iterrows():
-            ax.annotate(f"p{r['point']}" if many else _short_values(r, vary), (r["energy_j"] / ef, r[y] / yf),
-                        xytext=(4, 3 if maximize else -3), textcoords="offset points", fontsize=6,
-                        va="bottom" if maximize else "top", color="#333333")
+        xy = [(float(t["energy_j"].iloc[0]) / ef, float(t[y].iloc[0]) / yf) for t in groups]
+        ax.scatter([p[0] for p in xy], [p[1] for p in xy], s=28, color="#d62728", zorder=3,
+                   label=front_legend([len(t) for t in groups]))
+        short = len(groups) > 12
+        anns = []
+        for t, p in zip(groups, xy, strict=True):
+            any_tie |= len(t) > 1 and "/" in tie_label(t, vary, short)
+            anns.append(ax.annotate(tie_label(t, vary, short), p, xytext=(4, 2), textcoords="offset points",
+                                    fontsize=6, ha="left", va="bottom", color="#333333", annotation_clip=False))
+        labels.append((ax, anns, xy))
         ax.set_xlabel(f"energy per inference ({eu})")
         ax.set_ylabel(f"{'accuracy' if maximize else 'latency'} ({yu})")
         ax.set_title(f"{wl} ({len(g)} points)")
         ax.grid(axis="x", visible=True)
-        ax.legend(loc="lower right" if maximize else "upper right", frameon=False, fontsize=7)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=7)
     what = "accuracy (higher is better)" if maximize else "latency"
-    _suptitle(fig, f"Energy vs {what}: Pareto fronts", f"labels: {', '.join(vary)}" if vary else "")
-    return fg.save(fig, stem)
+    sub = f"labels: {', '.join(vary)}" if vary else ""
+    if any_tie:
+        sub += "; a/b: tied points"
+    _suptitle(fig, f"Energy vs {what}: Pareto fronts", sub)
+    for _, anns, _xy in labels:
+        for a in anns:
+            a.set_in_layout(False)
+    fig.draw_without_rendering()  # lays the panels out (legends included), labels aside
+    fig.set_layout_engine("none")
+    for ax, anns, xy in labels:
+        _place_labels(ax, anns, xy, up=maximize)
+    return fig
+
+
+def _place_labels(ax: Any, anns: list[Any], xy: list[tuple[float, float]], up: bool) -> None:
+    """Move each label (in order) to the first place beside its marker that overlaps no label
+    placed before it and no marker of the front, inside the axes when possible: right or left of
+    the marker, then stacked a line further `up` (or down), then the other way. A stacked label
+    gets a thin line to its marker."""
+    from matplotlib.transforms import Bbox
+
+    scale = ax.figure.dpi / 72.0  # display units per point
+    frame = ax.get_window_extent()
+    marks = [Bbox.from_bounds(*(ax.transData.transform(p) - 3 * scale), 6 * scale, 6 * scale) for p in xy]
+    placed: list[Any] = []
+    for ann, p in zip(anns, xy, strict=True):
+        ext = ann.get_window_extent()
+        w, h = ext.width / scale, ext.height / scale
+        px, py = ax.transData.transform(p) / scale
+        best = None
+        for dx, dy, stacked in _candidates(w, h, up):
+            box = Bbox.from_bounds((px + dx) * scale, (py + dy) * scale, w * scale, h * scale)
+            if any(box.overlaps(b) for b in placed + marks):
+                continue
+            if best is None or frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1):
+                best = (dx, dy, stacked, box)
+            if frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1):
+                break
+        if best is None:
+            continue  # nowhere free: keep the default place
+        dx, dy, stacked, box = best
+        ann.xyann = (dx, dy)
+        if stacked:  # the same label again, with a line from its nearest corner to the marker
+            line = {"arrowstyle": "-", "color": "#999999", "linewidth": 0.5, "shrinkA": 0, "shrinkB": 3,
+                    "relpos": (0.0 if dx > 0 else 1.0, 0.0 if dy > 0 else 1.0)}
+            ax.annotate(ann.get_text(), ann.xy, xytext=(dx, dy), textcoords="offset points",
+                        fontsize=ann.get_fontsize(), ha="left", va="bottom", color=ann.get_color(),
+                        annotation_clip=False, arrowprops=line).set_in_layout(False)
+            ann.remove()
+        placed.append(box)
+
+
+def _candidates(w: float, h: float, up: bool, gap: float = 4.0,
+                steps: int = 12) -> list[tuple[float, float, bool]]:
+    """Offsets (points) of a w x h label's lower left corner from its marker, nearest first, and
+    whether the label is stacked away from its marker."""
+    first, other = (1, -1) if up else (-1, 1)
+    base = {1: 2.0, -1: -2.0 - h}
+    out = []
+    for sign in (first, other):
+        for k in range(steps):
+            dy = base[sign] + sign * k * (h + 1.0)
+            out += [(gap, dy, k > 0), (-gap - w, dy, k > 0)]
+    return out
+
+
+def _pareto_figure(fg: Any, ok: pd.DataFrame, workloads: list[str], keys: list[str], y: str,
+                   stem: Path) -> list[Path]:
+    return fg.save(_pareto_fig(fg, ok, workloads, keys, y), stem)
 
 
 def _heatmap_figure(fg: Any, ok: pd.DataFrame, workloads: list[str], keys: list[str], hx: str, hy: str,
