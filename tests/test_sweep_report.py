@@ -126,7 +126,8 @@ def _tie_frame() -> pd.DataFrame:
     e = [1.0, 1.0, 1.001, 1.002, 1.003, 1.5, 1.5, 2.0, 2.0005, 3.0]
     acc = [0.5, 0.5, 0.6, 0.61, 0.62, 0.9, 0.9, 0.95, 0.951, 0.99]
     rows += [{"workload": "b", "adc.mode": ["uniform", "trq"][j % 2], "adc.bits": 5 + j, "pe.adcs": 2,
-              "energy_j": x * 1e-6, "accuracy": a, "latency_s": 1e-3 / x} for j, (x, a) in enumerate(zip(e, acc))]
+              "energy_j": x * 1e-6, "accuracy": a, "latency_s": 1e-3 / x}
+             for j, (x, a) in enumerate(zip(e, acc, strict=True))]
     df = pd.DataFrame(rows)
     return df.assign(point=range(len(df)), status="ok")
 
@@ -318,3 +319,62 @@ def test_default_heatmap_keys_come_from_different_axis_groups():
     assert _heat_keys(df, keys, None, [["adc.mode", "adc.bits"], ["pe.adcs"]]) == ("adc.mode", "pe.adcs")
     assert _heat_keys(df, keys, None, None) == ("adc.mode", "adc.bits")
     assert _heat_keys(df, keys, "pe.adcs,adc.bits") == ("pe.adcs", "adc.bits")
+
+
+# ----------------------------------------------------------------------------- help, docs and the printed table
+
+HEAT_RULE = "the first two swept keys with several values, from different axis groups when possible"
+
+
+def test_heatmap_default_rule_same_in_help_docs_and_code():
+    from isaacsim.cli import build_parser
+    from isaacsim.report.sweep import _heat_keys
+    from isaacsim.sweep.spec import load_sweep
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices["report"]
+    help_text = " ".join(sub.format_help().split())
+    assert HEAT_RULE in help_text
+    docs = " ".join((ROOT / "docs" / "sweeps.md").read_text().split())
+    assert HEAT_RULE in docs
+    # the docs' example: the shipped sweep's default heat map
+    assert "default is `adc.mode` against `crossbar.rows`" in docs
+    sw = load_sweep(ROOT / "arch_configs" / "sweeps" / "adc_design_space.yaml")
+    df = pd.DataFrame([p.values for p in sw.points])
+    assert _heat_keys(df, sw.keys, None, [g[1] for g in sw.groups]) == ("adc.mode", "crossbar.rows")
+
+
+def test_summary_table_fits_100_columns():
+    import io
+
+    from rich.console import Console
+
+    from isaacsim.report.sweep import Selection, print_summary
+
+    keys = ["adc.mode", "adc.bits", "adc.n_r1", "crossbar.rows", "crossbar.cols", "mapping.replication", "pe.adcs"]
+    vals = {"adc.mode": "uniform", "adc.bits": 5.0, "adc.n_r1": 4, "crossbar.rows": 128, "crossbar.cols": 128,
+            "mapping.replication": "balance", "pe.adcs": 8}
+    rows = [{"point": i, "hash": f"{i:02d}9ec746c0a1b2c3d", "workload": w, "status": "ok", "error": None, **vals,
+             "energy_j": 12.054e-6 + i * 1e-9, "accuracy": 0.9916 - i / 1000}
+            for i, w in enumerate(["lenet5_digits", "resnet20_digits", "resnet20_digits"])]
+    rows.append({"point": 3, "hash": "ffff000011112222", "workload": "resnet20_digits", "status": "failed",
+                 "error": "the arch rejects this combination: " + "adc.bits above adc.resolution " * 6, **vals,
+                 "energy_j": None, "accuracy": None})
+    df = pd.DataFrame(rows)
+    ok = df[df["status"] == "ok"]
+    sel = Selection(df, ok, keys, ["lenet5_digits", "resnet20_digits"], ["lenet5_digits", "resnet20_digits"],
+                    None, ["energy_j"], default_points(ok), True)
+    buf = io.StringIO()
+    note = "heat maps need two swept keys with several values: none drawn " * 3
+    print_summary(sel, [Path("a.png")] * 12, [note], Path("/tmp/some/sweep/report"),
+                  console=Console(file=buf, width=100, highlight=False))
+    out = buf.getvalue()
+    lines = out.splitlines()
+    assert max(map(len, lines)) <= 100
+    assert "\u2026" not in out and "..." not in out
+    for text in ["lenet5_digits", "resnet20_digits", "12.1 \u00b5J (p0)", "99.2% (p0)", "p0 009ec746",
+                 "p1 019ec746", "crossbar.rows=128", "mapping.replication=balance", "adc.bits=5", "pe.adcs=8",
+                 "wrote 12 figure files under /tmp/some/sweep/report"]:
+        assert text in out, text
+    flat = " ".join(out.split())
+    assert "point 3 (resnet20_digits) failed: the arch rejects this combination" in flat
+    assert " ".join(note.split()) in flat

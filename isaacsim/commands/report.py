@@ -25,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="sweep: the point whose per-tile power to draw (index or config hash; default: per "
                         "workload, the lowest-energy point within 1 percentage point of its best accuracy)")
     p.add_argument("--heatmap", metavar="KEY,KEY",
-                   help="sweep: the two swept keys of the heat maps (default: the first two with several values)")
+                   help="sweep: the two swept keys of the heat maps (default: the first two swept keys with "
+                        "several values, from different axis groups when possible)")
     p.add_argument("--metric", metavar="NAME", action="append",
                    help="sweep: a result column to draw as heat maps (repeatable; default energy_j and accuracy)")
 

@@ -516,19 +516,27 @@ def write_report(sel: Selection, root: Path, dest: Path) -> tuple[list[Path], li
     return written, notes
 
 
-def print_summary(sel: Selection, written: list[Path], notes: list[str], dest: Path) -> None:
-    """A table per workload (points ok and failed, best energy and accuracy, chosen point), the
-    failed points, the notes and how many figure files went where."""
+def print_summary(sel: Selection, written: list[Path], notes: list[str], dest: Path, console: Any = None) -> None:
+    """A table per workload (points ok and failed, best energy and accuracy, the chosen point with
+    one swept value a line), the failed points, the notes and how many figure files went where,
+    on `console` (a `rich.console.Console`; default: stdout, at least 160 columns when it is not
+    a terminal). The table fits 100 columns: no cell is cut short at that width."""
     from rich.console import Console
     from rich.table import Table
 
     from isaacsim.report import figures as fg
 
     df, ok, keys, chosen = sel.df, sel.ok, sel.keys, sel.chosen
-    con = Console(highlight=False)
-    if not con.is_terminal:
-        con.width = max(con.width, 160)
-    tab = Table("workload", "ok", "failed", "best energy", "best accuracy", "chosen point")
+    con = console
+    if con is None:
+        con = Console(highlight=False)
+        if not con.is_terminal:
+            con.width = max(con.width, 160)
+    tab = Table("workload", "ok", "failed", "best energy", "best accuracy", "chosen point", show_lines=True)
+    for col in tab.columns:
+        col.overflow = "fold"  # a long name breaks across lines; never an ellipsis
+    for col in tab.columns[1:5]:
+        col.no_wrap = True
     for w in sel.workloads:
         g, bad = ok[ok["workload"] == w], df[(df["workload"] == w) & (df["status"] != "ok")]
         be = g.loc[g["energy_j"].idxmin()] if g["energy_j"].notna().any() else None
@@ -537,11 +545,12 @@ def print_summary(sel: Selection, written: list[Path], notes: list[str], dest: P
         tab.add_row(w, str(len(g)), str(len(bad)),
                     "-" if be is None else f"{fg._fmt_j(be['energy_j'])} (p{be['point']})",
                     "-" if ba is None else f"{ba['accuracy']:.1%} (p{ba['point']})",
-                    ", ".join(f"p{r['point']} {r['hash'][:8]}: " + ", ".join(f"{k}={value_label(r[k])}" for k in keys)
+                    "\n".join("\n".join([f"p{r['point']} {r['hash'][:8]}"] + [f"{k}={value_label(r[k])}" for k in keys])
                               for _, r in ch.iterrows()) or "-")
     con.print(tab)
     for _, r in df[df["status"] != "ok"].iterrows():
-        print(f"  point {r['point']} ({r['workload']}) failed: {' '.join(str(r['error']).split())}")
+        con.print(f"  point {r['point']} ({r['workload']}) failed: {' '.join(str(r['error']).split())}",
+                  markup=False, highlight=False)
     for n in notes:
-        print(f"note: {n}")
-    print(f"wrote {len(written)} figure files under {dest}")
+        con.print(f"note: {n}", markup=False, highlight=False)
+    con.print(f"wrote {len(written)} figure files under {dest}", markup=False, highlight=False)
