@@ -257,6 +257,8 @@ def format_validation_error(err: ValidationError, root: type[BaseModel]) -> str:
             rng = _range_text(root, loc) if loc else ""
             msg = f"{msg}; {rng}" if rng else msg
             msgs.append(msg if (not loc or path in msg) else f"{path}: {msg}")
+        elif kind == "missing":
+            msgs.append(f"{path}: required field missing")
         elif kind in ("model_type", "model_attributes_type", "dict_type"):
             msgs.append(f"{path}: expected a section (a mapping of keys), got {_yaml_type(e.get('input'))}")
         else:
