@@ -237,3 +237,16 @@ def test_run_warns_once_and_report_of_the_saved_run_not_at_all(tmp_path, capsys)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConfigWarning)
         assert reprice(out).energy_j > 0
+
+
+@pytest.mark.parametrize("text,expect", [
+    ('{"format_version": 1, "layers": {"conv1": {"mode": "trq"}, "conv1": {"mode": "uniform"}}}',
+     "key 'conv1' appears twice in one object"),
+    ("[" * 5000 + "]" * 5000, "arrays and objects nested too deep"),
+])
+def test_json_register_file_duplicate_key_or_deep_nesting(tmp_path, capsys, text, expect):
+    p = tmp_path / "regs.json"
+    p.write_text(text)
+    rc, err = _cli(["run", "trq_baseline", str(LENET), "--registers", str(p)], capsys)
+    assert rc == 2
+    assert _one_error_line(err) == f"{p}: {expect}"
