@@ -35,15 +35,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line_warning(message, category, filename, lineno, file=None, line=None):
-    sys.stderr.write(f"isaacsim: warning: {message}\n")
+class _OneLineWarnings:
+    """`warnings.showwarning` for one command: a warning is one stderr line, and a message the
+    command already printed is not printed again (a config validated twice warns once)."""
+
+    def __init__(self):
+        self.shown: set[str] = set()
+
+    def __call__(self, message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        if text not in self.shown:
+            self.shown.add(text)
+            sys.stderr.write(f"isaacsim: warning: {text}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     with warnings.catch_warnings():
-        warnings.showwarning = _one_line_warning
+        warnings.showwarning = _OneLineWarnings()
         try:
             return int(args.func(args) or 0)
         except IsaacsimError as e:

@@ -202,7 +202,7 @@ def test_a_registered_unit_is_required_by_the_table_schema(registered, tmp_path)
 
     registered(_toy())
     assert REQUIRED_ACTIONS["toy_pad"] == "read_byte"
-    with pytest.raises(ConfigError, match=r"isaac_32nm\.yaml: components\.toy_pad: field required"):
+    with pytest.raises(ConfigError, match=r"isaac_32nm\.yaml: components\.toy_pad: required field missing"):
         load_table("isaac_32nm")
     assert load_table(_with_toy(tmp_path)).entry("toy_pad").area_mm2 == 0.01
     p = _write_bad(tmp_path, lambda d: d["components"].update(toy_pad={**d["components"]["adc"]}))

@@ -47,6 +47,20 @@ CASES = [
     Case("directory", None, ("adir", "is a directory"), extra={"adir/x.yaml": "name: x\n"}, arch="adir"),
     Case("unknown-preset-name", None, ("isaak", "no such architecture file or preset", "trq_baseline"), arch="@isaak"),
     Case("non-string-key", "1: 2\n", ("BAD.yaml", "1:", "keys should be strings")),
+    Case("yaml-duplicate-key", OK_BASE + "adc:\n  bits: 4\nchip:\n  tiles: 2\nadc:\n  bits: 5\n",
+         ("BAD.yaml: key 'adc' appears twice (lines 2 and 6)",)),
+    Case("yaml-duplicate-nested-key", OK_BASE + "adc:\n  bits: 4\n  mode: uniform\n  bits: 5\n",
+         ("BAD.yaml: key 'bits' appears twice (lines 3 and 5)",)),
+    Case("yaml-duplicate-flow-key", OK_BASE + "adc: {bits: 4, bits: 5}\n",
+         ("BAD.yaml: key 'bits' appears twice (both on line 2)",)),
+    Case("yaml-duplicate-dotted-key", OK_BASE + "adc.bits: 4\nadc.bits: 5\n",
+         ("BAD.yaml: key 'adc.bits' appears twice (lines 2 and 3)",)),
+    Case("yaml-deep-flow-nesting", "a: " + "[" * 5000 + "]" * 5000 + "\n",
+         ("BAD.yaml: lists and mappings nested deeper than 100 levels", "line 1")),
+    Case("yaml-deep-block-nesting", "a:\n" + "".join(" " * i + "-\n" for i in range(1, 3000)),
+         ("BAD.yaml: lists and mappings nested deeper than 100 levels", "line 101")),
+    Case("yaml-deep-mapping-nesting", "".join(" " * i + f"k{i}:\n" for i in range(3000)),
+         ("BAD.yaml: lists and mappings nested deeper than 100 levels",)),
     # --- wrong types, negative and absurd values
     Case("type-str-for-int", "chip:\n  tiles: many\n", ("chip.tiles", "valid integer", "allowed >= 1 and <= 1000000")),
     Case("type-fraction-for-int", "chip:\n  tiles: 2.5\n", ("chip.tiles", "fractional")),
@@ -86,6 +100,8 @@ CASES = [
     Case("extends-non-string", "extends: [isaac]\n", ("BAD.yaml", "extends must be", "list")),
     Case("extends-parent-bad-yaml", "extends: parent.yaml\n", ("parent.yaml", "YAML syntax error"),
          extra={"parent.yaml": "chip: [\n"}),
+    Case("extends-parent-duplicate-key", "extends: parent.yaml\n", ("parent.yaml: key 'chip' appears twice",),
+         extra={"parent.yaml": "chip: {tiles: 2}\nchip: {tiles: 3}\n"}),
     Case("extends-parent-unknown-key", "extends: parent.yaml\n", ("chip.tilez", "did you mean 'chip.tiles'"),
          extra={"parent.yaml": "chip:\n  tilez: 2\n"}),
     # --- enums
@@ -109,6 +125,9 @@ CASES = [
     Case("set-wrong-type", OK_BASE, ("adc.bits", "valid integer", "(got 'abc')"), sets=("adc.bits=abc",)),
     Case("set-out-of-range", OK_BASE, ("chip.tiles", "(got -5)", "allowed >= 1"), sets=("chip.tiles=-5",)),
     Case("set-cross-field", OK_BASE, ("adc.bits=9", "adc.resolution=8"), sets=("adc.bits=9",)),
+    Case("set-duplicate-key", OK_BASE, ("--set", "key 'bits' appears twice"), sets=("adc={bits: 3, bits: 4}",)),
+    Case("set-deep-nesting", OK_BASE, ("--set", "nested deeper than 100 levels"),
+         sets=("adc.bits=" + "[" * 3000 + "]" * 3000,)),
     Case("set-trq-cross-field", OK_BASE, ("adc.n_r2 + adc.m",), sets=("adc.mode=trq", "adc.m=5")),
 ]
 
@@ -178,7 +197,8 @@ def test_cli_usage_errors_one_line(argv, capsys):
     assert err.count("\n") == 1 and "error:" in err and "Traceback" not in err, err
 
 
-SUBPROCESS_IDS = ["yaml-unclosed-flow", "unknown-chip-tilez", "missing-file", "set-without-equals", "extends-self"]
+SUBPROCESS_IDS = ["yaml-unclosed-flow", "unknown-chip-tilez", "missing-file", "set-without-equals", "extends-self",
+                  "yaml-duplicate-key", "yaml-deep-flow-nesting"]
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.id in SUBPROCESS_IDS], ids=lambda c: c.id)

@@ -1,10 +1,11 @@
 """Per-layer register files: `{format_version: 1, layers: {LAYER: {mode: trq, ...}}, meta: {...}}`.
 
 The file a calibration writes and `isaacsim run --registers FILE` reads (docs/running.md). YAML
-or JSON (by suffix); read with `yaml.safe_load` / `json.loads` only. Each layer entry is a
-complete register set: `mode` is required and keys left out take the `ADCConfig` defaults, not
-the architecture's. `meta` is an optional free mapping (who wrote the file, for what) that the
-loader ignores. Every problem is one `ConfigError` naming the file, and the layer and key.
+or JSON (by suffix); read with `isaacsim.files.load_yaml` (safe) / `json.loads` only, and a key
+written twice is refused in both. Each layer entry is a complete register set: `mode` is
+required and keys left out take the `ADCConfig` defaults, not the architecture's. `meta` is an
+optional free mapping (who wrote the file, for what) that the loader ignores. Every problem is
+one `ConfigError` naming the file, and the layer and key.
 """
 
 from __future__ import annotations
@@ -26,14 +27,31 @@ FORMAT_VERSION = 1
 TOP_KEYS = ("format_version", "layers", "meta")
 
 
+class _DuplicateKey(Exception):
+    """A JSON object with a key written twice (json.loads would keep the last silently)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKey(k)
+        out[k] = v
+    return out
+
+
 def _read(path: Path) -> dict[str, Any]:
     if path.suffix.lower() != ".json":
         return read_yaml_mapping(path, "register")
     text = read_text_file(path, "register", "JSON")
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as e:
         raise ConfigError(f"{path}: JSON syntax error at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    except _DuplicateKey as e:
+        raise ConfigError(f"{path}: key {e.args[0]!r} appears twice in one object") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: arrays and objects nested too deep") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping of keys, got {type(data).__name__}")
     return data

@@ -16,7 +16,13 @@ from pydantic import BaseModel, ValidationError
 
 from isaacsim.config.models import Arch
 from isaacsim.errors import ConfigError
-from isaacsim.files import read_text_file, read_yaml_mapping  # noqa: F401  (re-exported: config.loader is their old home)
+from isaacsim.files import (  # noqa: F401  (read_text_file re-exported: config.loader is its old home)
+    YAMLShapeError,
+    load_yaml,
+    read_text_file,
+    read_yaml_mapping,
+    yaml_error_text,
+)
 
 PRESET_DIR = Path(__file__).resolve().parents[2] / "arch_configs"
 """Shipped presets (the repository's arch_configs/); ISAACSIM_ARCH_PATH adds more folders."""
@@ -125,7 +131,9 @@ def parse_set(item: str) -> tuple[str, Any]:
     if not key:
         raise ConfigError(f"--set {item!r}: empty key before '='")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_yaml(raw) if raw.strip() else ""
+    except YAMLShapeError as e:
+        raise ConfigError(f"--set {item!r}: {yaml_error_text(e)}") from None
     except yaml.YAMLError:
         value = raw
     return key, value
@@ -249,6 +257,8 @@ def format_validation_error(err: ValidationError, root: type[BaseModel]) -> str:
             rng = _range_text(root, loc) if loc else ""
             msg = f"{msg}; {rng}" if rng else msg
             msgs.append(msg if (not loc or path in msg) else f"{path}: {msg}")
+        elif kind == "missing":
+            msgs.append(f"{path}: required field missing")
         elif kind in ("model_type", "model_attributes_type", "dict_type"):
             msgs.append(f"{path}: expected a section (a mapping of keys), got {_yaml_type(e.get('input'))}")
         else:

@@ -7,10 +7,13 @@ docs/config.md are generated from these models, so the docs cannot drift from th
 from __future__ import annotations
 
 import math
+import os
+import sys
 import warnings
 from fractions import Fraction
 from typing import Literal
 
+import pydantic
 from pydantic import Field, model_validator
 
 from isaacsim.adc.config import ADCConfig
@@ -22,6 +25,19 @@ __all__ = [
     "ADCConfig", "Arch", "ChipConfig", "ComponentsConfig", "CrossbarConfig", "DatapathConfig", "LatencyConfig",
     "MappingConfig", "Node", "PEConfig", "TileConfig",
 ]
+
+
+_INTERNAL_DIRS = tuple(os.path.dirname(m.__file__) + os.sep for m in (sys.modules["isaacsim"], pydantic))
+
+
+def _caller_stacklevel() -> int:
+    """The `stacklevel` that attributes a warning raised by a validator (the caller of this
+    function) to the first frame outside isaacsim and pydantic: the line that loaded the config,
+    not pydantic's `model_validate`."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL_DIRS):
+        level, frame = level + 1, frame.f_back
+    return level
 
 
 class ChipConfig(Node):
@@ -197,8 +213,8 @@ class Arch(Node):
                 f"{self.crossbar.cell_bits}-bit cells; "
                 f"samples above {2**a.resolution - 1} clip",
                 ConfigWarning,
-                stacklevel=2,
+                stacklevel=_caller_stacklevel(),
             )
         elif a.coarse_note:
-            warnings.warn(f"{self.name}: {a.coarse_note}", ConfigWarning, stacklevel=2)
+            warnings.warn(f"{self.name}: {a.coarse_note}", ConfigWarning, stacklevel=_caller_stacklevel())
         return self

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 from isaacsim.energy.events import count_events
 from isaacsim.energy.price import EnergyReport, energy_report
-from isaacsim.errors import ConfigError
+from isaacsim.errors import ConfigError, ConfigWarning
 from isaacsim.files import atomic_write
 
 EVENTS = "events"
@@ -81,12 +82,16 @@ def read_summary(run_dir: str | os.PathLike) -> dict:
 
 
 def read_arch(run_dir: str | os.PathLike):
+    """The arch a saved run used (its config.yaml), without its ConfigWarnings: the run showed
+    them when it ran, and re-pricing its counts changes nothing they warn about."""
     from isaacsim.config import load_arch
 
     p = Path(run_dir) / "config.yaml"
     if not p.exists():
         raise ConfigError(f"{run_dir}: no config.yaml (not a run directory of isaacsim run --out)")
-    return load_arch(p)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConfigWarning)
+        return load_arch(p)
 
 
 def reprice(run_dir: str | os.PathLike, table=None) -> EnergyReport:

@@ -43,7 +43,7 @@ def check_formats(wl: Workload, arch: Arch) -> None:
             fits = d.input_bits >= f.bits + (1 if d.input_signed else 0)
         if not fits:
             raise MappingError(
-                f"layer {n.name!r}: its input {n.inputs[0]!r} is a {'signed' if f.signed else 'unsigned'} "
+                f"layer {n.name!r}: its input {n.inputs[0]!r} is {'a signed' if f.signed else 'an unsigned'} "
                 f"{f.bits}-bit tensor, which does not fit the arch's {arch_fmt} inputs "
                 f"(datapath.input_bits, datapath.input_signed)"
             )

@@ -13,6 +13,7 @@ import numpy as np
 import yaml
 
 from isaacsim.errors import WorkloadError
+from isaacsim.files import load_yaml, yaml_error_text
 from isaacsim.workload.format import (
     ARRAYS,
     CALIB,
@@ -228,9 +229,10 @@ def _check_data(ds: Dataset, manifest: Manifest, fname: str) -> Dataset:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an .npz file, read-only; a damaged file is one WorkloadError naming it."""
+    if not zipfile.is_zipfile(path):
+        raise WorkloadError(f"{path.name}: not a valid npz file (not a zip archive)")
     try:
-        if not zipfile.is_zipfile(path):
-            raise WorkloadError(f"{path.name}: unreadable npz (not a zip archive)")
         with np.load(path, allow_pickle=False) as z:
             out = {}
             for k in z.files:
@@ -241,9 +243,9 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     except ValueError as e:
         if "object arrays" in str(e).lower():
             raise WorkloadError(f"{path.name}: holds object (pickled) arrays, which are not allowed") from None
-        raise WorkloadError(f"{path.name}: unreadable npz ({e})") from None
+        raise WorkloadError(f"{path.name}: not a valid npz file ({e})") from None
     except (OSError, zipfile.BadZipFile, EOFError) as e:
-        raise WorkloadError(f"{path.name}: unreadable npz ({e})") from None
+        raise WorkloadError(f"{path.name}: not a valid npz file ({e})") from None
 
 
 def _read_data(path: Path, manifest: Manifest) -> Dataset | None:
@@ -282,28 +284,53 @@ def _as_dataset(d) -> Dataset:
 
 
 def load_workload(path) -> Workload:
-    """Load and validate a workload directory (workload.yaml + arrays.npz [+ calib.npz, eval.npz])."""
+    """Load and validate a workload directory (workload.yaml + arrays.npz [+ calib.npz, eval.npz]).
+
+    Every problem is one WorkloadError that names the directory, then the file and the layer."""
     root = Path(path)
     if not root.is_dir():
         raise WorkloadError(f"{root}: not a workload directory")
     mpath = root / MANIFEST
     if not mpath.is_file():
-        raise WorkloadError(f"{mpath}: manifest missing")
+        raise WorkloadError(f"{mpath}: manifest missing{_workload_hint(root)}")
     try:
-        raw = yaml.safe_load(mpath.read_text())
+        manifest = parse_manifest(_read_manifest(mpath))
+        apath = root / ARRAYS
+        if not apath.is_file():
+            raise WorkloadError(f"{ARRAYS}: arrays file missing")
+        arrays = _read_npz(apath)
+        calib = _read_data(root / CALIB, manifest)
+        ev = _read_data(root / EVAL, manifest)
+        return build(manifest, arrays, calib, ev, root)
+    except WorkloadError as e:
+        raise WorkloadError(f"{root}: {e}") from None
+
+
+def _read_manifest(mpath: Path) -> Any:
+    try:
+        text = mpath.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise WorkloadError(f"{MANIFEST}: cannot read ({type(e).__name__}: {e})") from None
+    try:
+        return load_yaml(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise WorkloadError(f"{MANIFEST}: YAML syntax error{at}: {problem}") from None
-    manifest = parse_manifest(raw)
-    apath = root / ARRAYS
-    if not apath.is_file():
-        raise WorkloadError(f"{apath}: arrays file missing")
-    arrays = _read_npz(apath)
-    calib = _read_data(root / CALIB, manifest)
-    ev = _read_data(root / EVAL, manifest)
-    return build(manifest, arrays, calib, ev, root)
+        raise WorkloadError(f"{MANIFEST}: {yaml_error_text(e)}") from None
+
+
+def _workload_hint(root: Path) -> str:
+    """Where the workload may be when `root` holds none: `root/workload` (what `isaacsim train
+    --out DIR` writes), else the sub-folders that hold a workload.yaml."""
+    inner = root / "workload"
+    if (inner / MANIFEST).is_file():
+        return f"; {root} looks like the output of isaacsim train --out: its workload is {inner}"
+    try:
+        subs = sorted(p.name for p in root.iterdir() if (p / MANIFEST).is_file())
+    except OSError:
+        return ""
+    if not subs:
+        return ""
+    more = f" and {len(subs) - 5} more" if len(subs) > 5 else ""
+    return f"; workload folders in {root}: {', '.join(subs[:5])}{more}"
 
 
 def save_workload(workload: Workload | Manifest | Mapping[str, Any], path, *, arrays=None,
