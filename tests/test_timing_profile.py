@@ -65,6 +65,7 @@ def test_profile_round_trip(varied, tmp_path):
 
 @pytest.mark.parametrize("text, what", [
     ("{", "not valid JSON"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deep"),
     ("[]", "not a JSON object"),
     ('{"format_version": 2, "layers": {}}', "format_version"),
     ('{"format_version": 1}', "'layers'"),

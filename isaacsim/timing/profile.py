@@ -109,6 +109,8 @@ def load_profile(path: str | os.PathLike) -> dict[str, Any]:
         doc = json.loads(text)
     except ValueError as e:
         raise ConfigError(f"profile {path}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise ConfigError(f"profile {path}: arrays and objects nested too deep") from None
     return check_profile(doc, f"profile {path}")
 
 
