@@ -198,6 +198,18 @@ def test_timing_report_fits_100_columns(lenet):
     assert "(1 of" not in text_of(wide)  # a wide terminal keeps the layers table whole
 
 
+def test_timing_only_table_fits_100_columns():
+    res = isaacsim.simulate("trq", LENET, timing_only=True)
+    con = terminal()
+    print_text(res, con)
+    text = text_of(con)
+    assert_readable(text)
+    assert "conversions" in text and "/ inference" in text
+    for ly in res.timing.layers:
+        (cells,) = cells_of(text, ly["name"])
+        assert cells == [f"{ly['cycles']:,}", f"{ly['bound_cycles']:,}", f"{ly['conversions']:,}", f"{ly['ad_ops']:,}"]
+
+
 def test_calibrate_table_fits_100_columns():
     from isaacsim.calibrate.loop import CalibrationResult
     from isaacsim.report.calibrate import print_result

@@ -94,9 +94,14 @@ def print_timing_only(res: Result, con) -> None:
            "mixed": "the profile, worst case for " + ", ".join(how.worst_case_layers)}[how.ops_source]
     con.print(f"[bold]{res.workload}[/bold] on [bold]{res.arch.name}[/bold]: timing only (approximate), "
               f"no samples run; A/D ops from {src}")
-    for ly in t.layers:
-        con.print(f"  {ly['name']}: {ly['cycles']:,} cycles (bound {ly['bound_cycles']:,}), "
-                  f"{ly['conversions']:,} conversions, {ly['ad_ops']:,} A/D ops")
+    from rich import box
+
+    from isaacsim.report.tables import Column, Row, print_table
+
+    print_table(con, [Column("layer", "left")], [[Column("cycles"), Column("bound")],
+                                                 [Column("conversions\n/ inference"), Column("A/D ops\n/ inference")]],
+                [Row([ly["name"], f"{ly['cycles']:,}", f"{ly['bound_cycles']:,}", f"{ly['conversions']:,}",
+                      f"{ly['ad_ops']:,}"]) for ly in t.layers], box=box.SIMPLE_HEAD, pad_edge=False)
     con.print(f"latency {t.latency_cycles:,} cycles ({t.latency_s * 1e6:.3f} us), "
               f"throughput {t.throughput_ips:,.1f} inferences/s")
     from isaacsim.report.energy import energy_lines
