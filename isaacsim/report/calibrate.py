@@ -19,26 +19,23 @@ def _register_cells(regs) -> list[str]:
     return list(cells.values())
 
 
-def print_result(result: CalibrationResult, out: str | None = None) -> None:
-    """The per-layer register table and the totals, on stdout."""
+def print_result(result: CalibrationResult, out: str | None = None, con=None) -> None:
+    """The per-layer register table and the totals, on stdout (or `con`, a rich Console)."""
     from rich import box
-    from rich.console import Console
-    from rich.table import Table
 
-    con = Console(highlight=False)
-    if not con.is_terminal:
-        con.width = max(con.width, 200)
+    from isaacsim.report.tables import Column, Row, console, print_table
+
+    con = console() if con is None else con
     for note in result.notes:
         con.print(f"note: {note}")
-    tab = Table(box=box.SIMPLE_HEAD, pad_edge=False,
-                caption="uniform layers: n_r2 = bits K, delta_r1 = step D" if any(
-                    _SHOWN_AS.keys() & ly["registers"].keys() for ly in result.layers) else None)
-    for col in ("layer", "mode", "n_r1", "n_r2", "m", "delta_r1", "bias", "exp. ops/conv", "mse", "case"):
-        tab.add_column(col, justify="left" if col in ("layer", "mode", "case") else "right")
-    for ly in result.layers:
-        cells = _register_cells(ly["registers"])
-        tab.add_row(ly["name"], ly["mode"], *cells, f"{ly['expected_ops']:.3f}", f"{ly['mse']:.4g}", ly["case"])
-    con.print(tab)
+    caption = "uniform layers: n_r2 = bits K, delta_r1 = step D" if any(
+        _SHOWN_AS.keys() & ly["registers"].keys() for ly in result.layers) else None
+    registers = [Column("mode", "left"), *(Column(c) for c in ("n_r1", "n_r2", "m", "delta_r1", "bias"))]
+    found = [Column("expected\nops/conv"), Column("mse"), Column("case", "left")]
+    rows = [Row([ly["name"], ly["mode"], *_register_cells(ly["registers"]), f"{ly['expected_ops']:.3f}",
+                 f"{ly['mse']:.4g}", ly["case"]]) for ly in result.layers]
+    print_table(con, [Column("layer", "left")], [registers, found], rows, caption=caption, box=box.SIMPLE_HEAD,
+                pad_edge=False)
     n = "-" if result.n_r2 is None else str(result.n_r2)
     con.print(f"kept n_r2={n} (max drop {result.max_drop:.2%}; {result.calib_samples} {result.calib_source} samples "
               f"captured, {result.eval_samples} eval samples per evaluation)")

@@ -66,13 +66,14 @@ def describe(arch: Arch) -> dict:
     }
 
 
-def print_describe(d: dict) -> None:
-    """The report of `describe` as a hierarchy tree and one table per level, on stdout."""
-    from rich.console import Console
-    from rich.table import Table
+def print_describe(d: dict, con=None) -> None:
+    """The report of `describe` as a hierarchy tree and one table per level, on stdout (or `con`,
+    a rich Console)."""
     from rich.tree import Tree
 
-    con = Console(highlight=False)
+    from isaacsim.report.tables import Column, Row, console, print_table
+
+    con = console() if con is None else con
     h, t = d["hierarchy"], d["table"]
     con.print(f"[bold]{d['arch']}[/bold]  {d['description']}")
     con.print(f"clock {d['clock_mhz']:g} MHz; component table {t['name']} ({t['technology_nm']} nm): {t['source']}")
@@ -86,19 +87,15 @@ def print_describe(d: dict) -> None:
     con.print(f"totals: {h['pes']} PEs, {h['crossbars']} crossbars, {h['adcs']} ADCs")
 
     def level(title: str, part: dict, extra: list[tuple[str, float, float]]) -> None:
-        tab = Table(title=title, title_justify="left")
-        for col, just in (("component", "left"), ("count", "right"), ("area mm2", "right"),
-                          ("peak mW", "right"), ("share", "right")):
-            tab.add_column(col, justify=just)
         tot = part["peak_power_w"] or 1.0
-        for name, a, p in extra:
-            tab.add_row(name, "", f"{a:.5g}", f"{p * 1e3:.5g}", f"{p / tot:.1%}")
-        for c in part["components"]:
-            tab.add_row(_label(c["component"]), f"{c['count']:g}",
-                        f"{c['area_mm2']:.5g}", f"{c['peak_power_w'] * 1e3:.5g}", f"{c['peak_power_w'] / tot:.1%}")
-        tab.add_row("[bold]total[/bold]", "", f"[bold]{part['area_mm2']:.5g}[/bold]",
-                    f"[bold]{part['peak_power_w'] * 1e3:.5g}[/bold]", "100.0%")
-        con.print(tab)
+        rows = [Row([name, "", f"{a:.5g}", f"{p * 1e3:.5g}", f"{p / tot:.1%}"]) for name, a, p in extra]
+        rows += [Row([_label(c["component"]), f"{c['count']:g}", f"{c['area_mm2']:.5g}",
+                      f"{c['peak_power_w'] * 1e3:.5g}", f"{c['peak_power_w'] / tot:.1%}"]) for c in part["components"]]
+        rows.append(Row(["total", "", f"{part['area_mm2']:.5g}", f"{part['peak_power_w'] * 1e3:.5g}", "100.0%"],
+                        style="bold"))
+        print_table(con, [Column("component", "left")],
+                    [[Column("count"), Column("area mm2"), Column("peak mW"), Column("share")]], rows,
+                    title=title, title_justify="left")
 
     level("per PE", d["pe"], [])
     tl = d["tile"]

@@ -66,16 +66,14 @@ def energy_lines(e: dict | None) -> list[str]:
 
 
 class RunsTable:
-    """The table `isaacsim report DIR` prints: one row per priced run; a line for each run skipped."""
+    """The table `isaacsim report DIR` prints: one row per priced run; a line for each run skipped.
+    `con`: a rich Console (default: stdout, `isaacsim.report.tables.console`)."""
 
-    def __init__(self) -> None:
-        from rich.console import Console
-        from rich.table import Table
+    def __init__(self, con=None) -> None:
+        from isaacsim.report.tables import console
 
-        self.con = Console(highlight=False)
-        if not self.con.is_terminal:  # files and pipes: never cut numbers to fit 80 columns
-            self.con.width = max(self.con.width, 160)
-        self.tab = Table("run", "workload", "arch", "table", "energy/inference", "power", "ADC share", "latency")
+        self.con = console() if con is None else con
+        self.rows: list = []
 
     def skip(self, run: Path, s: dict) -> None:
         """Say (now) that `run` has no energy to report."""
@@ -83,14 +81,23 @@ class RunsTable:
 
     def add(self, label: str, s: dict, rep: EnergyReport) -> None:
         """A row for the run whose summary is `s`, priced again as `rep` (`energy.runs.reprice`)."""
-        lat = (s.get("latency_cycles"), s.get("latency_s"))
-        self.tab.add_row(label, str(s.get("workload")), str(s.get("arch")), rep.table, _eng(rep.energy_j, "J"),
-                         _eng(rep.power_w, "W"), "-" if rep.adc_share is None else f"{rep.adc_share:.1%}",
-                         "-" if lat[0] is None else f"{lat[0]:,} cycles ({lat[1] * 1e3:.3f} ms)")
+        from isaacsim.report.tables import Row
+
+        cycles, seconds = s.get("latency_cycles"), s.get("latency_s")
+        self.rows.append(Row([label, str(s.get("workload")), str(s.get("arch")), rep.table, _eng(rep.energy_j, "J"),
+                              _eng(rep.power_w, "W"), "-" if rep.adc_share is None else f"{rep.adc_share:.1%}",
+                              "-" if cycles is None else f"{cycles:,}",
+                              "-" if seconds is None else f"{seconds * 1e3:.3f}"]))
 
     def show(self, written: list[Path], dest: Path) -> None:
         """The table, then how many figure files went where."""
-        self.con.print(self.tab)
+        from isaacsim.report.tables import Column, print_table
+
+        if self.rows:
+            print_table(self.con, [Column("run", "left")],
+                        [[Column(h, "left") for h in ("workload", "arch", "table")],
+                         [Column("energy\n/ inference"), Column("power"), Column("ADC share")],
+                         [Column("latency\ncycles"), Column("latency\nms")]], self.rows)
         self.con.print(f"wrote {len(written)} figure files under {dest}")
 
 

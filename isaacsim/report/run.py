@@ -20,16 +20,25 @@ def _num(v: float | None, fmt: str = ".3f") -> str:
     return "-" if v is None else format(v, fmt)
 
 
-def print_text(res: Result) -> None:
+def per_inference(total: int, samples: int) -> str:
+    """A count over `samples` samples as a mean per inference: exact when whole, else rounded."""
+    if samples <= 0:
+        return "-"
+    if total % samples == 0:
+        return f"{total // samples:,}"
+    v = total / samples
+    return f"{v:,.1f}" if abs(v) >= 10 else f"{v:.3g}"
+
+
+def print_text(res: Result, con=None) -> None:
+    """The run's text: what ran, the per-layer ADC table (counts per inference), accuracy, energy,
+    mapping and wall time; `con` a rich Console (default: stdout, `isaacsim.report.tables.console`)."""
     from rich import box
-    from rich.console import Console
-    from rich.table import Table
 
     from isaacsim.pipeline import RANDOM_SEED
+    from isaacsim.report.tables import Column, Row, console, print_table
 
-    con = Console(highlight=False)
-    if not con.is_terminal:  # files and pipes: never cut numbers to fit 80 columns
-        con.width = max(con.width, 200)
+    con = console() if con is None else con
     s = res.summary()
     if s["sample_source"] == "none":
         print_timing_only(res, con)
@@ -49,23 +58,22 @@ def print_text(res: Result) -> None:
             con.print(f"ADC {text}: {', '.join(names)}")
     else:
         con.print(f"ADC (every layer): {next(iter(adcs))}")
-    tab = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    cols = [("layer", "left")] + ([("ADC", "left")] if per_layer_adc else []) + [
-        ("conversions", "right"), ("A/D ops", "right"), ("ops/conv", "right"), ("R1 share", "right"),
-        ("overflows", "right")]
-    for col, just in cols:
-        tab.add_column(col, justify=just, no_wrap=col != "layer", overflow="fold" if col == "layer" else "ellipsis")
-    for ly in s["layers"]:
-        adc = [ly["adc"]["mode"]] if per_layer_adc else []
-        tab.add_row(ly["name"], *adc, f"{ly['conversions']:,}", f"{ly['ad_ops']:,}",
-                    _num(ly["ops_per_conversion"]), _pct(ly["r1_share"]), f"{ly['overflows']:,}")
+    n = s["samples"]
+    key = [Column("layer", "left")] + ([Column("ADC", "left")] if per_layer_adc else [])
+    groups = [[Column("conversions\n/ inference"), Column("A/D ops\n/ inference"), Column("A/D ops\n/ conv.")],
+              [Column("R1 share"), Column("overflows\n/ inference")]]
+    rows = [Row([ly["name"], *([ly["adc"]["mode"]] if per_layer_adc else []), per_inference(ly["conversions"], n),
+                 per_inference(ly["ad_ops"], n), _num(ly["ops_per_conversion"]), _pct(ly["r1_share"]),
+                 per_inference(ly["overflows"], n)]) for ly in s["layers"]]
     a = s["adc"]
     trq = any(kind(ly["adc"]["mode"]).has_ranges for ly in s["layers"])
     r1 = a["r1_conversions"] / a["conversions"] if trq and a["conversions"] else None
-    tab.add_section()
-    tab.add_row("total", *([""] if per_layer_adc else []), f"{a['conversions']:,}", f"{a['ad_ops']:,}",
-                _num(a["ops_per_conversion"]), _pct(r1), f"{a['overflows']:,}", style="bold")
-    con.print(tab)
+    rows.append(Row(["total", *([""] if per_layer_adc else []), per_inference(a["conversions"], n),
+                     per_inference(a["ad_ops"], n), _num(a["ops_per_conversion"]), _pct(r1),
+                     per_inference(a["overflows"], n)], style="bold", rule_before=True))
+    caption = (f"/ inference = the total over the {n:,} sample{'s' if n != 1 else ''} run (run --json) / {n:,}"
+               if n else "no sample completed")
+    print_table(con, key, groups, rows, box=box.SIMPLE_HEAD, pad_edge=False, caption=caption, caption_justify="left")
     acc = (f"accuracy {_pct(s['accuracy'])} (ideal ADC {_pct(s['reference_accuracy'])})"
            if s["accuracy"] is not None else "accuracy - (no labels)")
     con.print(f"{acc}; top-1 agreement with the ideal ADC {_pct(s['agreement'])}")
@@ -86,9 +94,14 @@ def print_timing_only(res: Result, con) -> None:
            "mixed": "the profile, worst case for " + ", ".join(how.worst_case_layers)}[how.ops_source]
     con.print(f"[bold]{res.workload}[/bold] on [bold]{res.arch.name}[/bold]: timing only (approximate), "
               f"no samples run; A/D ops from {src}")
-    for ly in t.layers:
-        con.print(f"  {ly['name']}: {ly['cycles']:,} cycles (bound {ly['bound_cycles']:,}), "
-                  f"{ly['conversions']:,} conversions, {ly['ad_ops']:,} A/D ops")
+    from rich import box
+
+    from isaacsim.report.tables import Column, Row, print_table
+
+    print_table(con, [Column("layer", "left")], [[Column("cycles"), Column("bound")],
+                                                 [Column("conversions\n/ inference"), Column("A/D ops\n/ inference")]],
+                [Row([ly["name"], f"{ly['cycles']:,}", f"{ly['bound_cycles']:,}", f"{ly['conversions']:,}",
+                      f"{ly['ad_ops']:,}"]) for ly in t.layers], box=box.SIMPLE_HEAD, pad_edge=False)
     con.print(f"latency {t.latency_cycles:,} cycles ({t.latency_s * 1e6:.3f} us), "
               f"throughput {t.throughput_ips:,.1f} inferences/s")
     from isaacsim.report.energy import energy_lines

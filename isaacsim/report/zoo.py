@@ -29,16 +29,18 @@ def _macs(n: int) -> str:
     return str(n)
 
 
-def print_zoo(rows: list[dict]) -> None:
-    """The rows of `zoo_rows` as a table on stdout."""
-    from rich.console import Console
+def print_zoo(rows: list[dict], con=None) -> None:
+    """The rows of `zoo_rows` as a table on stdout (or `con`, a rich Console). Only the
+    description wraps to fit the console; the other columns keep their width."""
     from rich.table import Table
 
+    from isaacsim.report.tables import console
+
     tab = Table(title="model zoo (isaacsim zoo make NAME --out DIR)", title_justify="left")
-    for col, just in (("name", "left"), ("input", "left"), ("MACs", "right"), ("eval samples", "right"),
+    for col, just in (("name", "left"), ("input", "left"), ("MACs", "right"), ("eval\nsamples", "right"),
                       ("description", "left")):
-        tab.add_column(col, justify=just)
+        tab.add_column(col, justify=just, no_wrap=col != "description", overflow="fold")
     for r in rows:
         tab.add_row(r["name"], "x".join(map(str, r["input_shape"])), _macs(r["macs"]),
                     "-" if r["eval_samples"] is None else str(r["eval_samples"]), r["description"])
-    Console(highlight=False).print(tab)
+    (console() if con is None else con).print(tab)
