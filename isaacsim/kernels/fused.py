@@ -91,11 +91,13 @@ def _fused(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, col_slot, n_slot
     _check_acc(vec_acc, n_acc, n_vec)
     n_chunks = max(1, min(n_vec, n_threads))
     hist = np.zeros((n_chunks, n_hist), np.int64)
-    ovf = np.zeros(n_chunks, np.int64)
+    ovf = np.zeros((n_chunks, 1), np.int64)
     r2c = np.zeros((n_chunks, n_acc, n_parts, n_cols), np.int64)
     out = np.zeros((n_vec, m_out), np.int64)
     trace = np.zeros((n_vec if traced else 0, n_cyc, n_slots), np.int32)
-    ops32 = ops_lut.astype(np.int32)
+    ops32 = np.empty(n_hist, np.int32)
+    for s in range(n_hist):
+        ops32[s] = ops_lut[s]
     wsh = 64 - psum_bits
     check = _may_overflow(units_lut, cyc_shift, cyc_sign, psum_bits)
     fast = n_dac == 1 and cell_bits == 1 and n_words == 2
@@ -136,9 +138,9 @@ def _fused(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, col_slot, n_slot
                             n_ovf += _convert_add(samp[col], col, psum, h, e, wsh)
                 _unpack(psum, acc[p])
                 _merge(psum, out[n], n_pol, n_slices, cell_bits)
-        ovf[t] = n_ovf
+        ovf[t, 0] = n_ovf
     ad_ops, r2 = _counts(r2c, vec_acc, n_acc, n_cyc, base, step)
-    return out, _sum_rows(hist), _sum_rows(ovf.reshape(n_chunks, 1))[0], ad_ops, r2, trace
+    return out, _sum_rows(hist), _sum_rows(ovf)[0], ad_ops, r2, trace
 
 
 @njit(cache=True, inline="always")
@@ -300,13 +302,20 @@ def _counts(r2c, vec_acc, n_acc, n_cyc, base, step):
     converts each of its accumulator's vectors once per cycle, so its A/D operations are
     base x conversions + step x R2 conversions (`_ops_affine`)."""
     n_chunks, _, n_parts, n_cols = r2c.shape
-    r2 = _sum_rows(r2c.reshape(n_chunks, n_acc * n_parts * n_cols)).reshape(n_acc, n_parts, n_cols)
+    r2 = np.zeros((n_acc, n_parts, n_cols), np.int64)
+    for t in range(n_chunks):
+        for a in range(n_acc):
+            for p in range(n_parts):
+                for col in range(n_cols):
+                    r2[a, p, col] += r2c[t, a, p, col]
     conv = np.zeros(n_acc, np.int64)
     for i in range(vec_acc.shape[0]):
         conv[vec_acc[i]] += n_cyc
-    ad_ops = np.empty_like(r2)
+    ad_ops = np.empty((n_acc, n_parts, n_cols), np.int64)
     for a in range(n_acc):
-        ad_ops[a] = base * conv[a] + step * r2[a]
+        for p in range(n_parts):
+            for col in range(n_cols):
+                ad_ops[a, p, col] = base * conv[a] + step * r2[a, p, col]
     return ad_ops, r2
 
 
