@@ -66,9 +66,34 @@ def _write_trace(res, timeline, trace: str | None) -> None:
     from isaacsim.report.perfetto import write_trace
 
     try:
-        write_trace(timeline, trace, clock_hz=float(res.timing.clock.hz))
+        info = write_trace(timeline, trace, clock_hz=float(res.timing.clock.hz))
     except OSError as e:
         raise ConfigError(f"--trace {trace}: cannot write ({e.__class__.__name__}: {e.strerror or e})") from None
+    sys.stderr.write(trace_notice(info))
+
+
+def _size(n: int) -> str:
+    """A byte count for people: 512 B, 3.4 kB, 12.3 MB (powers of 1000)."""
+    if n < 1000:
+        return f"{n} B"
+    for unit in ("kB", "MB", "GB"):
+        n /= 1000
+        if n < 1000 or unit == "GB":
+            return f"{n:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def trace_notice(info: dict) -> str:
+    """The lines `--trace` prints on stderr from `write_trace`'s result: where the file went, its
+    size and events, and how much the timeline was thinned to stay under its size cap."""
+    text = (f"isaacsim: trace written to {info['path']} ({_size(info['bytes'])}, {info['events']:,} events "
+            f"on {info['tracks']:,} tracks)\n")
+    if info["dropped"] or info["stride"] > 1:
+        kept = info["events"]
+        total = kept + info["dropped"]
+        text += (f"isaacsim: trace thinned to stay under its size cap: kept 1 in {info['stride']} events of each "
+                 f"track, {info['dropped']:,} of {total:,} events dropped\n")
+    return text
 
 
 def _print(res, args: argparse.Namespace) -> None:

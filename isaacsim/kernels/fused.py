@@ -29,7 +29,6 @@ _CB = 8
 _VB = 64 - _CB
 
 
-@njit(cache=True, parallel=True)
 def fused_layer(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, cyc_shift, cyc_sign, cell_bits, n_slices,
                 n_pol, psum_bits, n_threads):
     """Run one layer; all arguments are arrays or ints.
@@ -51,20 +50,54 @@ def fused_layer(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, cyc_shift, 
     overflow count, ad_ops int64 (n_acc, row_parts, n_cols), r2 int64 (n_acc, row_parts,
     n_cols)): r2[a, p, col] sums msb_lut over the samples of column col in row partition p of the
     input vectors with vec_acc == a, all cycles; ad_ops likewise sums ops_lut.
+
+    It runs the one compiled kernel `fused_layer_traced` also runs, with tracing off, so a run
+    compiles the layer kernel once (`_fused`).
     """
+    return _fused(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, _NO_SLOTS, 0, False, cyc_shift, cyc_sign,
+                  cell_bits, n_slices, n_pol, psum_bits, n_threads)[:5]
+
+
+def fused_layer_traced(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, col_slot, n_slots, cyc_shift,
+                       cyc_sign, cell_bits, n_slices, n_pol, psum_bits, n_threads):
+    """`fused_layer` that also returns each window's A/D-operation trace.
+
+    col_slot: int64 (row_parts, n_cols) where column col of row partition p is converted:
+        t * lanes + lane (`MatrixGeometry.column_lanes`); n_slots = crossbars * lanes.
+
+    Returns (out, histogram, overflow count, ad_ops, r2) as `fused_layer`, and trace int32
+    (N, cycles, n_slots): trace[n, c, slot] = sum of ops_lut[sample] over the samples of input
+    vector n in cycle c that slot converts. The caller bounds an entry (columns per slot x the
+    largest ops) inside int32.
+    """
+    return _fused(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, np.ascontiguousarray(col_slot, np.int64),
+                  n_slots, True, cyc_shift, cyc_sign, cell_bits, n_slices, n_pol, psum_bits, n_threads)
+
+
+_NO_SLOTS = np.zeros((0, 0), np.int64)
+"""`col_slot` of an untraced call (never read)."""
+
+
+@njit(cache=True, parallel=True)
+def _fused(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, col_slot, n_slots, traced, cyc_shift, cyc_sign,
+           cell_bits, n_slices, n_pol, psum_bits, n_threads):
+    """`fused_layer` (traced False: the trace returned is empty) and `fused_layer_traced` (traced True)."""
     n_vec, n_cyc, n_parts, n_dac, n_words = xw.shape
     n_cols = ww.shape[3]
-    cpp = n_cols // n_pol
-    m_out = cpp // n_slices
+    m_out = n_cols // n_pol // n_slices
     n_hist = units_lut.shape[0]
     add_lut = _cycle_table(units_lut, msb_lut, cyc_shift, cyc_sign)
     base, step = _ops_affine(ops_lut, msb_lut)
     _check_acc(vec_acc, n_acc, n_vec)
     n_chunks = max(1, min(n_vec, n_threads))
     hist = np.zeros((n_chunks, n_hist), np.int64)
-    ovf = np.zeros(n_chunks, np.int64)
+    ovf = np.zeros((n_chunks, 1), np.int64)
     r2c = np.zeros((n_chunks, n_acc, n_parts, n_cols), np.int64)
     out = np.zeros((n_vec, m_out), np.int64)
+    trace = np.zeros((n_vec if traced else 0, n_cyc, n_slots), np.int32)
+    ops32 = np.empty(n_hist, np.int32)
+    for s in range(n_hist):
+        ops32[s] = ops_lut[s]
     wsh = 64 - psum_bits
     check = _may_overflow(units_lut, cyc_shift, cyc_sign, psum_bits)
     fast = n_dac == 1 and cell_bits == 1 and n_words == 2
@@ -81,7 +114,10 @@ def fused_layer(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, cyc_shift, 
                 psum[:] = 0
                 for c in range(n_cyc):
                     e = add_lut[c]
-                    if fast:
+                    if traced:
+                        n_ovf += _traced_cycle(xw, ww, n, c, p, fast, check, col_slot[p], trace[n, c], ops32, samp,
+                                               psum, h, e, wsh)
+                    elif fast:
                         # one plane pair, two words: sample and convert in a single pass
                         x0 = xw[n, c, p, 0, 0]
                         x1 = xw[n, c, p, 0, 1]
@@ -96,86 +132,43 @@ def fused_layer(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, cyc_shift, 
                                 s = np.int64(popcount64(x0 & w0[col])) + np.int64(popcount64(x1 & w1[col]))
                                 h[s] += 1
                                 psum[col] += e[s]
-                        continue
-                    _cycle_samples(xw, ww, n, c, p, samp)
-                    for col in range(n_cols):
-                        n_ovf += _convert_add(samp[col], col, psum, h, e, wsh)
-                _unpack(psum, acc[p])
-                _merge(psum, out[n], n_pol, n_slices, cell_bits)
-        ovf[t] = n_ovf
-    ad_ops, r2 = _counts(r2c, vec_acc, n_acc, n_cyc, base, step)
-    return out, hist.sum(axis=0), ovf.sum(), ad_ops, r2
-
-
-@njit(cache=True, parallel=True)
-def fused_layer_traced(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, col_slot, n_slots, cyc_shift,
-                       cyc_sign, cell_bits, n_slices, n_pol, psum_bits, n_threads):
-    """`fused_layer` that also returns each window's A/D-operation trace.
-
-    col_slot: int64 (row_parts, n_cols) where column col of row partition p is converted:
-        t * lanes + lane (`MatrixGeometry.column_lanes`); n_slots = crossbars * lanes.
-
-    Returns (out, histogram, overflow count, ad_ops, r2) as `fused_layer`, and trace int32
-    (N, cycles, n_slots): trace[n, c, slot] = sum of ops_lut[sample] over the samples of input
-    vector n in cycle c that slot converts. The caller bounds an entry (columns per slot x the
-    largest ops) inside int32.
-    """
-    n_vec, n_cyc, n_parts, n_dac, n_words = xw.shape
-    n_cols = ww.shape[3]
-    m_out = n_cols // n_pol // n_slices
-    n_hist = units_lut.shape[0]
-    add_lut = _cycle_table(units_lut, msb_lut, cyc_shift, cyc_sign)
-    base, step = _ops_affine(ops_lut, msb_lut)
-    _check_acc(vec_acc, n_acc, n_vec)
-    n_chunks = max(1, min(n_vec, n_threads))
-    hist = np.zeros((n_chunks, n_hist), np.int64)
-    ovf = np.zeros(n_chunks, np.int64)
-    r2c = np.zeros((n_chunks, n_acc, n_parts, n_cols), np.int64)
-    out = np.zeros((n_vec, m_out), np.int64)
-    trace = np.zeros((n_vec, n_cyc, n_slots), np.int32)
-    ops32 = ops_lut.astype(np.int32)
-    wsh = 64 - psum_bits
-    check = _may_overflow(units_lut, cyc_shift, cyc_sign, psum_bits)
-    fast = n_dac == 1 and cell_bits == 1 and n_words == 2
-    for t in prange(n_chunks):
-        lo = t * n_vec // n_chunks
-        hi = (t + 1) * n_vec // n_chunks
-        samp = np.empty(n_cols, np.int64)
-        psum = np.empty(n_cols, np.int64)
-        h = hist[t]
-        n_ovf = 0
-        for n in range(lo, hi):
-            acc = r2c[t, vec_acc[n]]
-            for p in range(n_parts):
-                psum[:] = 0
-                slot = col_slot[p]
-                for c in range(n_cyc):
-                    tr = trace[n, c]
-                    e = add_lut[c]
-                    if fast:
-                        x0 = xw[n, c, p, 0, 0]
-                        x1 = xw[n, c, p, 0, 1]
-                        w0 = ww[p, 0, 0]
-                        w1 = ww[p, 0, 1]
+                    else:
+                        _cycle_samples(xw, ww, n, c, p, samp)
                         for col in range(n_cols):
-                            s = np.int64(popcount64(x0 & w0[col])) + np.int64(popcount64(x1 & w1[col]))
-                            tr[slot[col]] += ops32[s]
-                            if check:
-                                n_ovf += _convert_add(s, col, psum, h, e, wsh)
-                            else:
-                                h[s] += 1
-                                psum[col] += e[s]
-                        continue
-                    _cycle_samples(xw, ww, n, c, p, samp)
-                    for col in range(n_cols):
-                        s = samp[col]
-                        tr[slot[col]] += ops32[s]
-                        n_ovf += _convert_add(s, col, psum, h, e, wsh)
+                            n_ovf += _convert_add(samp[col], col, psum, h, e, wsh)
                 _unpack(psum, acc[p])
                 _merge(psum, out[n], n_pol, n_slices, cell_bits)
-        ovf[t] = n_ovf
+        ovf[t, 0] = n_ovf
     ad_ops, r2 = _counts(r2c, vec_acc, n_acc, n_cyc, base, step)
-    return out, hist.sum(axis=0), ovf.sum(), ad_ops, r2, trace
+    return out, _sum_rows(hist), _sum_rows(ovf)[0], ad_ops, r2, trace
+
+
+@njit(cache=True, inline="always")
+def _traced_cycle(xw, ww, n, c, p, fast, check, slot, tr, ops32, samp, psum, h, e, wsh):
+    """One cycle of input vector n in row partition p, as `_fused`'s untraced path, that also adds
+    each sample's A/D operations to its slot's entry of tr; returns the overflows."""
+    n_cols = ww.shape[3]
+    n_ovf = 0
+    if fast:
+        x0 = xw[n, c, p, 0, 0]
+        x1 = xw[n, c, p, 0, 1]
+        w0 = ww[p, 0, 0]
+        w1 = ww[p, 0, 1]
+        for col in range(n_cols):
+            s = np.int64(popcount64(x0 & w0[col])) + np.int64(popcount64(x1 & w1[col]))
+            tr[slot[col]] += ops32[s]
+            if check:
+                n_ovf += _convert_add(s, col, psum, h, e, wsh)
+            else:
+                h[s] += 1
+                psum[col] += e[s]
+        return n_ovf
+    _cycle_samples(xw, ww, n, c, p, samp)
+    for col in range(n_cols):
+        s = samp[col]
+        tr[slot[col]] += ops32[s]
+        n_ovf += _convert_add(s, col, psum, h, e, wsh)
+    return n_ovf
 
 
 @njit(cache=True, inline="always")
@@ -246,11 +239,13 @@ def _cycle_table(units_lut, msb_lut, cyc_shift, cyc_sign):
     value, even unwrapped, sign-extends from _VB bits). The config limits keep both far inside.
     """
     n_cyc = cyc_shift.shape[0]
-    top = np.abs(units_lut).max() if units_lut.shape[0] else np.int64(0)
     if n_cyc >= 1 << (_CB - 1) or msb_lut.shape[0] != units_lut.shape[0]:
         raise ValueError("too many input cycles for the kernel's R2 counters, or msb_lut's length differs")
-    if units_lut.shape[0] and (msb_lut.min() < 0 or msb_lut.max() > 1):
-        raise ValueError("msb_lut must hold 0 or 1")
+    top = np.int64(0)
+    for s in range(units_lut.shape[0]):
+        top = max(top, abs(units_lut[s]))
+        if msb_lut[s] < 0 or msb_lut[s] > 1:
+            raise ValueError("msb_lut must hold 0 or 1")
     bound = np.int64(0)
     lim = np.int64(1) << (_VB - 2)
     for c in range(n_cyc):
@@ -268,7 +263,10 @@ def _cycle_table(units_lut, msb_lut, cyc_shift, cyc_sign):
 
 @njit(cache=True)
 def _check_acc(vec_acc, n_acc, n_vec):
-    if vec_acc.shape[0] != n_vec or n_acc < 1 or (n_vec > 0 and (vec_acc.min() < 0 or vec_acc.max() >= n_acc)):
+    bad = vec_acc.shape[0] != n_vec or n_acc < 1
+    for i in range(vec_acc.shape[0]):
+        bad |= vec_acc[i] < 0 or vec_acc[i] >= n_acc
+    if bad:
         raise ValueError("vec_acc must hold one accumulator in 0 .. n_acc - 1 per input vector")
 
 
@@ -303,13 +301,21 @@ def _counts(r2c, vec_acc, n_acc, n_cyc, base, step):
     """(ad_ops, r2) int64 (n_acc, row_parts, n_cols) from the chunks' R2 counts: a column
     converts each of its accumulator's vectors once per cycle, so its A/D operations are
     base x conversions + step x R2 conversions (`_ops_affine`)."""
-    r2 = r2c.sum(axis=0)
+    n_chunks, _, n_parts, n_cols = r2c.shape
+    r2 = np.zeros((n_acc, n_parts, n_cols), np.int64)
+    for t in range(n_chunks):
+        for a in range(n_acc):
+            for p in range(n_parts):
+                for col in range(n_cols):
+                    r2[a, p, col] += r2c[t, a, p, col]
     conv = np.zeros(n_acc, np.int64)
     for i in range(vec_acc.shape[0]):
         conv[vec_acc[i]] += n_cyc
-    ad_ops = np.empty_like(r2)
+    ad_ops = np.empty((n_acc, n_parts, n_cols), np.int64)
     for a in range(n_acc):
-        ad_ops[a] = base * conv[a] + step * r2[a]
+        for p in range(n_parts):
+            for col in range(n_cols):
+                ad_ops[a, p, col] = base * conv[a] + step * r2[a, p, col]
     return ad_ops, r2
 
 
@@ -318,7 +324,9 @@ def _may_overflow(units_lut, cyc_shift, cyc_sign, psum_bits):
     """False when no sequence of samples can take a register out of its range (skip the check)."""
     if psum_bits >= 64:
         return False
-    top = units_lut.max()
+    top = units_lut[0] if units_lut.shape[0] else np.int64(0)
+    for s in range(units_lut.shape[0]):
+        top = max(top, units_lut[s])
     up = np.int64(0)
     down = np.int64(0)
     for c in range(cyc_shift.shape[0]):
@@ -328,3 +336,14 @@ def _may_overflow(units_lut, cyc_shift, cyc_sign, psum_bits):
             down += top << cyc_shift[c]
     lim = np.int64(1) << (psum_bits - 1)
     return up > lim - 1 or down > lim
+
+
+@njit(cache=True)
+def _sum_rows(a):
+    """int64 (cols,): the sum of a 2-D int64 array's rows (a loop: numba's `sum(axis=0)` takes
+    seconds to compile)."""
+    out = np.zeros(a.shape[1], np.int64)
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[j] += a[i, j]
+    return out

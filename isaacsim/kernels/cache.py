@@ -1,0 +1,44 @@
+"""Whether numba's on-disk cache already holds the compiled kernels a run needs.
+
+The kernels are compiled with `cache=True`: the first run after installing (or after numba or a
+kernel's source changes) compiles them, which takes tens of seconds, and later runs load them
+from the cache (`__pycache__` beside the sources, or `NUMBA_CACHE_DIR`). `cold_kernels` tells,
+before anything is compiled, which of them would be, so the command line can say why the first
+run is slow. It reads the index numba itself consults: an entry counts only when it was written
+by this numba version, for the kernel's current source and for this CPU.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+DATAPATH_KERNELS = ("isaacsim.kernels.fused:_fused", "isaacsim.kernels.packing:pack_input_planes",
+                    "isaacsim.kernels.packing:pack_weight_planes", "isaacsim.kernels.sar:sar_convert_array")
+"""The kernels of a functional run (the bit-exact datapath)."""
+TIMING_KERNELS = ("isaacsim.kernels.pe_schedule:pe_rounds",)
+"""The kernels of the timing model."""
+COMPILE_SECONDS = 15
+"""About how long compiling every kernel of a run takes: 12 s of CPU measured on a 2-core machine
+(benchmarks/bench_cold_start.py), more wall time on a busy one."""
+
+
+def is_cached(dispatcher) -> bool:
+    """True when numba's cache holds a compiled version of `dispatcher` (an `njit(cache=True)`
+    function) that this process can load; False when it would compile."""
+    cache = dispatcher._cache
+    codegen = dispatcher.targetctx.codegen()
+    index = cache._cache_file._load_index()  # {} when missing, from another numba or a stale source
+    return any(cache._index_key(key[0], codegen) == key for key in index)
+
+
+def cold_kernels(names: tuple[str, ...] = DATAPATH_KERNELS + TIMING_KERNELS) -> list[str]:
+    """The kernels among `names` ("module:function") that a run would compile first."""
+    cold = []
+    for name in names:
+        module, func = name.split(":")
+        if not is_cached(getattr(importlib.import_module(module), func)):
+            cold.append(name)
+    return cold
+
+
+__all__ = ["COMPILE_SECONDS", "DATAPATH_KERNELS", "TIMING_KERNELS", "cold_kernels", "is_cached"]
