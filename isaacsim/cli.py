@@ -49,35 +49,9 @@ class _OneLineWarnings:
             sys.stderr.write(f"isaacsim: warning: {text}\n")
 
 
-_KERNEL_COMMANDS = ("run", "calibrate", "sweep")
-"""Commands that run the numba kernels (compiled on the first run, then cached)."""
-
-
-def compile_notice(args: argparse.Namespace) -> str | None:
-    """The line to print before a command that will compile the numba kernels (a cold cache: the
-    first run after installing), else None. A run without a terminal would otherwise print
-    nothing for the tens of seconds that takes."""
-    if args.command not in _KERNEL_COMMANDS or getattr(args, "dry_run", False):
-        return None
-    from isaacsim.kernels.cache import COMPILE_SECONDS, DATAPATH_KERNELS, TIMING_KERNELS, cold_kernels
-
-    names = TIMING_KERNELS if getattr(args, "timing_only", False) else DATAPATH_KERNELS + TIMING_KERNELS
-    try:
-        cold = cold_kernels(names)
-    except Exception:  # numba's cache internals changed: say nothing rather than fail the run
-        return None
-    if not cold:
-        return None
-    return f"isaacsim: compiling kernels (first run only, about {COMPILE_SECONDS} s)..."
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    notice = compile_notice(args)
-    if notice:
-        sys.stderr.write(notice + "\n")
-        sys.stderr.flush()
     with warnings.catch_warnings():
         warnings.showwarning = _OneLineWarnings()
         try:

@@ -3,7 +3,6 @@ when numba's cache is cold, and says nothing when it is warm (`isaacsim.kernels.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import os
@@ -14,8 +13,7 @@ import time
 import pytest
 
 import isaacsim.kernels.cache as kcache
-from isaacsim.cli import compile_notice
-from isaacsim.kernels.cache import DATAPATH_KERNELS, TIMING_KERNELS, cold_kernels, is_cached
+from isaacsim.kernels.cache import DATAPATH_KERNELS, TIMING_KERNELS, cold_kernels, compile_notice, is_cached
 
 NOTICE = "isaacsim: compiling kernels (first run only"
 
@@ -63,23 +61,19 @@ def test_cold_kernels_in_a_fresh_cache(tmp_path):
 
 
 def test_compile_notice(monkeypatch):
-    seen = []
+    seen, state = [], {"cold": True}
 
     def fake(names):
         seen.append(names)
-        return list(names[:1]) if cold else []
+        return list(names[:1]) if state["cold"] else []
 
     monkeypatch.setattr(kcache, "cold_kernels", fake)
-    cold = True
-    run = argparse.Namespace(command="run", timing_only=False)
-    assert compile_notice(run).startswith(NOTICE)
+    assert compile_notice().startswith(NOTICE)
     assert seen[-1] == DATAPATH_KERNELS + TIMING_KERNELS
-    assert compile_notice(argparse.Namespace(command="run", timing_only=True)).startswith(NOTICE)
+    assert compile_notice(timing_only=True).startswith(NOTICE)
     assert seen[-1] == TIMING_KERNELS
-    assert compile_notice(argparse.Namespace(command="describe")) is None
-    assert compile_notice(argparse.Namespace(command="sweep", dry_run=True)) is None
-    cold = False
-    assert compile_notice(run) is None
+    state["cold"] = False
+    assert compile_notice() is None
 
 
 def test_compile_notice_says_nothing_if_the_check_fails(monkeypatch):
@@ -87,7 +81,7 @@ def test_compile_notice_says_nothing_if_the_check_fails(monkeypatch):
         raise AttributeError("numba moved its cache")
 
     monkeypatch.setattr(kcache, "cold_kernels", broken)
-    assert compile_notice(argparse.Namespace(command="run", timing_only=False)) is None
+    assert compile_notice() is None
 
 
 def test_warm_after_one_call():
@@ -125,3 +119,17 @@ def test_notice_on_the_first_full_run(tmp_path, net):
     assert first.returncode == 0 and first.stderr.startswith(NOTICE), first.stderr
     second = _run(args, tmp_path)
     assert second.returncode == 0 and NOTICE not in second.stderr, second.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "trq", "no/such/workload"],
+    ["run", "trq", "WORKLOAD", "--set", "adc.nope=1"],
+    ["run", "trq", "WORKLOAD", "--registers", "no/such/registers.yaml"],
+    ["calibrate", "trq", "no/such/workload"],
+    ["sweep", "no/such/sweep.yaml"],
+])
+def test_bad_input_on_a_cold_cache_is_one_line(tmp_path, net, args):
+    """The notice comes after every input is checked, so bad input still gets its one line."""
+    args = [str(net.path) if a == "WORKLOAD" else a for a in args]
+    res = _run(args, tmp_path / "empty-cache")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and NOTICE not in res.stderr, res.stderr

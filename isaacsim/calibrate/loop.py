@@ -56,6 +56,7 @@ from isaacsim.calibrate.state import hist_digest, load_state, sha, state_key
 from isaacsim.config import Arch, load_arch
 from isaacsim.errors import ConfigError, ConfigWarning, WorkloadError
 from isaacsim.files import atomic_write_text
+from isaacsim.kernels.cache import announce_compile
 from isaacsim.pipeline import simulate
 from isaacsim.progress import TerminalProgress
 from isaacsim.workload import Workload, load_workload
@@ -473,6 +474,8 @@ def calibrate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Work
     st_path = Path(state) if state is not None else None
     st = load_state(st_path, state_key(arch, wl, data, min_n, ideal_m))
     cal = Calibration(arch, data, opts, min_n=min_n, state=st, state_path=st_path, progress=progress, notes=notes)
+    if progress:  # every input is checked: say so if the kernels are about to compile
+        announce_compile()
     try:
         cal.run_phases()
     finally:

@@ -11,6 +11,7 @@ by this numba version, for the kernel's current source and for this CPU.
 from __future__ import annotations
 
 import importlib
+import sys
 
 DATAPATH_KERNELS = ("isaacsim.kernels.fused:_fused", "isaacsim.kernels.packing:pack_input_planes",
                     "isaacsim.kernels.packing:pack_weight_planes", "isaacsim.kernels.sar:sar_convert_array")
@@ -41,4 +42,26 @@ def cold_kernels(names: tuple[str, ...] = DATAPATH_KERNELS + TIMING_KERNELS) -> 
     return cold
 
 
-__all__ = ["COMPILE_SECONDS", "DATAPATH_KERNELS", "TIMING_KERNELS", "cold_kernels", "is_cached"]
+def compile_notice(timing_only: bool = False) -> str | None:
+    """The line that says a run is about to compile its kernels (a cold cache: the first run after
+    installing), else None; None too when numba's cache cannot be read (say nothing rather than
+    fail the run). A timing-only run uses the timing kernel alone."""
+    names = TIMING_KERNELS if timing_only else DATAPATH_KERNELS + TIMING_KERNELS
+    try:
+        cold = cold_kernels(names)
+    except Exception:  # numba's cache internals changed
+        return None
+    return f"isaacsim: compiling kernels (first run only, about {COMPILE_SECONDS} s)..." if cold else None
+
+
+def announce_compile(timing_only: bool = False) -> None:
+    """Print `compile_notice` on stderr when there is one. Callers do this after every input has
+    been checked and just before the first kernel runs, so bad input still gets its one line."""
+    line = compile_notice(timing_only)
+    if line:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+__all__ = ["COMPILE_SECONDS", "DATAPATH_KERNELS", "TIMING_KERNELS", "announce_compile", "cold_kernels",
+           "compile_notice", "is_cached"]

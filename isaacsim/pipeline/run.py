@@ -17,6 +17,7 @@ from typing import Any
 
 from isaacsim.config import Arch
 from isaacsim.functional.inputs import auto_batch_size, select_samples
+from isaacsim.kernels.cache import announce_compile
 from isaacsim.pipeline import stages
 from isaacsim.pipeline.options import RunOptions
 from isaacsim.pipeline.prepare import new_result, prepare
@@ -77,6 +78,8 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
         n = int(x.shape[0])
         bs = opts.batch_size or auto_batch_size(plan.workload, plan.arch, n)
         res = new_result(plan, source, available, opts.samples, n, bs, labels=y)
+    if opts.progress:  # every input is checked: say so if the kernels are about to compile
+        announce_compile(opts.timing_only)
     with recording(opts.out, res):
         if x is None:
             run_timing_only(res, plan, opts)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from isaacsim.errors import ConfigError
+from isaacsim.kernels.cache import announce_compile
 from isaacsim.progress import TerminalProgress
 from isaacsim.sweep import store as st
 from isaacsim.sweep.execute import payload
@@ -103,6 +104,8 @@ def run_sweep(path: str | os.PathLike, *, out: str | os.PathLike | None = None, 
         pending.append(p)
     outcome = SweepOutcome(out=out, points=len(sw.points), skipped=len(sw.points) - len(pending))
     payloads = [payload(p, sw.spec.run) for p in pending]
+    if progress and payloads:  # the sweep file is checked; the workers compile on a cold cache
+        announce_compile()
     if scheduler is not None:
         it = run_dask(payloads, scheduler, threads or 1)
     else:
