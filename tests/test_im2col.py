@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from isaacsim.mapping import LayerShape, conv_output_hw, conv_weight_matrix, fold_output, im2col
+from isaacsim.mapping import LayerShape
+from isaacsim.workload.im2col import conv_output_hw, conv_weight_matrix, fold_output, im2col
 
 
 def direct_conv(x, w, stride, padding, dilation, groups, pad_value=0):

@@ -10,9 +10,10 @@ import pytest
 from pydantic import BaseModel
 
 from isaacsim.cli import main
-from isaacsim.config import PRESET_DIR, docgen, read_yaml_mapping
+from isaacsim.config import PRESET_DIR, docgen
 from isaacsim.config.loader import raw_config
 from isaacsim.config.models import Arch
+from isaacsim.files import read_yaml_mapping
 
 PRESETS = ["isaac", "trq_baseline", "trq"]
 

@@ -10,8 +10,9 @@ from pydantic import ValidationError
 
 from isaacsim.components.schema import ComponentTable
 from isaacsim.components.units import UNITS
-from isaacsim.config.loader import format_validation_error, read_yaml_mapping
+from isaacsim.config.loader import format_validation_error
 from isaacsim.errors import ConfigError
+from isaacsim.files import read_yaml_mapping
 
 TABLE_DIR = Path(__file__).resolve().parent / "tables"
 

@@ -11,8 +11,9 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from isaacsim.config.loader import PRESET_DIR, read_yaml_mapping
+from isaacsim.config.loader import PRESET_DIR
 from isaacsim.config.models import Arch
+from isaacsim.files import read_yaml_mapping
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "config.md"
 

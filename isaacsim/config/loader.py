@@ -16,10 +16,9 @@ from pydantic import BaseModel, ValidationError
 
 from isaacsim.config.models import Arch
 from isaacsim.errors import ConfigError
-from isaacsim.files import (  # noqa: F401  (read_text_file re-exported: config.loader is its old home)
+from isaacsim.files import (
     YAMLShapeError,
     load_yaml,
-    read_text_file,
     read_yaml_mapping,
     yaml_error_text,
 )

@@ -1,7 +1,6 @@
 """Mapping: layers -> crossbars, PEs and tiles (bit slicing, partitioning, placement)."""
 
 from isaacsim.mapping.geometry import MatrixGeometry
-from isaacsim.mapping.im2col import conv_output_hw, conv_weight_matrix, fold_output, im2col
 from isaacsim.mapping.layers import LayerShape
 from isaacsim.mapping.placement import (
     LayerPlacement,
@@ -15,10 +14,6 @@ __all__ = [
     "LayerShape",
     "MatrixGeometry",
     "NetworkMapping",
-    "conv_output_hw",
-    "conv_weight_matrix",
-    "fold_output",
-    "im2col",
     "place_network",
     "replication_targets",
 ]
