@@ -13,6 +13,7 @@ import isaacsim
 from isaacsim.adc import ADCRegisters, convert
 from isaacsim.mapping import LayerShape, place_network
 from isaacsim.mapping.geometry import MatrixGeometry
+from tests.support.datapath import adc_registers
 from tests.support.runs import BASE
 
 
@@ -74,18 +75,7 @@ def trace_case(draw):
         "pe.adcs": draw(st.sampled_from([1, 3, 8, 128])),
         "adc.mode": "ideal", "adc.resolution": 16,
     })
-    r = draw(st.integers(3, 10))
-    mode = draw(st.sampled_from(["ideal", "uniform", "trq"]))
-    if mode == "ideal":
-        regs = {"mode": "ideal", "resolution": r}
-    elif mode == "uniform":
-        regs = {"mode": "uniform", "resolution": r, "bits": draw(st.integers(1, r)),
-                "delta": draw(st.sampled_from([1, 2, 0.5]))}
-    else:
-        n2 = draw(st.integers(1, r))
-        regs = {"mode": "trq", "resolution": r, "n_r1": draw(st.integers(0, r)), "n_r2": n2,
-                "m": draw(st.integers(0, r - n2)), "delta_r1": draw(st.sampled_from([1, 2, 0.5])),
-                "bias": draw(st.integers(0, 2))}
+    regs = draw(adc_registers(10, (1, 2, 0.5)))
     n = draw(st.integers(1, 3))
     k = draw(st.integers(1, 2 * rows + 3))  # up to three row partitions, rarely a multiple of rows
     m = draw(st.integers(1, 5))

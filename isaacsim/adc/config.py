@@ -34,7 +34,7 @@ class ADCConfig(Node):
     delta: float | None = Field(None, gt=0, le=1e6, description="uniform: step D in lossless LSBs; null means 2^(R-K).")
     n_r1: int = Field(4, ge=0, le=16, description="trq: bits of the dense range R1 (N_R1).")
     n_r2: int = Field(4, ge=1, le=16, description="trq: bits of the wide range R2 (N_R2).")
-    m: int = Field(4, ge=0, le=16, description="trq: non-uniformity; D2 = 2^m * D1 (paper Eq. 8).")
+    m: int = Field(4, ge=0, le=16, description="trq: non-uniformity; D2 = 2^m * D1 (the TRQ paper's Eq. 8).")
     delta_r1: float = Field(1.0, gt=0, le=1e6, description="trq: step D1 of R1 in lossless LSBs.")
     bias: int = Field(0, ge=0, le=65_535, description="trq: offset of R1 in units of D2; R1 starts at bias*D2.")
     sample_rate_msps: float = Field(

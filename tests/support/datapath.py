@@ -54,6 +54,22 @@ def reference_layer(x, w, arch, regs):
 
 
 @st.composite
+def adc_registers(draw, max_resolution: int, deltas: tuple[float, ...]):
+    """A register dict of any ADC kind: resolution 3..max_resolution, uniform steps from `deltas`."""
+    r = draw(st.integers(3, max_resolution))
+    mode = draw(st.sampled_from(["ideal", "uniform", "trq"]))
+    if mode == "ideal":
+        return {"mode": "ideal", "resolution": r}
+    if mode == "uniform":
+        return {"mode": "uniform", "resolution": r, "bits": draw(st.integers(1, r)),
+                "delta": draw(st.sampled_from(deltas))}
+    n2 = draw(st.integers(1, r))
+    return {"mode": "trq", "resolution": r, "n_r1": draw(st.integers(0, r)), "n_r2": n2,
+            "m": draw(st.integers(0, r - n2)), "delta_r1": draw(st.sampled_from([1, 2, 0.5])),
+            "bias": draw(st.integers(0, 2))}
+
+
+@st.composite
 def layer_case(draw):
     rows = draw(st.sampled_from([2, 5, 16, 64, 100, 128, 130]))
     rc = draw(st.sampled_from([1, 2, 4]))
@@ -69,18 +85,7 @@ def layer_case(draw):
         "datapath.psum_bits": draw(st.sampled_from([4, 8, 12, 32, 64])),
         "adc.mode": "ideal", "adc.resolution": 16,
     })
-    r = draw(st.integers(3, 12))
-    mode = draw(st.sampled_from(["ideal", "uniform", "trq"]))
-    if mode == "ideal":
-        regs = {"mode": "ideal", "resolution": r}
-    elif mode == "uniform":
-        regs = {"mode": "uniform", "resolution": r, "bits": draw(st.integers(1, r)),
-                "delta": draw(st.sampled_from([1, 2, 3, 0.5, 4]))}
-    else:
-        n2 = draw(st.integers(1, r))
-        regs = {"mode": "trq", "resolution": r, "n_r1": draw(st.integers(0, r)), "n_r2": n2,
-                "m": draw(st.integers(0, r - n2)), "delta_r1": draw(st.sampled_from([1, 2, 0.5])),
-                "bias": draw(st.integers(0, 2))}
+    regs = draw(adc_registers(12, (1, 2, 3, 0.5, 4)))
     n = draw(st.integers(1, 5))
     k = draw(st.integers(1, 2 * rows + 3))
     m = draw(st.integers(1, 6))
