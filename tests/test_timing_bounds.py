@@ -41,9 +41,14 @@ def test_adc_bound_single_pe():
     assert lb["adc"].cycles == Fraction(7168 * 5, 256) == 140
     assert lb["crossbar_read"].cycles == 8 * 10  # 8 input cycles x 10-cycle reads
     assert lb["shift_add"].cycles == Fraction(896, 4) / Fraction(128, 5)  # 8.75
-    assert lb["output_register"].cycles == Fraction(896 * 2, 256)
-    assert lb["edram"].cycles == Fraction(128, 32)  # 128 one-byte inputs at 32 B per cycle
-    assert lb["tile_bus"].cycles == Fraction(128 + 8, 48)
+    # a 2-byte write per S+A result and a read per 8 writes (8 input cycles), at the S+A's 102.4 a cycle
+    assert lb["output_register"].cycles == Fraction(896 * 2 * 9, 8) / (Fraction(512, 5) * 2 * Fraction(9, 8))
+    assert lb["edram"].cycles == Fraction(128, 32 * 12)  # 128 one-byte inputs at 32 B per 1.2 GHz tile cycle
+    # the bus carries the window's 128 input bytes and the 8 one-byte outputs into the tile register
+    assert lb["tile_bus"].cycles == Fraction(128 + 8, 48 * 12)
+    # input register: the DACs read 2 crossbars x 128 rows x 1 bit in each of 8 input cycles (256 B)
+    # and the window's 128 rows are written once (128 B); its port moves 8 x 128 / 8 x 2 B per 10 cycles
+    assert lb["input_register"].cycles == Fraction(256 + 128) / Fraction(8 * 128 * 2, 8 * 10)
     assert (lb.bound, lb.bound_cycles, lb.bottleneck) == (140, 140, "adc")
     assert lb.as_dict()["bottleneck"] == "adc"
 

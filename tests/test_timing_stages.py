@@ -51,11 +51,19 @@ def test_isaac_counts_and_byte_rates():
     st = build_stages(arch("isaac"))
     xb = st["crossbar_read"]
     assert (xb.per_pe, xb.per_tile, xb.per_chip) == (8, 96, 8 * 12 * 168)
-    assert st["edram"].rate == 32 and st["tile_bus"].rate == 48 and st["noc_link"].rate == 4
-    assert st["noc_link"].resource == "router" and st["noc_link"].per_tile == 1
+    # ISAAC's tile logic runs at 1.2 GHz (ISAAC, ISCA 2016, Table I: "ISAAC Tile at 1.2 GHz"), 12 of
+    # its cycles per 100 MHz system cycle: a 256-bit eDRAM port moves 32 x 12 bytes, a 384-wire bus 48 x 12
+    assert st["edram"].rate == 32 * 12 and st["tile_bus"].rate == 48 * 12
+    # a router serves 4 tiles' 32-bit links at 1 GHz (sec. VIII-A): 4 x 4 B x 10 per system cycle
+    assert st["noc_link"].rate == 4 * 4 * 10
+    assert st["noc_link"].resource == "router" and st["noc_link"].per_tile == Fraction(1, 4)
     assert st["edram"].level == "tile" and st["edram"].per_pe is None
-    assert st["sigmoid"].per_tile == 2 and st["sigmoid"].rate == 1
-    assert st["input_register"].rate == 2048 and st["output_register"].rate == 256
+    assert st["sigmoid"].per_tile == 2 and st["sigmoid"].rate == 12
+    # input register: the DACs read 8 x 128 rows x 1 bit per 10-cycle read and the same bytes are
+    # written once per 16 reads' window: 2 x 128 B / 10 cycles
+    assert st["input_register"].rate == Fraction(2 * 128, 10)
+    # output register: a 2-byte partial sum per S+A result (102.4 a cycle), plus a read per 16 writes
+    assert st["output_register"].rate == Fraction(512, 5) * 2 * Fraction(17, 16)
     assert st["hypertransport"].per_chip == 4 and st["hypertransport"].rate == 64  # 6.4 GB/s / 100 MHz
     for s in st.stages:
         assert s.latency_cycles >= 1 and s.multi_cycle == (s.latency_ns > st.clock.period_ns)
@@ -75,8 +83,8 @@ def test_clock_change_rounds_up():
     assert st.clock.period_ns == 4
     assert st["crossbar_read"].latency_cycles == 25 and st["crossbar_read"].rate == Fraction(1, 25)
     assert st["adc"].rate == Fraction(1280 * 8, 250)  # 40.96 ops per 4 ns cycle
-    e = st["edram"]  # 10 ns at 4 ns: 2.5 -> 3 cycles, busy 3 cycles per 32-byte access
-    assert e.latency_cycles == 3 and e.multi_cycle and e.rate == Fraction(32, 3)
+    e = st["edram"]  # 10 ns at 4 ns: 2.5 -> 3 cycles of latency; 32 bytes per 1.2 GHz tile cycle
+    assert e.latency_cycles == 3 and e.multi_cycle and e.rate == Fraction(32 * 1200, 250)
     assert st["shift_add"].rate == Fraction(4) / Fraction("0.390625")
 
 
@@ -89,12 +97,16 @@ def test_latency_overrides_round_up():
     xb = st["crossbar_read"]
     assert (xb.latency_cycles, xb.rate, xb.multi_cycle) == (4, Fraction(1, 4), True)
     assert (st["shift_add"].latency_cycles, st["shift_add"].rate) == (2, Fraction(1, 2))
-    assert (st["edram"].latency_cycles, st["edram"].rate) == (2, 16)
-    assert (st["noc_link"].latency_cycles, st["noc_link"].rate) == (2, 2)
-    assert st["sigmoid"].rate == 2 and st["maxpool"].rate == 2 and not st["sigmoid"].multi_cycle
+    # a latency override moves the latency, not the port's rate (32 bytes per 1.2 GHz tile cycle)
+    assert (st["edram"].latency_cycles, st["edram"].rate) == (2, 32 * 12)
+    assert (st["noc_link"].latency_cycles, st["noc_link"].rate) == (2, 4 * 4 * 10)  # 4 links of 4 B at 1 GHz
+    # the NFU does one op per 1.2 GHz tile cycle whatever its latency
+    assert st["sigmoid"].rate == 12 and st["maxpool"].rate == 12 and not st["sigmoid"].multi_cycle
     assert st["config_load"].latency_cycles == 3 and st["config_load"].latency_from == "latency_ns.config_load"
-    assert st["tile_bus"].rate == 48 * 4 and st["tile_bus"].latency_cycles == 1
-    assert st["input_register"].latency_cycles == 3 and st["output_register"].rate == Fraction(256, 3)
+    assert st["tile_bus"].rate == 48 * 12 and st["tile_bus"].latency_cycles == 1
+    # the output register follows the S+A: 4 units x 1/2 result per cycle, 2 bytes each, plus 1 read per 16
+    assert st["input_register"].latency_cycles == 3
+    assert st["output_register"].rate == 4 * Fraction(1, 2) * 2 * Fraction(17, 16)
     assert st["edram"].latency_from == "latency_ns.edram_access"
 
 
@@ -123,7 +135,7 @@ def test_table_without_latency_takes_one_period(tmp_path):
     path.write_text(yaml.safe_dump(data))
     st = build_stages(arch("isaac", **{"components.table": str(path)}))
     assert st["maxpool"].latency_ns == st.clock.period_ns and "default" in st["maxpool"].latency_from
-    assert st["edram"].latency_cycles == 3 and st["edram"].rate == Fraction(32, 3)
+    assert st["edram"].latency_cycles == 3 and st["edram"].rate == 32 * 12
 
 
 def test_zero_units_are_not_stages():

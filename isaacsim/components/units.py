@@ -20,6 +20,7 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Any
 
+from isaacsim.config.clock import exact
 from isaacsim.config.models import Arch
 
 LEVELS = ("pe", "tile", "chip")
@@ -79,6 +80,12 @@ class Unit:
     optional unit the table leaves out is left out of the peak too."""
     size: Size | None = None
     stage: StageSpec | None = None
+    follows: tuple[str, ArchFn] | None = None
+    """(unit, factor): the unit takes every action of that unit's units, so its full rate is the
+    other unit's full rate x factor(arch) (the PE output register follows the S+A)."""
+    paced_by_latency: bool = False
+    """The unit does one action per its latency (`latency_ns.<stage override>`, else the table's
+    `latency_ns`), which then sets its full rate in place of `rate`."""
 
     def size_factor(self, arch: Arch, capacity_bytes: float | None, width_bits: float | None) -> float:
         """Linear area/leakage scaling of the table's numbers (given for `capacity_bytes` or
@@ -173,22 +180,64 @@ class Registry:
 
 # ---------------------------------------------------------------------------- full rates
 
-def _reads_per_s(arch: Arch) -> float:
-    return 1e9 / arch.crossbar.read_latency_ns
+def full_rate(unit: Unit, arch: Arch, table=None) -> Fraction:
+    """Full-rate actions per second of one unit, exact: the component table's `full_rate_per_s`
+    when it gives one, else one action per the unit's latency (`paced_by_latency`), else the
+    rate of the unit it follows x its factor, else the unit's own rate. The one rate both the
+    timing model enforces and peak power is taken at, so a unit busy at this rate draws exactly
+    its peak power."""
+    entry = table.entry(unit.name) if table is not None else None
+    if entry is not None and getattr(entry, "full_rate_per_s", None) is not None:
+        return exact(entry.full_rate_per_s)
+    if unit.follows is not None:
+        other, factor = unit.follows
+        return full_rate(UNITS[other], arch, table) * Fraction(factor(arch))
+    if unit.paced_by_latency:
+        key = unit.stage.override if unit.stage is not None else None
+        lat = getattr(arch.latency_ns, key) if key is not None else None
+        lat = lat if lat is not None else getattr(entry, "latency_ns", None)
+        if lat is not None:
+            return Fraction(10**9) / exact(lat)
+    return Fraction(unit.rate(arch))
 
 
-def _adc_ops_per_s(arch: Arch) -> float:
+def _reads_per_s(arch: Arch) -> Fraction:
+    return Fraction(10**9) / exact(arch.crossbar.read_latency_ns)
+
+
+def _adc_ops_per_s(arch: Arch) -> Fraction:
     """A/D operations one ADC performs per second (sample rate x resolution, or the override)."""
-    return arch.clock.per_second(arch.adc_ops_per_cycle)
+    return arch.adc_ops_per_cycle * arch.clock.hz
 
 
-def _adc_results_per_s(arch: Arch) -> float:
-    """Conversions (ADC results) per second of one PE's ADCs together."""
+def _adc_results_per_s(arch: Arch) -> Fraction:
+    """Conversions (ADC results) per second of one PE's ADCs together, at full resolution."""
     return arch.pe.adcs * _adc_ops_per_s(arch) / arch.adc.resolution
 
 
-def _clock(arch: Arch) -> float:
-    return float(arch.clock.hz)
+def _tile_hz(arch: Arch) -> Fraction:
+    """The tile's digital clock (`tile.clock_mhz`, else the system clock), per second."""
+    return arch.tile_clock.hz
+
+
+def _ir_bytes_per_s(arch: Arch) -> Fraction:
+    """Input register port: the DACs' reads (rows x DAC bits per crossbar read) plus the window
+    writes that refill it (rows x input bits per input vector, i.e. per `input_cycles` reads)."""
+    per_read = Fraction(arch.pe.crossbars * arch.crossbar.rows, 8) * (
+        arch.crossbar.dac_bits + Fraction(arch.datapath.input_bits, arch.input_cycles))
+    return per_read * _reads_per_s(arch)
+
+
+def _or_bytes_per_s(arch: Arch) -> Fraction:
+    """Output register port: a partial-sum write per S+A result, plus a read per column and
+    window (one per `input_cycles` writes), at the ADCs' full-resolution result rate (the rate
+    when no table paces the S+A; `follows` ties it to the S+A's rate)."""
+    return _adc_results_per_s(arch) * _or_per_sa_result(arch)
+
+
+def _or_per_sa_result(arch: Arch) -> Fraction:
+    """Output-register bytes per S+A result of one PE: the write and its share of the reads."""
+    return Fraction(arch.datapath.psum_bits, 8) * (1 + Fraction(1, arch.input_cycles))
 
 
 def _trq_config_registers(arch: Arch) -> int:
@@ -220,52 +269,52 @@ _PE = (
     Unit("shift_add", "pe", "add", lambda a: a.pe.shift_add_units,
          lambda a: _adc_results_per_s(a) / a.pe.shift_add_units, "S+A", "S+A", "#ff7f0e",
          "PE shift-and-add; add = one ADC result shifted and added into a partial sum",
-         stage=StageSpec("shift_add", _one, "results", "shift_add")),
-    Unit("input_register", "pe", "read_byte", _one,
-         lambda a: a.pe.crossbars * a.crossbar.rows * a.crossbar.dac_bits / 8 * _reads_per_s(a),
+         stage=StageSpec("shift_add", _one, "results", "shift_add"), paced_by_latency=True),
+    Unit("input_register", "pe", "read_byte", _one, _ir_bytes_per_s,
          "input reg", "input register", "#9467bd", "PE input register; read_byte = one byte to the DACs",
          size=Size("capacity_bytes", lambda a: a.pe.input_register_bytes),
          stage=StageSpec("input_register", lambda a: a.pe.input_register_bytes, "bytes", "register_access")),
-    Unit("output_register", "pe", "write_byte", _one, lambda a: _adc_results_per_s(a) * a.datapath.psum_bits / 8,
+    Unit("output_register", "pe", "write_byte", _one, _or_bytes_per_s,
          "output reg", "output register", "#c5b0d5", "PE output register; write_byte = one partial-sum byte",
          size=Size("capacity_bytes", lambda a: a.pe.output_register_bytes),
-         stage=StageSpec("output_register", lambda a: a.pe.output_register_bytes, "bytes", "register_access")),
-    Unit("trq_config", "pe", "write", _trq_config_registers, lambda a: 0.0, "TRQ config", "TRQ config register",
-         "#f7b6d2", "TRQ config register of one ADC; write = loading it (once per layer)", optional=True,
+         stage=StageSpec("output_register", lambda a: a.pe.output_register_bytes, "bytes", "register_access"),
+         follows=("shift_add", lambda a: a.pe.shift_add_units * _or_per_sa_result(a))),
+    Unit("trq_config", "pe", "write", _trq_config_registers, lambda a: Fraction(0), "TRQ config", "TRQ config register",
+         "#f7b6d2", "TRQ config register of one ADC; write = loading it (once per layer and inference)", optional=True,
          peak_needs_entry=False,
-         stage=StageSpec("config_load", _one, "layer loads", count=_one)),
+         stage=StageSpec("config_load", _one, "layer loads", count=_one), paced_by_latency=True),
 )
 
 _TILE = (
-    Unit("edram", "tile", "read_byte", _one, lambda a: a.tile.edram_width_bits / 8 * _clock(a),
+    Unit("edram", "tile", "read_byte", _one, lambda a: Fraction(a.tile.edram_width_bits, 8) * _tile_hz(a),
          "eDRAM", "eDRAM buffer", "#8c564b", "tile eDRAM buffer; read_byte = one byte read",
          size=Size("capacity_bytes", lambda a: a.tile.edram_kb * 1024),
          stage=StageSpec("edram", lambda a: Fraction(a.tile.edram_width_bits, 8), "bytes", "edram_access")),
-    Unit("tile_bus", "tile", "byte_hop", _one, lambda a: a.tile.bus_width_bits / 8 * _clock(a),
+    Unit("tile_bus", "tile", "byte_hop", _one, lambda a: _bus_bytes(a) * _tile_hz(a),
          "tile bus", "tile bus", "#c49c94", "bus between a tile's eDRAM and PEs; byte_hop = one byte moved",
          size=Size("width_bits", lambda a: a.tile.bus_width_bits),
          stage=StageSpec("tile_bus", _bus_bytes, "bytes", "tile_bus")),
     Unit("router", "tile", "byte_hop", lambda a: 1 / a.chip.tiles_per_router,
-         lambda a: a.chip.tiles_per_router * a.chip.noc_link_bits / 8 * _clock(a),
+         lambda a: a.chip.tiles_per_router * Fraction(a.chip.noc_link_bits, 8) * a.noc_clock.hz,
          "router", "router (share)", "#7f7f7f",
          "on-chip router shared by `chip.tiles_per_router` tiles; byte_hop = one byte over one hop",
-         stage=StageSpec("noc_link", lambda a: Fraction(a.chip.noc_link_bits, 8), "bytes", "router_hop", _one)),
-    Unit("tile_shift_add", "tile", "add", lambda a: a.tile.shift_add_units, _clock, "tile S+A", "tile S+A",
+         stage=StageSpec("noc_link", lambda a: Fraction(a.chip.noc_link_bits, 8), "bytes", "router_hop")),
+    Unit("tile_shift_add", "tile", "add", lambda a: a.tile.shift_add_units, _tile_hz, "tile S+A", "tile S+A",
          "#ffbb78", "tile shift-and-add merging PE outputs; add = one addition",
          stage=StageSpec("tile_shift_add", _one, "adds")),
-    Unit("sigmoid", "tile", "op", lambda a: a.tile.sigmoid_units, _clock, "sigmoid", "sigmoid (NFU)", "#bcbd22",
+    Unit("sigmoid", "tile", "op", lambda a: a.tile.sigmoid_units, _tile_hz, "sigmoid", "sigmoid (NFU)", "#bcbd22",
          "NFU activation unit; op = one element", stage=StageSpec("sigmoid", _one, "ops", "nfu")),
-    Unit("maxpool", "tile", "op", lambda a: a.tile.maxpool_units, _clock, "max-pool", "max-pool (NFU)", "#dbdb8d",
+    Unit("maxpool", "tile", "op", lambda a: a.tile.maxpool_units, _tile_hz, "max-pool", "max-pool (NFU)", "#dbdb8d",
          "NFU pooling unit; op = one comparison or addition", stage=StageSpec("maxpool", _one, "ops", "nfu")),
     Unit("tile_output_register", "tile", "write_byte", lambda a: 1 if a.tile.output_register_bytes else 0,
-         lambda a: a.tile.bus_width_bits / 8 * _clock(a), "tile output reg", "tile output register", "#17becf",
+         lambda a: _bus_bytes(a) * _tile_hz(a), "tile output reg", "tile output register", "#17becf",
          "tile output register; write_byte = one byte from the tile bus",
          size=Size("capacity_bytes", lambda a: a.tile.output_register_bytes),
          stage=StageSpec("tile_output_register", _bus_bytes, "bytes")),
 )
 
 _CHIP = (
-    Unit("hypertransport", "chip", "byte_hop", lambda a: a.chip.hypertransport_links, lambda a: 0.0,
+    Unit("hypertransport", "chip", "byte_hop", lambda a: a.chip.hypertransport_links, lambda a: Fraction(0),
          "HyperTransport", "HyperTransport link", "#9edae5", "off-chip link; byte_hop = one byte across the chip edge",
          optional=True, stage=StageSpec("hypertransport", _one, "bytes")),
 )

@@ -50,6 +50,11 @@ class ChipConfig(Node):
     )
     tiles_per_router: int = Field(4, ge=1, le=64, description="Tiles that share one c-mesh router (ISAAC: 4).")
     noc_link_bits: int = Field(32, ge=1, le=4096, description="Width of one network-on-chip link in bits.")
+    noc_clock_mhz: float | None = Field(
+        None, gt=0, le=100_000,
+        description="Clock of the network-on-chip links in MHz (ISAAC: a 32-bit link at 1 GHz); "
+                    "unset: the system clock.",
+    )
     hypertransport_links: int = Field(
         4, ge=0, le=64, description="Off-chip HyperTransport links (ISAAC: 4); 0 for none."
     )
@@ -70,6 +75,11 @@ class TileConfig(Node):
     shift_add_units: int = Field(1, ge=0, le=1024, description="Tile-level shift-and-add units that merge PE outputs.")
     sigmoid_units: int = Field(2, ge=0, le=1024, description="NFU activation (sigmoid/ReLU) units per tile.")
     maxpool_units: int = Field(1, ge=0, le=1024, description="NFU max-pool units per tile.")
+    clock_mhz: float | None = Field(
+        None, gt=0, le=100_000,
+        description="Clock of the tile's digital logic (eDRAM port, tile bus, tile shift-and-add, NFU, "
+                    "output register) in MHz (ISAAC: 1.2 GHz); unset: the system clock.",
+    )
 
 
 class PEConfig(Node):
@@ -174,6 +184,24 @@ class Arch(Node):
     def clock(self) -> Clock:
         """The system clock (exact); `clock_mhz` is its YAML form."""
         return Clock.of_mhz(self.clock_mhz)
+
+    @property
+    def tile_clock(self) -> Clock:
+        """The clock of the tile's digital logic: `tile.clock_mhz`, else the system clock."""
+        return Clock.of_mhz(self.tile.clock_mhz) if self.tile.clock_mhz is not None else self.clock
+
+    @property
+    def noc_clock(self) -> Clock:
+        """The clock of the network-on-chip links: `chip.noc_clock_mhz`, else the system clock."""
+        return Clock.of_mhz(self.chip.noc_clock_mhz) if self.chip.noc_clock_mhz is not None else self.clock
+
+    @property
+    def input_cycles(self) -> int:
+        """Bit-serial input cycles per input vector (`MatrixGeometry.input_cycles`)."""
+        d, b = self.datapath, self.crossbar.dac_bits
+        if d.input_signed:
+            return math.ceil((d.input_bits - 1) / b) + 1
+        return math.ceil(d.input_bits / b)
 
     @property
     def max_sample(self) -> int:

@@ -41,8 +41,9 @@ import numpy as np
 
 from isaacsim.components import UNITS
 from isaacsim.config.models import Arch
-from isaacsim.mapping.noc import multicast_hops
+from isaacsim.mapping.noc import multicast_hops, router_hops
 from isaacsim.mapping.placement import LayerPlacement, NetworkMapping
+from isaacsim.mapping.traffic import copy_traffic, graph_homes, nfu_work
 
 COLUMNS = ("tile", "pe", "layer", "component", "action", "count")
 """Columns of the events table (`count_events`)."""
@@ -84,9 +85,9 @@ def _crossbar_arrays(lp: LayerPlacement):
 
 
 def _pe_level(acc: _Acc, lp: LayerPlacement, arch: Arch, xbar_ops: np.ndarray, xbar_r2: np.ndarray,
-              n_k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """PE components of one layer, summed per PE with bincount. Returns the distinct
-    (PE, copy, group, row partition) keys and their mapped rows (the window input fetches)."""
+              n_k: np.ndarray) -> None:
+    """PE components of one layer, summed per PE with bincount (input-register writes are the
+    window fetches of `isaacsim.mapping.traffic`)."""
     g, name = lp.geometry, lp.name
     copy, group, t, rp, rows, cols = _crossbar_arrays(lp)
     reads = n_k[copy] * g.input_cycles
@@ -107,46 +108,17 @@ def _pe_level(acc: _Acc, lp: LayerPlacement, arch: Arch, xbar_ops: np.ndarray, x
     }
     sums = {k: np.bincount(pe_of, weights=np.asarray(v, np.float64), minlength=lp.n_pes)
             for k, v in per_xbar.items()}
-    # input-register writes: each window's rows of a (copy, group, row partition), once per PE
-    keys = np.unique(np.stack([pe_of, copy, group, rp], axis=1), axis=0)
-    rows_of = np.minimum(g.xbar_rows, g.k - keys[:, 3] * g.xbar_rows)
-    ir_w = np.bincount(keys[:, 0], weights=n_k[keys[:, 1]] * rows_of * (g.input_bits / 8), minlength=lp.n_pes)
-    sums[("input_register", "write_byte")] = ir_w
     registers = _config_registers(lp, arch)
     for e, (tile, pe) in enumerate(lp.pes):
         for (comp, action), arr in sums.items():
             acc.add(tile, pe, name, comp, action, arr[e])
         acc.add(tile, pe, name, "trq_config", "write", registers)
-    return keys, rows_of
 
 
 def _config_registers(lp: LayerPlacement, arch: Arch) -> int:
     """Config registers a PE of the layer loads per inference: the layer's ADC kind's registers
     per ADC (TRQ: one) times the ADCs."""
     return arch.pe.adcs * lp.adc.kind.config_registers_per_adc
-
-
-def _copy_tiles(lp: LayerPlacement) -> tuple[np.ndarray, np.ndarray]:
-    """(last tile, PEs spanned) of each copy."""
-    first = np.arange(lp.copies, dtype=np.int64) * lp.crossbars_per_copy
-    last = first + lp.crossbars_per_copy - 1
-    pe_first = lp.first_pe + first // lp.crossbars_per_pe
-    pe_last = lp.first_pe + last // lp.crossbars_per_pe
-    return pe_last // lp.pes_per_tile, pe_last - pe_first + 1
-
-
-def _graph_homes(wl, mapping: NetworkMapping) -> dict[str, str | None]:
-    """For every node, the crossbar layer whose output path runs it (the latest producer)."""
-    order = {lp.name: i for i, lp in enumerate(mapping.layers)}
-    home: dict[str, str | None] = {"input": None}
-    for n in wl.nodes:
-        if n.op in ("conv2d", "linear"):
-            home[n.name] = n.name
-        else:
-            cands = [home.get(i) for i in n.inputs]
-            cands = [c for c in cands if c is not None]
-            home[n.name] = max(cands, key=order.__getitem__) if cands else None
-    return home
 
 
 def _producers(wl, name: str, memo: dict) -> set[str]:
@@ -202,7 +174,7 @@ class _Counter:
         self.out_elems = {lp.name: lp.layer.out_channels for lp in mapping.layers}
         self.copy_info: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         """{layer: (windows per copy, last tile per copy)}."""
-        self.home = _graph_homes(wl, mapping)
+        self.home = graph_homes(wl, mapping)
 
     def crossbar_layer(self, lp: LayerPlacement, st, samples: int) -> None:
         """A crossbar layer's PE units, its window inputs and its copies' outputs."""
@@ -211,32 +183,31 @@ class _Counter:
         r2 = np.asarray(st.xbar_r2, np.float64).reshape(-1) / samples
         if ops.size != lp.crossbars:
             raise ValueError(f"layer {lp.name!r}: {ops.size} per-crossbar A/D counts for {lp.crossbars} crossbars")
-        keys, rows_of = _pe_level(self.acc, lp, self.arch, ops, r2, n_k)
-        self._window_inputs(lp, n_k, keys, rows_of)
-        self._copy_outputs(lp, n_k)
+        _pe_level(self.acc, lp, self.arch, ops, r2, n_k)
+        traffic = copy_traffic(lp, self.arch.datapath.input_bits, self.arch.datapath.psum_bits)
+        self.copy_info[lp.name] = (n_k, np.array([c.last_tile for c in traffic], np.int64))
+        for c, tr in enumerate(traffic):
+            if n_k[c]:
+                self._copy(lp, int(n_k[c]), tr)
 
-    def _window_inputs(self, lp: LayerPlacement, n_k: np.ndarray, keys: np.ndarray, rows_of: np.ndarray) -> None:
-        """Each PE reads its windows' input rows from its own tile's eDRAM over that tile's bus."""
-        pe_tile = (lp.first_pe + keys[:, 0]) // lp.pes_per_tile
-        nbytes = n_k[keys[:, 1]] * rows_of * self.byte
-        for tile, b in zip(pe_tile.tolist(), nbytes.tolist(), strict=True):
-            self.acc.add(tile, None, lp.name, "edram", "read_byte", b)
-            self.acc.add(tile, None, lp.name, "tile_bus", "byte_hop", b)
-
-    def _copy_outputs(self, lp: LayerPlacement, n_k: np.ndarray) -> None:
-        """Each copy's outputs: over its last tile's bus into the tile output register, merged by
-        the tile S+A when the copy spans PEs, through a fused activation."""
-        last_tile, spans = _copy_tiles(lp)
-        self.copy_info[lp.name] = (n_k, last_tile)
-        m, byte, add = self.out_elems[lp.name], self.byte, self.acc.add
-        activation = getattr(self.wl.node(lp.name), "activation", None)
-        for c in range(lp.copies):
-            tile, n = int(last_tile[c]), int(n_k[c])
-            add(tile, None, lp.name, "tile_bus", "byte_hop", n * m * byte)
-            add(tile, None, lp.name, "tile_output_register", "write_byte", n * m * byte)
-            add(tile, None, lp.name, "tile_shift_add", "add", n * m * (int(spans[c]) - 1))
-            if activation:
-                add(tile, None, lp.name, "sigmoid", "op", n * m)
+    def _copy(self, lp: LayerPlacement, n: int, tr) -> None:
+        """One copy's `n` windows (`isaacsim.mapping.traffic`): input fetches, partial sums, merges."""
+        add, name = self.acc.add, lp.name
+        for f in tr.fetch:
+            add(f.tile, None, name, "edram", "read_byte", n * f.bits / 8)
+            add(f.tile, None, name, "tile_bus", "byte_hop", n * f.bits / 8)
+            for e, b in zip(f.pes.tolist(), f.ir_bits, strict=True):
+                tile, pe = divmod(lp.first_pe + e, lp.pes_per_tile)
+                add(tile, pe, name, "input_register", "write_byte", n * b / 8)
+        for p in tr.partials:
+            add(p.tile, None, name, "tile_bus", "byte_hop", n * p.bus_bits / 8)
+            add(p.tile, None, name, "tile_output_register", "write_byte", n * p.bus_bits / 8)
+            add(p.tile, None, name, "tile_shift_add", "add", n * p.adds)
+            if p.noc_bits:
+                hops = router_hops(p.tile, tr.last_tile, self.arch.chip.tiles_per_router)
+                add(p.tile, None, name, "router", "byte_hop", n * p.noc_bits / 8 * hops)
+        add(tr.last_tile, None, name, "tile_output_register", "write_byte", n * tr.final_bits / 8)
+        add(tr.last_tile, None, name, "tile_shift_add", "add", n * tr.final_adds)
 
     def _spread(self, layer: str, comp: str, action: str, total: float) -> None:
         """Charge `total` (per inference) to a layer's copies in proportion to their windows."""
@@ -247,23 +218,12 @@ class _Counter:
                 self.acc.add(int(last_tile[c]), None, layer, comp, action, total * int(n_k[c]) / tot)
 
     def graph_nodes(self) -> None:
-        """Non-crossbar nodes run on the NFU / tile adders of the layer whose output path holds them."""
-        for n in self.wl.nodes:
-            if n.op not in ("conv2d", "linear") and self.home[n.name] is not None:
-                self._graph_node(n)
-
-    def _graph_node(self, n) -> None:
-        wl, layer = self.wl, self.home[n.name]
-        elems = math.prod(wl.shapes[n.name])
-        if n.op == "relu" or getattr(n, "activation", None):
-            self._spread(layer, "sigmoid", "op", elems)
-        if n.op in ("maxpool", "avgpool"):
-            kh, kw = (n.kernel, n.kernel) if isinstance(n.kernel, int) else tuple(n.kernel)
-            self._spread(layer, "maxpool", "op", elems * kh * kw)
-        elif n.op == "global_avgpool":
-            self._spread(layer, "maxpool", "op", math.prod(wl.shapes[n.inputs[0]]))
-        elif n.op == "add":
-            self._spread(layer, "tile_shift_add", "add", elems * (len(n.inputs) - 1))
+        """Activation, pooling and residual adds run on the NFU and tile adders of the layer whose
+        output path holds them (`isaacsim.mapping.traffic.nfu_work`)."""
+        for layer, work in nfu_work(self.wl, self.mapping).items():
+            for unit, total in work.items():
+                if total:
+                    self._spread(layer, unit, UNITS[unit].action, total)
 
     def _deliver(self, src_tile: int, src: str, b: float, dst: LayerPlacement) -> None:
         """`b` bytes from `src_tile` into the eDRAM of every tile of layer `dst` (multicast)."""

@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from isaacsim.components import UNITS, ComponentTable, Unit, load_table
+from isaacsim.components.units import full_rate
 from isaacsim.config.models import Arch
 from isaacsim.errors import ConfigError
 
@@ -54,7 +55,7 @@ def _row(arch: Arch, table: ComponentTable, unit: Unit) -> PeakRow | None:
             f"component table {table.name!r} has no entry components.{unit.name}, "
             f"which arch {arch.name!r} needs ({count:g} per {unit.level})"
         )
-    rate = entry.full_rate_per_s if entry.full_rate_per_s is not None else unit.rate(arch)
+    rate = float(full_rate(unit, arch, table))
     e = entry.energy_j[unit.action]
     size = unit.size_factor(arch, entry.capacity_bytes, entry.width_bits)
     per_unit_w = e * rate + entry.leakage_w * size

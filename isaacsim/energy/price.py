@@ -17,7 +17,7 @@ from isaacsim.components import UNITS, ComponentTable, load_table
 from isaacsim.config.models import Arch
 from isaacsim.errors import ConfigError
 
-INFO_ACTIONS = frozenset({"convert"})
+INFO_ACTIONS = frozenset({"convert", "shift"})
 """Actions counted for the record, never priced (ADC conversions: their cost is the A/D operations)."""
 
 

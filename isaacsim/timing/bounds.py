@@ -46,8 +46,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
+
 from isaacsim.config.clock import Clock
+from isaacsim.mapping.noc import router_hops
 from isaacsim.mapping.placement import LayerPlacement, NetworkMapping
+from isaacsim.mapping.traffic import copy_traffic
 from isaacsim.timing.stages import Stages
 
 Number = int | Fraction
@@ -140,12 +144,9 @@ def layer_bound(lp: LayerPlacement, stages: Stages, ad_ops: Number, conversions:
         raise ValueError(f"layer {lp.name!r}: conversions must be an integer, got {conversions!r}")
     if not stages.early_termination:
         ops = conv * stages.adc_resolution
-    layer, g = lp.layer, lp.geometry
+    g = lp.geometry
     pes, tiles = Fraction(lp.n_pes), Fraction(len(lp.tiles))
-    h, w = layer.input_hw
-    byte = Fraction(stages.input_bits, 8)
-    in_bytes = layer.in_channels * h * w * byte
-    out_bytes = layer.groups * layer.m * layer.n_vectors * byte
+    mv = _movement(lp, stages)
 
     def per(stage: str, units: Fraction) -> tuple[Fraction, Fraction]:
         s = stages[stage]
@@ -154,17 +155,54 @@ def layer_bound(lp: LayerPlacement, stages: Stages, ad_ops: Number, conversions:
 
     rows = [ResourceWork("crossbar_read", Fraction(lp.vectors_per_copy * g.input_cycles), "reads per crossbar",
                          Fraction(1), stages["crossbar_read"].rate)]
+    psum = Fraction(stages.psum_bits, 8)
     for name, work, unit, units in (
         ("adc", ops, "A/D ops", pes),
         ("shift_add", conv, "results", pes),
-        ("output_register", conv * Fraction(stages.psum_bits, 8), "bytes", pes),
-        ("edram", in_bytes, "bytes", tiles),
-        ("tile_bus", in_bytes + out_bytes, "bytes", tiles),
+        ("input_register", mv["ir"], "bytes", pes),
+        ("output_register", conv * psum * (1 + Fraction(1, g.input_cycles)), "bytes", pes),
+        ("edram", mv["fetch"], "bytes", tiles),
+        ("tile_bus", mv["fetch"] + mv["partials"], "bytes", tiles),
+        ("tile_output_register", mv["partials"] + mv["final"], "bytes", tiles),
+        ("tile_shift_add", mv["adds"], "adds", tiles),
+        ("noc_link", mv["noc"], "byte-hops", tiles),
     ):
-        n, cap = per(name, units)
-        rows.append(ResourceWork(name, work, unit, n, cap))
+        if name in stages and (work or name in ALWAYS):
+            n, cap = per(name, units)
+            rows.append(ResourceWork(name, work, unit, n, cap))
     cfg = stages["config_load"].latency_cycles if "config_load" in stages else 0
     return LayerBound(lp.name, tuple(rows), ops, int(conv), cfg)
+
+
+ALWAYS = frozenset({"adc", "shift_add", "input_register", "output_register", "edram", "tile_bus"})
+"""Resources listed even when the layer gives them no work."""
+
+
+def _movement(lp: LayerPlacement, stages: Stages) -> dict[str, Fraction]:
+    """The layer's data movement for one inference (`isaacsim.mapping.traffic`): window fetches
+    (eDRAM reads = bus bytes), input-register bytes (the DACs' reads and the window writes),
+    partial sums onto the bus, into the last tile's output register, their merges and byte-hops."""
+    g = lp.geometry
+    n_k = [len(range(k, lp.layer.n_vectors, lp.copies)) for k in range(lp.copies)]
+    out = dict.fromkeys(("fetch", "ir", "partials", "final", "adds", "noc"), Fraction(0))
+    tpr = _tiles_per_router(stages)
+    for n, tr in zip(n_k, copy_traffic(lp, stages.input_bits, stages.psum_bits), strict=True):
+        out["fetch"] += Fraction(n * sum(f.bits for f in tr.fetch), 8)
+        out["ir"] += Fraction(n * sum(b for f in tr.fetch for b in f.ir_bits), 8)
+        out["partials"] += Fraction(n * sum(p.bus_bits for p in tr.partials), 8)
+        out["final"] += Fraction(n * tr.final_bits, 8)
+        out["adds"] += n * (tr.final_adds + sum(p.adds for p in tr.partials))
+        out["noc"] += Fraction(n * sum(p.noc_bits * router_hops(p.tile, tr.last_tile, tpr) for p in tr.partials), 8)
+    t = np.arange(lp.crossbars) % g.crossbars
+    rows = np.minimum(g.xbar_rows, g.k - ((t // g.polarities) % g.row_parts) * g.xbar_rows)
+    reads = np.array(n_k, np.int64)[np.arange(lp.crossbars) // lp.crossbars_per_copy] * g.input_cycles
+    out["ir"] += int((reads * rows).sum()) * Fraction(g.dac_bits, 8)
+    return out
+
+
+def _tiles_per_router(stages: Stages) -> int:
+    """Tiles sharing one router: the inverse of the router stage's count per tile."""
+    return int(1 / stages["noc_link"].count) if "noc_link" in stages else 1
 
 
 @dataclass(frozen=True)

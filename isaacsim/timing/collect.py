@@ -14,11 +14,13 @@ from isaacsim.kernels.pe_schedule import COUNTERS
 from isaacsim.mapping.placement import NetworkMapping
 from isaacsim.timing.bounds import layer_bound
 from isaacsim.timing.layer import Rates
+from isaacsim.timing.resources import BYTE_UNITS, Resources
 from isaacsim.timing.stages import Stages
 from isaacsim.timing.state import LayerState
+from isaacsim.timing.verdict import clock_check, needs
 
 STALL_CAUSES = ("input", "buffer_full", "adc", "shift_add", "read")
-"""Stall counters (cycles, summed over a layer's PEs or outputs), docs/timing.md "Report"."""
+"""Stall causes (docs/timing.md "Report"): cycles per PE; buffer_full: cycles a layer's outputs waited."""
 _IDX = {k: i for i, k in enumerate(COUNTERS)}
 
 
@@ -33,12 +35,14 @@ class Figures:
     utilisation: dict
     stages: list
     layers: list
+    utilisation_max: dict
+    clock_check: dict
+    moved: dict
 
 
 def _latency(L: LayerState) -> int:
-    """The cycle L's last output has left its path to every consumer."""
-    released = int(L.release.t[-1]) + L.tail if len(L.ready) else 0
-    return max([released, *(int(e.arrival.t[-1]) for e in L.outputs)])
+    """The cycle L's last output has left its NFU and reached every consumer."""
+    return max([L.out_end, *(int(e.arrival.t[-1]) for e in L.outputs)])
 
 
 def _stalls(L: LayerState, read_cycles: int) -> dict[str, int]:
@@ -79,8 +83,23 @@ def _layer_row(L: LayerState, stages: Stages, rates: Rates) -> dict:
             "copies": L.lp.copies, "occupancy_cycles": occupancy, "resource": _resource(L, occ_pe, rates.read_cycles),
             "ad_ops": ad_ops, "conversions": conversions,
             "adc_utilisation": float(Fraction(ad_ops) / cap) if cap else 0.0,
-            "config_load_cycles": lb.config_load_cycles,
-            **{f"stall_{k}": v for k, v in _stalls(L, rates.read_cycles).items()}}
+            "config_load_cycles": lb.config_load_cycles, "pace_cycles": lb["crossbar_read"].cycles_ceil,
+            "needs": {k: float(v) for k, v in needs(lb).items()},
+            **_stall_fields(L, rates.read_cycles, cycles)}
+
+
+def _stall_fields(L: LayerState, read_cycles: int, cycles: int) -> dict:
+    """stall_<cause>: cycles per PE (mean over the layer's PEs; buffer_full: cycles the layer's
+    outputs waited, once per layer); stall_<cause>_share: that over the layer's cycles."""
+    raw = _stalls(L, read_cycles)
+    pes = max(1, len(L.steps))
+    out = {}
+    for k, v in raw.items():
+        per = v if k == "buffer_full" else v / pes
+        out[f"stall_{k}"] = per
+        out[f"stall_{k}_share"] = per / cycles if cycles else 0.0
+    out["stall_pe_cycles"] = {k: v for k, v in raw.items() if k != "buffer_full"}
+    return out
 
 
 def _bottleneck(rows: list[dict]) -> tuple[int, dict]:
@@ -98,76 +117,88 @@ def _frac(work, cap) -> float:
     return float(Fraction(work) / cap) if cap else 0.0
 
 
+SERVED = {"input_register": "input_register", "edram": "edram", "tile_bus": "tile_bus", "noc_link": "noc",
+          "tile_output_register": "tile_output_register", "tile_shift_add": "tile_shift_add",
+          "sigmoid": "nfu_activation", "maxpool": "nfu_pool", "hypertransport": "hypertransport"}
+"""Stages the pipeline reserves as servers, and their names in the utilisation report."""
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One resource's utilisation over the run's latency: `mean` over the instances the network
+    uses (all of them for a chip-level unit), `max` of the busiest one; both at most 1."""
+
+    mean: float
+    max: float
+    instances: int
+
+
+def _usage(work: list, rate: Fraction, latency: int) -> Usage:
+    cap = rate * latency
+    if not work or not cap:
+        return Usage(0.0, 0.0, len(work))
+    return Usage(_frac(sum(work, Fraction(0)), cap * len(work)), _frac(max(work), cap), len(work))
+
+
 class _Usage:
-    """Utilisation of the resources over `latency` cycles (docs/timing.md, "Report")."""
+    """Utilisation of every resource over `latency` cycles (docs/timing.md, "Report")."""
 
-    def __init__(self, layers: dict[str, LayerState], stages: Stages, mapping: NetworkMapping, latency: int):
-        self.layers, self.stages, self.mapping, self.latency = list(layers.values()), stages, mapping, latency
-        self.pes = sum(len(L.steps) for L in self.layers)
-        self.tiles = max(1, mapping.tiles_used)
+    def __init__(self, layers: dict[str, LayerState], stages: Stages, res: Resources, latency: int):
+        self.layers, self.stages, self.res, self.latency = list(layers.values()), stages, res, latency
+        self.tiles = sorted({t for L in self.layers for t in L.lp.tiles})
 
-    def datapath(self, rates: Rates) -> dict[str, float]:
-        """ADCs and S+A on the used PEs, the used crossbars."""
-        ad_ops = sum(int(L.work.sum()) for L in self.layers)
-        conv = sum(int(L.conv.sum()) for L in self.layers)
-        xbar_busy = sum(len(s.crossbars) * len(s.conv) * rates.read_cycles for L in self.layers for s in L.steps)
-        return {"adc": _frac(ad_ops, self.pes * rates.adcs * rates.adc * self.latency),
-                "crossbar": _frac(xbar_busy, max(1, self.mapping.crossbars_used) * self.latency),
-                "shift_add": _frac(conv, self.pes * rates.shift_add * self.latency)}
-
-    def transfers(self) -> dict[str, float]:
-        """Output bytes on the used tiles' bus and eDRAM, and those crossing tiles on the NoC."""
-        edges = [e for L in self.layers for e in L.outputs]
-        bus = sum(e.bytes_per_output * len(e.gate) for e in edges if e.same_tile)
-        noc = sum(e.bytes_per_output * len(e.gate) for e in edges if not e.same_tile)
-        out = {}
-        if "tile_bus" in self.stages:
-            out["tile_bus"] = _frac(bus + noc, self.tiles * self.stages["tile_bus"].rate * self.latency)
-        if "edram" in self.stages:
-            out["edram"] = _frac(bus + noc, self.tiles * self.stages["edram"].rate * self.latency)
-        if "noc_link" in self.stages:
-            out["noc"] = _frac(noc, self.tiles * self.stages["noc_link"].rate * self.latency)
+    def pe_level(self, rates: Rates) -> dict[str, Usage]:
+        """Crossbars, ADCs, S+A and the PE registers, per used PE. The registers' work is computed
+        here: input register = the DACs' reads + the window writes the pipeline reserved; output
+        register = a partial sum written per S+A result and read once per column and window."""
+        st, lat = self.stages, self.latency
+        ir_w = self.res.work("input_register")  # bits
+        adc, sa, ir, orr = [], [], [], []
+        xbar_busy, xbar_cap, xbar_max = 0, 0, Fraction(0)
+        for L in self.layers:
+            g = L.lp.geometry
+            rp = (np.arange(g.crossbars) // g.polarities) % g.row_parts
+            rows = np.minimum(g.xbar_rows, g.k - rp * g.xbar_rows)
+            for e, s in enumerate(L.steps):
+                conv = int(s.conv.sum())
+                adc.append(Fraction(int(s.work.sum())))
+                sa.append(Fraction(conv))
+                busy = s.work.shape[0] * len(s.crossbars) * rates.read_cycles
+                xbar_busy, xbar_cap = xbar_busy + busy, xbar_cap + len(s.crossbars) * lat
+                xbar_max = max(xbar_max, Fraction(busy, max(1, len(s.crossbars) * lat)))
+                reads = sum(sum(1 for ws in s.windows for w in ws if w % L.lp.copies == x.copy) * L.cyc * int(rows[x.t])
+                            for x in s.crossbars)
+                ir.append(reads * g.dac_bits + ir_w.get(L.lp.first_pe + e, 0))
+                orr.append(st.psum_bits * conv * (1 + Fraction(1, L.cyc)))
+        out = {"adc": _usage(adc, rates.adc * rates.adcs, lat),
+               "crossbar": Usage(_frac(xbar_busy, xbar_cap), float(xbar_max), len(adc)),
+               "shift_add": _usage(sa, rates.shift_add, lat)}
+        for name, work in (("input_register", ir), ("output_register", orr)):  # bits
+            if name in st:
+                out[name] = _usage(work, st[name].rate * st[name].per_pe * 8, lat)
         return out
 
-    def _unit_cap(self, name: str):
-        """All units of a tile-level stage over the tiles used, of a PE stage over the PEs, else the chip's."""
-        st = self.stages[name]
-        if st.level == "tile":
-            n = st.per_tile * self.tiles
-        else:
-            n = st.per_pe * self.pes if st.level == "pe" else st.per_chip
-        return n * st.rate * self.latency
-
-    def units(self) -> dict[str, float]:
-        """NFU, tile S+A, input registers and HyperTransport: their ops (bytes) against all their units."""
-        stages, layers, out = self.stages, self.layers, {}
-        outs = {L.name: L.lp.layer.n_vectors * L.lp.layer.out_channels for L in layers}
-        if "sigmoid" in stages:  # NFU activations: one op per output element of a layer with an activation
-            act = sum(outs[L.name] for L in layers if getattr(L.node, "activation", None))
-            out["nfu_activation"] = _frac(act, self._unit_cap("sigmoid"))
-        if "maxpool" in stages:  # NFU pooling: one op per element leaving a layer whose output path pools
-            pooled = sum(outs[L.name] for L in layers if any(e.pools for e in L.outputs))
-            out["nfu_pool"] = _frac(pooled, self._unit_cap("maxpool"))
-        if "tile_shift_add" in stages:  # merging partial sums of a copy spread over several PEs
-            merges = sum(outs[L.name] * (max(1, -(-L.lp.crossbars_per_copy // L.lp.crossbars_per_pe)) - 1)
-                         for L in layers)
-            out["tile_shift_add"] = _frac(merges, self._unit_cap("tile_shift_add"))
-        if "input_register" in stages:  # every window's input vector is written once into a copy's registers
-            in_bytes = sum(Fraction(L.lp.layer.n_vectors * L.lp.geometry.k * L.lp.layer.groups * stages.input_bits, 8)
-                           for L in layers)
-            out["input_register"] = _frac(in_bytes, self._unit_cap("input_register"))
-        if "hypertransport" in stages:
-            out["hypertransport"] = 0.0  # one chip: nothing leaves it during an inference
+    def served(self) -> dict[str, Usage]:
+        """The tile, router and chip units the pipeline reserved: every used tile's (router's) unit."""
+        out = {}
+        routers = sorted({t // self.res.tiles_per_router for t in self.tiles})
+        for stage, name in SERVED.items():
+            if not self.res.has(stage) or stage == "input_register":  # a PE unit: `pe_level`
+                continue
+            work = self.res.work(stage)
+            insts = [0] if stage == "hypertransport" else routers if stage == "noc_link" else self.tiles
+            insts = sorted(set(insts) | set(work))
+            out[name] = _usage([work.get(i, 0) for i in insts], self.res.rate(stage), self.latency)
         return out
 
 
 def utilisation(layers: dict[str, LayerState], stages: Stages, mapping: NetworkMapping, rates: Rates,
-                latency: int) -> dict[str, float]:
+                res: Resources, latency: int) -> dict[str, Usage]:
     """Work over capacity during `latency` cycles, per resource; {} for an empty run."""
     if not latency:
         return {}
-    usage = _Usage(layers, stages, mapping, latency)
-    return {**usage.datapath(rates), **usage.transfers(), **usage.units()}
+    usage = _Usage(layers, stages, res, latency)
+    return {**usage.pe_level(rates), **usage.served()}
 
 
 def stage_table(stages: Stages) -> list[dict]:
@@ -176,10 +207,11 @@ def stage_table(stages: Stages) -> list[dict]:
              "multi_cycle": s.multi_cycle, "rate_per_cycle": float(s.rate), "unit": s.unit} for s in stages.stages]
 
 
-def collect(layers: dict[str, LayerState], stages: Stages, mapping: NetworkMapping, rates: Rates,
-            timeline=None) -> Figures:
-    """The report of a finished run; each layer's span is added to `timeline` when given."""
-    latency = max([0, *(_latency(L) for L in layers.values())])
+def collect(layers: dict[str, LayerState], stages: Stages, mapping: NetworkMapping, rates: Rates, res: Resources,
+            out_end: int = 0, timeline=None) -> Figures:
+    """The report of a finished run (`out_end`: the network output has left the chip); each
+    layer's span is added to `timeline` when given."""
+    latency = max([0, out_end, *(_latency(L) for L in layers.values())])
     rows = [_layer_row(L, stages, rates) for L in layers.values()]
     if timeline is not None:
         for row in rows:
@@ -187,6 +219,32 @@ def collect(layers: dict[str, LayerState], stages: Stages, mapping: NetworkMappi
                 timeline.add(f"layer {row['name']}", row["name"], row["start"], row["cycles"],
                              bound_cycles=row["bound_cycles"])
     occupancy, bottleneck = _bottleneck(rows)
-    stalls = {k: sum(row[f"stall_{k}"] for row in rows) for k in STALL_CAUSES}
-    return Figures(latency, occupancy, bottleneck, stalls, utilisation(layers, stages, mapping, rates, latency),
-                   stage_table(stages), rows)
+    stalls = _network_stalls(rows, latency)
+    use = utilisation(layers, stages, mapping, rates, res, latency)
+    return Figures(latency, occupancy, bottleneck, stalls, {k: u.mean for k, u in use.items()}, stage_table(stages),
+                   rows, {k: u.max for k, u in use.items()}, clock_check(rows, stages, float(stages.clock.mhz)),
+                   moved(res))
+
+
+def moved(res: Resources) -> dict[str, float]:
+    """What every reserved unit did in the run, in its stage's unit (bytes, adds, ops), summed over
+    its instances: the amounts the energy model prices for the same units."""
+    out = {}
+    for stage in SERVED:
+        if res.has(stage):
+            total = sum(res.work(stage).values())
+            out[stage] = total / 8 if res.stages[stage].unit in BYTE_UNITS else float(total)
+    return out
+
+
+def _network_stalls(rows: list[dict], latency: int) -> dict:
+    """Per cause: cycles per PE, the mean over every PE of the network (buffer_full: cycles the
+    layers' outputs waited, summed), and that as a share of the latency (`<cause>_share`)."""
+    pes = max(1, sum(row["pes"] for row in rows))
+    out: dict = {}
+    for k in STALL_CAUSES:
+        v = sum(row["stall_buffer_full"] for row in rows) if k == "buffer_full" else \
+            sum(row["stall_pe_cycles"][k] for row in rows) / pes
+        out[k] = v
+        out[f"{k}_share"] = v / latency if latency else 0.0
+    return out

@@ -5,12 +5,12 @@ implemented": producers through non-crossbar nodes, output path, buffers).
 found by walking back through relu, pools, flatten, add and concat, an `Edge` with the last
 producer output each consumer window needs, the consumer window whose end frees buffer room for
 each producer output (the consumer's input buffer, `tile.edram_kb` of its first tile, is a ring
-of input pixels freed in order), and the output path's latency and link occupancy.
+of input pixels freed in order), and what one output moves to the consumer's tiles (the
+pipeline reserves the tile bus, routers and eDRAM ports for it, `isaacsim.timing.resources`).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -18,12 +18,9 @@ import numpy as np
 import simpy
 
 from isaacsim.config.models import Arch
-from isaacsim.mapping.noc import router_hops
 from isaacsim.mapping.placement import LayerPlacement
 from isaacsim.timing.stages import Stages
-from isaacsim.timing.state import LayerState, Series, stage_cycles
-
-_POOLS = frozenset({"maxpool", "avgpool", "global_avgpool"})
+from isaacsim.timing.state import LayerState, Series
 
 
 @dataclass
@@ -36,14 +33,11 @@ class Edge:
     """(consumer windows,): the last producer output the consumer's window n needs."""
     gate: np.ndarray
     """(producer outputs,): consumer window whose end frees room for output p (-1: none)."""
-    latency: int
-    occupancy: int
-    bytes_per_output: int
-    same_tile: bool
+    bits_per_output: int
+    dst_tiles: tuple[int, ...]
+    """Every tile of the consumer: each keeps the consumer's inputs in its eDRAM."""
     arrival: Series | None = None
     last: int = 0
-    pools: bool = False
-    """The output path runs a pooling op on the NFU."""
 
 
 def pixels(shape: tuple[int, ...]) -> int:
@@ -129,46 +123,25 @@ def buffer_gate(need_px: np.ndarray, n_src: int, last: np.ndarray, cap: int, n_i
     return gate
 
 
-def transfer(stages: Stages, nbytes: int, hops: int) -> tuple[int, int]:
-    """(latency, occupancy) of moving `nbytes` over the tile bus (hops 0) or `hops` router hops."""
-    st = stages["tile_bus"] if hops == 0 else stages["noc_link"]
-    occ = math.ceil(Fraction(nbytes) / st.rate)
-    return (st.latency_cycles if hops == 0 else hops * st.latency_cycles) + occ, occ
-
-
-def _tail(L: LayerState, stages: Stages) -> int:
-    """Output path latency of L's outputs before the NFU: tile S+A merge and activation."""
-    merge = stage_cycles(stages, "tile_shift_add") if L.lp.crossbars_per_copy > L.lp.crossbars_per_pe else 0
-    return merge + (stage_cycles(stages, "sigmoid") if getattr(L.node, "activation", None) else 0)
-
-
-def _nfu_cycles(stages: Stages, ops: frozenset) -> int:
-    """NFU latency of a chain of non-crossbar ops: activation (relu, add) and pooling."""
-    nfu = stage_cycles(stages, "sigmoid") if ("relu" in ops or "add" in ops) else 0
-    return nfu + (stage_cycles(stages, "maxpool") if ops & _POOLS else 0)
-
-
 class _Wiring:
     """Builds the edges of one network (see `connect_layers`)."""
 
     def __init__(self, wl, layers: dict[str, LayerState], stages: Stages, arch: Arch, env: simpy.Environment):
         self.wl, self.layers, self.stages, self.env = wl, layers, stages, env
         self.byte = Fraction(stages.input_bits, 8)
-        self.tiles_per_router = arch.chip.tiles_per_router
         self.edram = arch.tile.edram_kb * 1024
         self.memo: dict = {}
         self.notes: list[str] = []
 
     def consumer(self, L: LayerState) -> None:
-        """L's tail, input buffer and edges from its producers."""
-        L.tail = _tail(L, self.stages)
+        """L's input buffer and edges from its producers."""
         x = L.node.inputs[0]
         n_in = pixels(self.wl.shapes[x])
         req, last = window_needs(L.lp, n_in)
         cap = self._capacity(L, self.wl.shapes[x][0] * self.byte, n_in, req, last)
-        for src, (idx, ops) in producer_deps(self.wl, x, self.memo).items():
+        for src, (idx, _ops) in producer_deps(self.wl, x, self.memo).items():
             S = self.layers[src]
-            e = self._edge(S, L, idx, ops, req, buffer_gate(idx, S.lp.layer.n_vectors, last, cap, n_in))
+            e = self._edge(S, L, idx, req, buffer_gate(idx, S.lp.layer.n_vectors, last, cap, n_in))
             L.inputs.append(e)
             S.outputs.append(e)
 
@@ -183,17 +156,13 @@ class _Wiring:
             cap = mincap
         return cap
 
-    def _edge(self, S: LayerState, L: LayerState, idx: np.ndarray, ops: frozenset, req: np.ndarray,
-              gate: np.ndarray) -> Edge:
-        hops = router_hops(S.lp.tiles[-1], L.lp.tiles[0], self.tiles_per_router)
-        nbytes = math.ceil(S.lp.layer.out_channels * self.byte)
-        lat, occ = transfer(self.stages, nbytes, hops)
-        return Edge(S.name, L.name, idx[req], gate, S.tail + _nfu_cycles(self.stages, ops) + lat, occ, nbytes,
-                    hops == 0, Series(self.env, S.lp.layer.n_vectors), pools=bool(ops & _POOLS))
+    def _edge(self, S: LayerState, L: LayerState, idx: np.ndarray, req: np.ndarray, gate: np.ndarray) -> Edge:
+        bits = S.lp.layer.out_channels * self.stages.input_bits
+        return Edge(S.name, L.name, idx[req], gate, bits, L.lp.tiles, Series(self.env, S.lp.layer.n_vectors))
 
 
 def connect_layers(wl, layers: dict[str, LayerState], stages: Stages, arch: Arch, env: simpy.Environment) -> list[str]:
-    """Set every layer's output path tail and input edges, in `layers`' order (producers first);
+    """Set every layer's input edges, in `layers`' order (producers first);
     returns the notes (input buffers taken larger than `tile.edram_kb`)."""
     wiring = _Wiring(wl, layers, stages, arch, env)
     for L in layers.values():

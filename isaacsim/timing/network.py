@@ -13,9 +13,11 @@ connects the layers as ISAAC pipelines them:
   sleeps until then and runs the rounds of the PEs that this window completes. The *emit*
   process releases outputs in order: output n leaves at max(its window end, output n-1's
   release, the cycle the consumers' buffers have room for it).
-- An output then pays its path: the tile S+A merge when a copy spans several PEs, the NFU
-  (activation, pooling) and the transfer to the consumer's first tile, over the tile bus on the
-  same tile, else over router hops at `noc_link_bits`; transfers on one edge are serialised.
+- Data moves through shared, rate-limited units (`isaacsim.timing.movement`): a window's
+  inputs from its tiles' eDRAM over the tile bus into the PEs' input registers before its first
+  read; a released output's partial sums over the tile bus, output register, tile S+A and
+  routers, then the NFU, then to every tile of each consumer and into their eDRAM. The network
+  input and output cross the off-chip links.
 - Each consumer's input buffer is `tile.edram_kb` of its first tile, counted in pixels of its
   input tensor and freed in order (a ring buffer): pixel q is freed when the last window that
   may need it ends, and no earlier pixel is still held.
@@ -28,8 +30,9 @@ the definitions and every simplification.
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
@@ -38,9 +41,12 @@ from isaacsim.config.clock import Clock
 from isaacsim.config.models import Arch
 from isaacsim.kernels.pe_schedule import COUNTERS, pe_rounds
 from isaacsim.mapping.placement import NetworkMapping
+from isaacsim.mapping.traffic import graph_homes, nfu_work
 from isaacsim.timing.collect import collect
-from isaacsim.timing.edges import connect_layers
+from isaacsim.timing.edges import connect_layers, producer_deps
 from isaacsim.timing.layer import GRANULARITIES, Rates, fine_round
+from isaacsim.timing.movement import Movement
+from isaacsim.timing.resources import Resources
 from isaacsim.timing.stages import Stages
 from isaacsim.timing.state import LayerState, build_layer, stage_cycles, trace_of
 
@@ -66,6 +72,12 @@ class NetworkTiming:
     events: int
     wall_s: float
     notes: list
+    utilisation_max: dict = field(default_factory=dict)
+    """The busiest instance's utilisation per resource (`utilisation` is the mean over the used ones)."""
+    clock_check: dict = field(default_factory=dict)
+    """Does the pipeline meet the clock (`isaacsim.timing.verdict.clock_check`)."""
+    moved: dict = field(default_factory=dict)
+    """{stage: what its units did in the run (bytes, adds, ops)}, for the units the pipeline reserves."""
 
     @property
     def latency_s(self) -> float:
@@ -86,7 +98,9 @@ class NetworkTiming:
                 "latency_cycles": self.latency_cycles, "latency_s": self.latency_s,
                 "occupancy_cycles": self.occupancy_cycles, "throughput_ips": self.throughput_ips,
                 "bottleneck": dict(self.bottleneck), "stalls": dict(self.stalls),
-                "utilisation": dict(self.utilisation), "stages": [dict(s) for s in self.stages],
+                "utilisation": dict(self.utilisation), "utilisation_max": dict(self.utilisation_max),
+                "clock_check": dict(self.clock_check), "moved": dict(self.moved),
+                "stages": [dict(s) for s in self.stages],
                 "layers": [dict(ly) for ly in self.layers], "events": self.events, "wall_s": self.wall_s,
                 "notes": list(self.notes)}
 
@@ -96,8 +110,8 @@ class _Pipeline:
     and *emit* (outputs in order, held for the consumers' buffers)."""
 
     def __init__(self, env: simpy.Environment, layers: dict[str, LayerState], stages: Stages, rates: Rates,
-                 granularity: str, traces, timeline):
-        self.env, self.layers, self.rates, self.timeline = env, layers, rates, timeline
+                 granularity: str, traces, timeline, move: Movement):
+        self.env, self.layers, self.rates, self.timeline, self.move = env, layers, rates, timeline, move
         self.config_load = stage_cycles(stages, "config_load")
         self.read_cycles = rates.read_cycles
         self.adc_sa = (rates.adc.numerator, rates.adc.denominator,
@@ -122,15 +136,18 @@ class _Pipeline:
             L.ready[n] = t
             if L.start < 0:
                 L.start = t
+            self.move.fetch(L, n, t)
             pes, rounds = L.trigger[n]
             if len(pes):
-                first, end, adc = self.rounds(L, pes, rounds, t)
+                ready = L.pe_ready[pes].copy()
+                L.pe_ready[pes] = 0
+                first, end, adc = self.rounds(L, pes, rounds, ready)
                 self._rounds_ended(L, pes, rounds, first, end, adc)
 
     def _ready(self, L: LayerState, n: int):
         """Wait for, and return, window n's ready cycle: the config load, every producer's last
         input pixel it needs, and the release of its copy's output before last."""
-        t = self.config_load
+        t = max(self.config_load, L.input_ready)
         for e in L.inputs:
             p = int(e.need[n])
             ev = e.arrival.wait(p)
@@ -145,19 +162,20 @@ class _Pipeline:
             t = max(t, int(L.release.t[held]))
         return t
 
-    def _kernel_rounds(self, L: LayerState, pes: np.ndarray, rounds: np.ndarray, t: int):
-        """(first latch, end, ADC busy) of the PEs' rounds by the numba kernel; updates L's PE state."""
+    def _kernel_rounds(self, L: LayerState, pes: np.ndarray, rounds: np.ndarray, ready: np.ndarray):
+        """(first latch, end, ADC busy) of the PEs' rounds by the numba kernel, each PE's inputs in
+        its register at `ready`; updates L's PE state."""
         an, ad, sn, sd = self.adc_sa
         return pe_rounds(L.work, L.conv, L.offsets[pes] + rounds * L.cyc, L.cyc, pes,
-                         np.full(len(pes), t, np.int64), self.read_cycles, an, ad, sn, sd,
+                         ready.astype(np.int64), self.read_cycles, an, ad, sn, sd,
                          L.read_state, L.conv_state, L.counters)
 
-    def _fine_rounds(self, L: LayerState, pes: np.ndarray, rounds: np.ndarray, t: int):
+    def _fine_rounds(self, L: LayerState, pes: np.ndarray, rounds: np.ndarray, ready: np.ndarray):
         """As `_kernel_rounds`, by `layer.fine_round` (one event per read and ADC job)."""
         first, end, adc = (np.zeros(len(pes), np.int64) for _ in range(3))
         for k, (e_, r) in enumerate(zip(pes, rounds, strict=True)):
-            f, re, ce, cnt, evs = fine_round(L.steps[e_], self.rates, L.lp, self.fine_traces[L.name], int(r), t,
-                                             int(L.read_state[e_]), int(L.conv_state[e_]))
+            f, re, ce, cnt, evs = fine_round(L.steps[e_], self.rates, L.lp, self.fine_traces[L.name], int(r),
+                                             int(ready[k]), int(L.read_state[e_]), int(L.conv_state[e_]))
             L.read_state[e_], L.conv_state[e_] = re, ce
             L.counters[e_] += [cnt[c] for c in COUNTERS]
             first[k], end[k], adc[k] = f, ce, cnt["adc_busy"]
@@ -199,8 +217,10 @@ class _Pipeline:
                 yield env.timeout(t - env.now)
             L.release.publish(n, t)
             prev = t
+            out = self.move.source(L, n, t)
+            src = L.traffic[n % L.lp.copies].last_tile
             for e in L.outputs:
-                e.last = max(t + e.latency, e.last + e.occupancy)
+                e.last = max(e.last, self.move.deliver(src, e.dst_tiles, out, e.bits_per_output))
                 e.arrival.publish(n, e.last)
 
     def _room(self, L: LayerState, n: int, t: int):
@@ -234,6 +254,23 @@ def _check_finished(layers: dict[str, LayerState]) -> None:
                              "(tile.edram_kb) is too small for a join's skew")
 
 
+def _network_io_in(wl, layers: dict[str, LayerState], move: Movement) -> None:
+    """Layers fed by the network input get it over the off-chip links before their first window."""
+    bits = math.prod(wl.shapes["input"]) * move.bits
+    memo: dict = {}
+    for L in layers.values():
+        x = L.node.inputs[0]
+        if x == "input" or not producer_deps(wl, x, memo):
+            L.input_ready = move.network_input(L, bits)
+
+
+def _network_io_out(wl, mapping: NetworkMapping, layers: dict[str, LayerState], move: Movement) -> int:
+    """The cycle the network output has left over the off-chip links (after its layer's last output)."""
+    last = wl.nodes[-1].name
+    home = graph_homes(wl, mapping).get(last) or mapping.layers[-1].name
+    return move.network_output(layers[home].out_end, math.prod(wl.shapes[last]) * move.bits)
+
+
 def simulate_network(wl, mapping: NetworkMapping, traces, stages: Stages, *, arch: Arch,
                      granularity: str = "default", timeline=None) -> NetworkTiming:
     """One inference of `wl` placed as `mapping` (module docstring). `traces`: {layer: one
@@ -244,15 +281,21 @@ def simulate_network(wl, mapping: NetworkMapping, traces, stages: Stages, *, arc
     t_wall = time.perf_counter()
     env = simpy.Environment()
     rates = Rates.of(stages)
-    layers = {lp.name: build_layer(env, lp, wl.node(lp.name), trace_of(traces, lp.name), stages, rates)
+    nfu = nfu_work(wl, mapping)
+    layers = {lp.name: build_layer(env, lp, wl.node(lp.name), trace_of(traces, lp.name), stages, rates, nfu[lp.name])
               for lp in mapping.layers}
     notes = connect_layers(wl, layers, stages, arch, env)
-    pipeline = _Pipeline(env, layers, stages, rates, granularity, traces, timeline)
+    res = Resources(stages, arch.chip.tiles_per_router)
+    move = Movement(res, arch.chip.tiles_per_router, stages.input_bits)
+    _network_io_in(wl, layers, move)
+    pipeline = _Pipeline(env, layers, stages, rates, granularity, traces, timeline, move)
     pipeline.start()
     events = _run(env)
     _check_finished(layers)
+    out_end = _network_io_out(wl, mapping, layers, move)
     wall = time.perf_counter() - t_wall
-    fig = collect(layers, stages, mapping, rates, timeline)
+    fig = collect(layers, stages, mapping, rates, res, out_end, timeline)
     return NetworkTiming(stages.clock, granularity, fig.latency_cycles, fig.occupancy_cycles, fig.bottleneck,
                          fig.stalls, fig.utilisation, fig.stages, fig.layers,
-                         events + sum(L.events for L in layers.values()), wall, notes)
+                         events + sum(L.events for L in layers.values()), wall, notes, fig.utilisation_max,
+                         fig.clock_check, fig.moved)

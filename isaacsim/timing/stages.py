@@ -61,6 +61,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from isaacsim.components import UNITS, ComponentTable, Unit, load_table
+from isaacsim.components.units import full_rate
 from isaacsim.config.clock import Clock, exact
 from isaacsim.config.models import Arch
 
@@ -190,7 +191,7 @@ class _Builder:
             special[spec.name](unit)
         elif not (unit.optional and self.table.entry(unit.name) is None):
             lat, src = self._latency(unit.name, spec.override)
-            self._add(unit, lat, src, Fraction(spec.items(self.arch)) / self.clock.occupancy(lat))
+            self._add(unit, lat, src, full_rate(unit, self.arch, self.table) / self.clock.hz)
 
     def _latency(self, unit: str, override: str | None) -> tuple[Fraction, str]:
         ov, table = self.arch.latency_ns, self.table

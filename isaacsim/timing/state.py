@@ -18,6 +18,7 @@ import simpy
 
 from isaacsim.kernels.pe_schedule import COUNTERS
 from isaacsim.mapping.placement import LayerPlacement
+from isaacsim.mapping.traffic import copy_traffic
 from isaacsim.timing.layer import Rates, layer_steps
 from isaacsim.timing.stages import Stages
 
@@ -86,8 +87,16 @@ class LayerState:
     """Edges from the producers (`isaacsim.timing.edges.Edge`)."""
     outputs: list = field(default_factory=list)
     """Edges to the consumers."""
-    tail: int = 0
-    """Output path latency before the NFU: tile S+A merge and activation."""
+    traffic: tuple = ()
+    """Per copy, what one window moves (`isaacsim.mapping.traffic.CopyTraffic`)."""
+    nfu: dict = field(default_factory=dict)
+    """{NFU / tile-adder stage: work per inference} of the layer's output path."""
+    pe_ready: np.ndarray | None = None
+    """Per PE: the cycle its pending round's inputs are in its input register."""
+    out_end: int = 0
+    """The cycle the last released output has left the NFU."""
+    input_ready: int = 0
+    """The cycle the network input is in the eDRAM of every tile (layers fed by it)."""
     stall_buffer: int = 0
     events: int = 0
     start: int = -1
@@ -127,8 +136,9 @@ def _triggers(steps, n: int) -> tuple[list, list, np.ndarray]:
 
 
 def build_layer(env: simpy.Environment, lp: LayerPlacement, node, trace: np.ndarray, stages: Stages,
-                rates: Rates) -> LayerState:
-    """A layer's pipeline state before its first window."""
+                rates: Rates, nfu_total: dict[str, int] | None = None) -> LayerState:
+    """A layer's pipeline state before its first window; `nfu_total`: {unit: work per inference}
+    of its output path (`isaacsim.mapping.traffic.nfu_work`)."""
     steps = layer_steps(lp, trace, stages)
     n = lp.layer.n_vectors
     sizes = [len(s.conv) for s in steps]
@@ -137,8 +147,11 @@ def build_layer(env: simpy.Environment, lp: LayerPlacement, node, trace: np.ndar
     conv = np.concatenate([s.conv for s in steps]) if steps else np.zeros(0, np.int64)
     trigger, round_windows, remaining = _triggers(steps, n)
     n_pes = len(steps)
+    nfu = {u: int(w) for u, w in (nfu_total or {}).items() if w and n}
     return LayerState(lp, node, steps, np.ascontiguousarray(work, dtype=np.int64), conv.astype(np.int64), offsets,
                       lp.geometry.input_cycles, trigger, round_windows, np.zeros(n, np.int64), np.zeros(n, np.int64),
                       remaining, Series(env, n), Series(env, n), np.zeros(n_pes, np.int64),
                       np.zeros(n_pes, np.int64), np.zeros((n_pes, len(COUNTERS)), np.int64),
-                      np.full(n_pes, -1, np.int64))
+                      np.full(n_pes, -1, np.int64),
+                      traffic=copy_traffic(lp, stages.input_bits, stages.psum_bits), nfu=nfu,
+                      pe_ready=np.zeros(n_pes, np.int64))

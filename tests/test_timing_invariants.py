@@ -1,0 +1,111 @@
+"""The timing and energy models agree, and the chip never exceeds its peak (docs/timing.md,
+"Data movement"): on a layer that fills every crossbar of the chip (isaac and trq_baseline,
+both weight encodings), LeNet-5 and ResNet-18,
+
+- every resource's utilisation (mean over its used instances and the busiest one) is at most 1;
+- what the pipeline's rate-limited units did equals what the energy model prices for them;
+- every component's average power over the run is at most its peak from `describe`, and the
+  chip's power at most the chip's peak.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import isaacsim
+from isaacsim.energy.peak import peak_summary
+from isaacsim.mapping.geometry import MatrixGeometry
+from isaacsim.workload import build
+from isaacsim.workload.zoo import make
+
+ROWS = 8064
+"""Input channels of the filling layer: 63 row partitions of 128."""
+
+
+def filling_layer(arch):
+    """A 1x1 conv of 8064 channels on a 2x2 map (4 input vectors) with the most output channels
+    whose crossbars still fit: every crossbar of the chip when the mapping allows it."""
+    chip = arch.chip.tiles * arch.tile.pes * arch.pe.crossbars
+    g = MatrixGeometry.of(ROWS, 1, arch)
+    col_parts = chip // (g.row_parts * g.polarities)
+    m = col_parts * arch.crossbar.cols // g.n_slices
+    bits = arch.datapath.weight_bits
+    fmt = {"bits": arch.datapath.input_bits, "signed": False, "scale": 0.05, "zero_point": 0}
+    manifest = {"format_version": 1, "name": "fill", "input": {"shape": [ROWS, 2, 2], **fmt},
+                "graph": [{"name": "fc", "op": "conv2d", "inputs": ["input"], "weight": "fc.w", "out_channels": m,
+                           "kernel": 1, "weight_bits": bits, "requant": {**fmt, "multiplier": 1, "shift": 20}}]}
+    lim = 2 ** (bits - 1) - 1
+    w = np.random.default_rng(0).integers(-lim, lim + 1, (m, ROWS, 1, 1)).astype(np.int16 if bits > 8 else np.int8)
+    return build(manifest, {"fc.w": w}), chip
+
+
+def component_peaks(arch) -> dict[str, float]:
+    """{component: peak power of all its units on the chip} from `describe`'s rows."""
+    per = {"pe": arch.chip.tiles * arch.tile.pes, "tile": arch.chip.tiles, "chip": 1}
+    out: dict[str, float] = {}
+    for r in peak_summary(arch).rows:
+        out[r.component] = out.get(r.component, 0.0) + r.peak_power_w * per[r.level]
+    return out
+
+
+PRICED = {"input_register": [("input_register", "write_byte")],
+          "edram": [("edram", "read_byte"), ("edram", "write_byte")],
+          "tile_bus": [("tile_bus", "byte_hop")], "noc_link": [("router", "byte_hop")],
+          "tile_output_register": [("tile_output_register", "write_byte")],
+          "tile_shift_add": [("tile_shift_add", "add")], "sigmoid": [("sigmoid", "op")], "maxpool": [("maxpool", "op")],
+          "hypertransport": [("hypertransport", "byte_hop")]}
+"""The energy model's (component, action) counts that each reserved stage's work stands for."""
+
+
+def check(res) -> None:
+    t, e, arch = res.timing, res.energy, res.arch
+    assert res.status == "ok" and t is not None and e is not None
+    for name, u in {**t.utilisation, **t.utilisation_max}.items():
+        assert 0.0 <= u <= 1.0 + 1e-12, (name, u)
+    frame = e.frame
+    for stage, keys in PRICED.items():
+        counted = sum(frame.loc[(frame["component"] == c) & (frame["action"] == a), "count"].sum() for c, a in keys)
+        assert t.moved.get(stage, 0.0) == pytest.approx(counted, rel=1e-9, abs=1e-6), stage
+    peaks = component_peaks(arch)
+    by = e.by("component")
+    for comp, power in zip(by["component"], by["power_w"], strict=True):
+        assert power <= peaks[comp] * (1 + 1e-9), (comp, power, peaks[comp])
+    assert e.power_w <= peak_summary(arch).chip_power_w
+
+
+@pytest.mark.parametrize("encoding", ["differential", "offset"])
+@pytest.mark.parametrize("preset", ["isaac", "trq_baseline"])
+def test_a_layer_that_fills_the_chip(preset, encoding):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        arch = isaacsim.load_arch(preset, {"datapath.weight_encoding": encoding})
+    wl, chip = filling_layer(arch)
+    res = isaacsim.simulate(arch, wl, timing_only=True)
+    used = res.mapping.crossbars_used
+    assert chip - arch.tile.pes * arch.pe.crossbars < used <= chip  # all but a part of one tile's last PE
+    check(res)
+    t = res.timing
+    assert t.utilisation["crossbar"] > 0.1 and t.moved["edram"] > 0 and t.moved["noc_link"] > 0
+    # the run is at least as long as its busiest unit needs: the eDRAM of the busiest tile
+    assert t.latency_cycles >= math.ceil(t.utilisation_max["edram"] * t.latency_cycles)
+
+
+@pytest.mark.parametrize("preset", ["isaac", "trq_baseline", "trq"])
+def test_lenet5(preset):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = isaacsim.simulate(preset, "workloads/lenet5_mnist5k", samples=2)
+    check(res)
+
+
+@pytest.mark.parametrize("preset", ["isaac", "trq_baseline"])
+def test_resnet18(preset):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = isaacsim.simulate(preset, make("resnet18"), timing_only=True)
+    check(res)
+    assert res.timing.clock_check["meets"]
