@@ -31,21 +31,29 @@ def print_timing(res: Result, con=None) -> None:
                       f"{s['rate_per_cycle']:g}", s["unit"]]) for s in t.stages],
                 title="stages", box=box.SIMPLE_HEAD, pad_edge=False)
     schedule = [Column("start"), Column("end"), Column("cycles"), Column("bound"), Column("ratio"),
-                Column("bound by", "left")]
+                Column("bottleneck", "left")]
     busy = [Column("occupancy"), Column("ADC util")]
-    stalls = [Column("stall\n" + h) for h in ("input", "buffer full", "ADC", "S+A", "read")]
+    stalls = [Column("stall/PE\n" + h) for h in ("input", "ADC", "S+A", "read")] + [Column("outputs\nheld")]
     rows = []
     for ly in t.layers:
         ratio = "-" if ly["ratio"] is None else f"{ly['ratio']:.2f}"
         rows.append(Row([ly["name"], f"{ly['start']:,}", f"{ly['end']:,}", f"{ly['cycles']:,}",
                          f"{ly['bound_cycles']:,}", ratio, ly["bound_resource"], f"{ly['occupancy_cycles']:,}",
                          f"{ly['adc_utilisation']:.1%}",
-                         *(f"{ly['stall_' + k]:,}" for k in ("input", "buffer_full", "adc", "shift_add", "read"))]))
+                         *(f"{ly['stall_' + k + '_share']:.1%}" for k in ("input", "adc", "shift_add", "read")),
+                         f"{ly['stall_buffer_full']:,}"]))
     print_table(con, [Column("layer", "left")], [schedule, busy, stalls], rows,
-                title="layers, cycles of one inference", box=box.SIMPLE_HEAD, pad_edge=False)
-    con.print("utilisation (over the inference's latency, the resources the network uses): "
-              + ", ".join(f"{k} {v:.1%}" for k, v in t.utilisation.items()))
-    con.print("stalls (cycles): " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in t.stalls.items()))
+                title="layers, cycles of one inference (stalls: cycles per PE as a share of the layer's cycles; "
+                      "outputs held: cycles the layer's outputs waited for room downstream)",
+                box=box.SIMPLE_HEAD, pad_edge=False)
+    _clock(con, t)
+    con.print("utilisation over the inference's latency, mean over the used units (busiest unit): "
+              + ", ".join(f"{k} {v:.1%} ({t.utilisation_max.get(k, v):.1%})" for k, v in t.utilisation.items()))
+    st = t.stalls
+    con.print("stalls, cycles per PE (mean over the network's PEs) and share of the latency: "
+              + ", ".join(f"{k.replace('_', ' ')} {st[k]:,.0f} ({st[k + '_share']:.1%})"
+                          for k in ("input", "adc", "shift_add", "read"))
+              + f"; outputs held for room downstream: {st['buffer_full']:,.0f} cycles")
     b = t.bottleneck
     if b:
         con.print(f"bottleneck: layer {b['layer']} ({b['resource']}; analytic bound: {b['bound_resource']}), "
@@ -54,3 +62,23 @@ def print_timing(res: Result, con=None) -> None:
               f"throughput {t.throughput_ips:,.1f} inferences/s (pipelined: clock / the slowest layer's occupancy)")
     for note in t.notes:
         con.print(f"note: {note}")
+
+
+def _clock(con, t) -> None:
+    """Per stage, the rate it needs to keep up with the crossbar reads against the rate it has, and
+    the verdict (`isaacsim.timing.verdict`)."""
+    from rich import box
+
+    from isaacsim.report.tables import Column, Row, print_table
+
+    c = t.clock_check
+    if not c:
+        return
+    rows = [Row([d["stage"], d["layer"], f"{d['rate_needed']:,.4g}", f"{d['rate_has']:,.4g}", d["unit"],
+                 f"{d['ratio']:.1%}"]) for d in c["stages"]]
+    print_table(con, [Column("stage", "left")],
+                [[Column("busiest layer", "left"), Column("needs /cycle"), Column("has /cycle"), Column("unit", "left"),
+                  Column("needs / has")]], rows,
+                title="does the pipeline meet the clock? each stage's rate needed to keep up with the crossbar reads",
+                box=box.SIMPLE_HEAD, pad_edge=False)
+    con.print(f"[bold]verdict[/bold]: {c['line']}")

@@ -46,11 +46,14 @@ def _latency(L: LayerState) -> int:
 
 
 def _stalls(L: LayerState, read_cycles: int) -> dict[str, int]:
-    """L's stalls by cause (`STALL_CAUSES`)."""
+    """L's stalls by cause (`STALL_CAUSES`), summed over its PEs. A PE's wait for its first
+    round's inputs (the pipeline filling up to this layer) is not a stall: input stalls count
+    from its first read on."""
     c = L.counters.sum(axis=0)
     read = np.maximum(0, L.conv_state - L.counters[:, _IDX["convert_busy"]] - L.counters[:, _IDX["input_stall"]]
                       - np.where(L.first >= 0, read_cycles, 0))
-    return {"input": int(c[_IDX["input_stall"]]), "buffer_full": int(L.stall_buffer),
+    before_first = np.maximum(0, L.first - read_cycles).sum()
+    return {"input": int(c[_IDX["input_stall"]] - before_first), "buffer_full": int(L.stall_buffer),
             "adc": int(c[_IDX["sh_stall"]]), "shift_add": int(c[_IDX["sa_stall"]]), "read": int(read.sum())}
 
 
