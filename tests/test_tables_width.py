@@ -187,9 +187,10 @@ def test_timing_report_fits_100_columns(lenet):
     t = lenet.timing
     for ly in t.layers:
         cells = [c for part in cells_of(text, ly["name"]) for c in part]
-        for k in ("start", "end", "cycles", "bound_cycles", "occupancy_cycles", "stall_input", "stall_buffer_full",
-                  "stall_adc", "stall_shift_add", "stall_read"):
+        for k in ("start", "end", "cycles", "bound_cycles", "occupancy_cycles", "stall_buffer_full"):
             assert f"{ly[k]:,}" in cells, (ly["name"], k)
+        for k in ("input", "adc", "shift_add", "read"):  # cycles per PE, as a share of the layer's cycles
+            assert f"{ly['stall_' + k + '_share']:.1%}" in cells, (ly["name"], k)
         assert ly["bound_resource"] in cells and f"{ly['adc_utilisation']:.1%}" in cells
     for s in t.stages:
         assert s["name"] in text
@@ -250,7 +251,8 @@ def test_cli_run_timing_report_in_a_100_column_terminal():
         assert parts[0][0] == f"{ly['conversions'] // 2:,}"
         t = next(x for x in s["timing"]["layers"] if x["name"] == ly["name"])
         assert parts[1][:4] == [f"{t['start']:,}", f"{t['end']:,}", f"{t['cycles']:,}", f"{t['bound_cycles']:,}"]
-        assert parts[2][-1] == f"{t['stall_read']:,}"
+        assert parts[2][-1] == f"{t['stall_buffer_full']:,}"
+        assert parts[2][-2] == f"{t['stall_read_share']:.1%}"
 
 
 def test_cli_run_into_a_pipe_keeps_tables_whole():

@@ -43,9 +43,10 @@ def print_timing(res: Result, con=None) -> None:
                          *(f"{ly['stall_' + k + '_share']:.1%}" for k in ("input", "adc", "shift_add", "read")),
                          f"{ly['stall_buffer_full']:,}"]))
     print_table(con, [Column("layer", "left")], [schedule, busy, stalls], rows,
-                title="layers, cycles of one inference (stalls: cycles per PE as a share of the layer's cycles; "
-                      "outputs held: cycles the layer's outputs waited for room downstream)",
-                box=box.SIMPLE_HEAD, pad_edge=False)
+                title="layers, cycles of one inference", box=box.SIMPLE_HEAD, pad_edge=False)
+    con.print("stall/PE: a PE's stall cycles by cause, mean over the layer's PEs, as a share of the layer's cycles; "
+              "outputs held: cycles the layer's outputs waited for room downstream; bottleneck: the resource of "
+              "the analytic bound")
     _clock(con, t)
     con.print("utilisation over the inference's latency, mean over the used units (busiest unit): "
               + ", ".join(f"{k} {v:.1%} ({t.utilisation_max.get(k, v):.1%})" for k, v in t.utilisation.items()))
