@@ -13,34 +13,12 @@ from __future__ import annotations
 import math
 import warnings
 
-import numpy as np
 import pytest
 
 import isaacsim
 from isaacsim.energy.peak import peak_summary
-from isaacsim.mapping.geometry import MatrixGeometry
-from isaacsim.workload import build
+from isaacsim.mapping.probe import filling_layer
 from isaacsim.workload.zoo import make
-
-ROWS = 8064
-"""Input channels of the filling layer: 63 row partitions of 128."""
-
-
-def filling_layer(arch):
-    """A 1x1 conv of 8064 channels on a 2x2 map (4 input vectors) with the most output channels
-    whose crossbars still fit: every crossbar of the chip when the mapping allows it."""
-    chip = arch.chip.tiles * arch.tile.pes * arch.pe.crossbars
-    g = MatrixGeometry.of(ROWS, 1, arch)
-    col_parts = chip // (g.row_parts * g.polarities)
-    m = col_parts * arch.crossbar.cols // g.n_slices
-    bits = arch.datapath.weight_bits
-    fmt = {"bits": arch.datapath.input_bits, "signed": False, "scale": 0.05, "zero_point": 0}
-    manifest = {"format_version": 1, "name": "fill", "input": {"shape": [ROWS, 2, 2], **fmt},
-                "graph": [{"name": "fc", "op": "conv2d", "inputs": ["input"], "weight": "fc.w", "out_channels": m,
-                           "kernel": 1, "weight_bits": bits, "requant": {**fmt, "multiplier": 1, "shift": 20}}]}
-    lim = 2 ** (bits - 1) - 1
-    w = np.random.default_rng(0).integers(-lim, lim + 1, (m, ROWS, 1, 1)).astype(np.int16 if bits > 8 else np.int8)
-    return build(manifest, {"fc.w": w}), chip
 
 
 def component_peaks(arch) -> dict[str, float]:
