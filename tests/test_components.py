@@ -203,7 +203,7 @@ def _toy(optional=False):
     return Unit("toy_pad", "tile", "read_byte", lambda a: 2, lambda a: 1e8, "toy pad", "toy scratchpad",
                 "#123456", "a scratchpad registered by a test", optional=optional,
                 size=Size("capacity_bytes", lambda a: 2048),
-                stage=StageSpec("toy_pad", lambda a: 4, "bytes"))
+                stage=StageSpec("toy_pad", "bytes"))
 
 
 @pytest.fixture

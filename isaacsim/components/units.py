@@ -43,12 +43,11 @@ class Size:
 
 @dataclass(frozen=True)
 class StageSpec:
-    """The timing stage a unit backs: one action occupies the unit for its latency (the table's,
-    or `latency_ns.<override>`) and moves `items(arch)` items (in `item_unit`). `count(arch)`:
-    units per level as the timing model sees them, when not the unit's own count."""
+    """The timing stage a unit backs: its latency is the table's, or `latency_ns.<override>`; its
+    rate is the unit's full rate (`full_rate`) in `item_unit`s. `count(arch)`: units per level as
+    the timing model sees them, when not the unit's own count."""
 
     name: str
-    items: ArchFn
     item_unit: str
     override: str | None = None
     count: ArchFn | None = None
@@ -258,65 +257,65 @@ def _one(_arch: Arch) -> int:
 _PE = (
     Unit("adc", "pe", "op", lambda a: a.pe.adcs, _adc_ops_per_s, "ADC", "ADC", "#d62728",
          "SAR ADC; op = one A/D operation (one bit decision, Eq. 6 of the TRQ paper: E = e_op x ops)",
-         stage=StageSpec("adc", _one, "A/D ops")),
+         stage=StageSpec("adc", "A/D ops")),
     Unit("dac", "pe", "drive", lambda a: a.pe.crossbars * a.crossbar.rows, _reads_per_s, "DAC", "DAC", "#1f77b4",
          "row DAC; drive = one row driven for one crossbar read"),
     Unit("sh", "pe", "sample", lambda a: a.pe.crossbars * a.crossbar.cols, _reads_per_s, "S+H", "S+H", "#aec7e8",
          "sample-and-hold; sample = one column sampled per crossbar read"),
     Unit("crossbar", "pe", "read", lambda a: a.pe.crossbars, _reads_per_s, "crossbar", "crossbar", "#2ca02c",
          "ReRAM crossbar; read = one whole-array read (all rows driven, all columns sensed)",
-         stage=StageSpec("crossbar_read", _one, "reads")),
+         stage=StageSpec("crossbar_read", "reads")),
     Unit("shift_add", "pe", "add", lambda a: a.pe.shift_add_units,
          lambda a: _adc_results_per_s(a) / a.pe.shift_add_units, "S+A", "S+A", "#ff7f0e",
          "PE shift-and-add; add = one ADC result shifted and added into a partial sum",
-         stage=StageSpec("shift_add", _one, "results", "shift_add"), paced_by_latency=True),
+         stage=StageSpec("shift_add", "results", "shift_add"), paced_by_latency=True),
     Unit("input_register", "pe", "read_byte", _one, _ir_bytes_per_s,
          "input reg", "input register", "#9467bd", "PE input register; read_byte = one byte to the DACs",
          size=Size("capacity_bytes", lambda a: a.pe.input_register_bytes),
-         stage=StageSpec("input_register", lambda a: a.pe.input_register_bytes, "bytes", "register_access")),
+         stage=StageSpec("input_register", "bytes", "register_access")),
     Unit("output_register", "pe", "write_byte", _one, _or_bytes_per_s,
          "output reg", "output register", "#c5b0d5", "PE output register; write_byte = one partial-sum byte",
          size=Size("capacity_bytes", lambda a: a.pe.output_register_bytes),
-         stage=StageSpec("output_register", lambda a: a.pe.output_register_bytes, "bytes", "register_access"),
+         stage=StageSpec("output_register", "bytes", "register_access"),
          follows=("shift_add", lambda a: a.pe.shift_add_units * _or_per_sa_result(a))),
     Unit("trq_config", "pe", "write", _trq_config_registers, lambda a: Fraction(0), "TRQ config", "TRQ config register",
          "#f7b6d2", "TRQ config register of one ADC; write = loading it (once per layer and inference)", optional=True,
          peak_needs_entry=False,
-         stage=StageSpec("config_load", _one, "layer loads", count=_one), paced_by_latency=True),
+         stage=StageSpec("config_load", "layer loads", count=_one), paced_by_latency=True),
 )
 
 _TILE = (
     Unit("edram", "tile", "read_byte", _one, lambda a: Fraction(a.tile.edram_width_bits, 8) * _tile_hz(a),
          "eDRAM", "eDRAM buffer", "#8c564b", "tile eDRAM buffer; read_byte = one byte read",
          size=Size("capacity_bytes", lambda a: a.tile.edram_kb * 1024),
-         stage=StageSpec("edram", lambda a: Fraction(a.tile.edram_width_bits, 8), "bytes", "edram_access")),
+         stage=StageSpec("edram", "bytes", "edram_access")),
     Unit("tile_bus", "tile", "byte_hop", _one, lambda a: _bus_bytes(a) * _tile_hz(a),
          "tile bus", "tile bus", "#c49c94", "bus between a tile's eDRAM and PEs; byte_hop = one byte moved",
          size=Size("width_bits", lambda a: a.tile.bus_width_bits),
-         stage=StageSpec("tile_bus", _bus_bytes, "bytes", "tile_bus")),
+         stage=StageSpec("tile_bus", "bytes", "tile_bus")),
     Unit("router", "tile", "byte_hop", lambda a: 1 / a.chip.tiles_per_router,
          lambda a: a.chip.tiles_per_router * Fraction(a.chip.noc_link_bits, 8) * a.noc_clock.hz,
          "router", "router (share)", "#7f7f7f",
          "on-chip router shared by `chip.tiles_per_router` tiles; byte_hop = one byte over one hop",
-         stage=StageSpec("noc_link", lambda a: Fraction(a.chip.noc_link_bits, 8), "bytes", "router_hop")),
+         stage=StageSpec("noc_link", "bytes", "router_hop")),
     Unit("tile_shift_add", "tile", "add", lambda a: a.tile.shift_add_units, _tile_hz, "tile S+A", "tile S+A",
          "#ffbb78", "tile shift-and-add merging PE outputs; add = one addition",
-         stage=StageSpec("tile_shift_add", _one, "adds")),
+         stage=StageSpec("tile_shift_add", "adds")),
     Unit("sigmoid", "tile", "op", lambda a: a.tile.sigmoid_units, _tile_hz, "sigmoid", "sigmoid (NFU)", "#bcbd22",
-         "NFU activation unit; op = one element", stage=StageSpec("sigmoid", _one, "ops", "nfu")),
+         "NFU activation unit; op = one element", stage=StageSpec("sigmoid", "ops", "nfu")),
     Unit("maxpool", "tile", "op", lambda a: a.tile.maxpool_units, _tile_hz, "max-pool", "max-pool (NFU)", "#dbdb8d",
-         "NFU pooling unit; op = one comparison or addition", stage=StageSpec("maxpool", _one, "ops", "nfu")),
+         "NFU pooling unit; op = one comparison or addition", stage=StageSpec("maxpool", "ops", "nfu")),
     Unit("tile_output_register", "tile", "write_byte", lambda a: 1 if a.tile.output_register_bytes else 0,
          lambda a: _bus_bytes(a) * _tile_hz(a), "tile output reg", "tile output register", "#17becf",
          "tile output register; write_byte = one byte from the tile bus",
          size=Size("capacity_bytes", lambda a: a.tile.output_register_bytes),
-         stage=StageSpec("tile_output_register", _bus_bytes, "bytes")),
+         stage=StageSpec("tile_output_register", "bytes")),
 )
 
 _CHIP = (
     Unit("hypertransport", "chip", "byte_hop", lambda a: a.chip.hypertransport_links, lambda a: Fraction(0),
          "HyperTransport", "HyperTransport link", "#9edae5", "off-chip link; byte_hop = one byte across the chip edge",
-         optional=True, stage=StageSpec("hypertransport", _one, "bytes")),
+         optional=True, stage=StageSpec("hypertransport", "bytes")),
 )
 
 UNITS = Registry(_PE + _TILE + _CHIP)

@@ -10,7 +10,7 @@ returns a frozen `Stages`: one `Stage` per pipeline stage or shared resource, ea
   tile and per chip (`chip.tiles` as configured).
 
 Each stage is backed by a registered unit (`components.units.UNITS`): the unit's `StageSpec`
-gives the stage's name, resource, level, count, latency override key and items per action, so a
+gives the stage's name, resource, level, count, latency override key and item unit, so a
 registered unit with a stage appears here with no edit (an optional unit the table leaves out
 has none). The rules below that are not "latency from the override or the table"
 (crossbar_read, adc, config_load) are this module's.
@@ -20,26 +20,28 @@ sample rate), an override `latency_ns.*`, the table entry's `latency_ns`, then a
 (`DEFAULTS`). Floats from YAML are read as their shortest decimal (`Fraction(repr(x))`), so
 100 MHz and 0.390625 ns are exact.
 
-Rates. A stage occupies its unit for `occupancy` cycles per action: `latency_cycles` when the
-stage is multi-cycle (the unit is busy for whole cycles, e.g. a 100 ns crossbar read is 10
-cycles at 100 MHz, 33 ns is 4), and latency_ns / period (a fraction <= 1) when it is not (a
-sub-cycle unit, like the ADC, does several actions per cycle; the cycle is a budget).
-rate = items per action / occupancy:
+Rates. A stage's rate is its unit's full rate (`components.units.full_rate`: the table's
+`full_rate_per_s`, else one action per the unit's latency for a unit paced by it, else the
+registered rate), per system cycle: the same rate peak power is taken at, so a unit kept busy at
+it draws exactly its table power. Units in their own clock domain (ISAAC's tile logic at
+`tile.clock_mhz`, its NoC links at `chip.noc_clock_mhz`) do one action per cycle of that clock:
 
-| stage | resource | rate per unit per cycle | items per action |
+| stage | resource | rate per unit per system cycle | items |
 |---|---|---|---|
 | crossbar_read | crossbar | 1 / occupancy(read_latency_ns) | one whole-array read |
 | adc | adc | `adc.ops_per_cycle`, else sample_rate_msps x resolution / clock_mhz | A/D operations |
-| shift_add | shift_add | 1 / occupancy(shift_add latency) | one ADC result |
-| input_register, output_register | same | register bytes / occupancy(register_access) | the whole register |
-| edram | edram | edram_width_bits / 8 / occupancy | bytes |
-| tile_bus | tile_bus | bus_width_bits / 8 / occupancy | bytes |
-| noc_link | router | noc_link_bits / 8 / occupancy(router_hop) | bytes per hop, one link per tile |
-| tile_shift_add | tile_shift_add | 1 / occupancy | adds |
-| sigmoid, maxpool (NFU) | same | 1 / occupancy(nfu) | ops |
-| tile_output_register | same | bus_width_bits / 8 / occupancy | bytes (filled from the bus) |
-| hypertransport | hypertransport | 1 / occupancy(table latency per byte) | bytes per link |
+| shift_add | shift_add | one result per its latency (`latency_ns.shift_add`, else the table's) | ADC results |
+| input_register | same | xbars x rows / 8 x (DAC bits + input bits / input cycles) per read | bytes (1) |
+| output_register | same | the PE's S+A results x psum bytes x (1 + 1 / input cycles) | bytes (2) |
+| edram | edram | edram_width_bits / 8 per tile cycle | bytes read or written |
+| tile_bus, tile_output_register | same | bus_width_bits / 8 per tile cycle | bytes |
+| noc_link | router | tiles_per_router x noc_link_bits / 8 per NoC cycle | byte-hops |
+| tile_shift_add, sigmoid, maxpool | same | one per tile cycle | adds, ops |
+| hypertransport | hypertransport | the table's full_rate_per_s per link | bytes |
 | config_load | trq_config | 1 / occupancy(config_load) | one layer's register load |
+
+(1) the DACs' reads and the window writes that refill the register. (2) a write per S+A result
+and a read per column and window.
 
 The ADC is the one stage given by a rate: its latency is one full-resolution conversion,
 resolution / rate cycles (ISAAC: 8 / 102.4 cycles = 0.78125 ns). The table's `adc.latency_ns`
@@ -51,8 +53,7 @@ per 10 ns system cycle per unit, so a PE's 4 units take 102.4 results per cycle:
 8 ADCs' 8 x 1280 MS/s at 100 MHz. Read per system cycle, 4 units would take only 4 results
 per cycle and throttle ISAAC 25-fold, which is not the published balanced pipeline.
 
-Registers: an IR/OR access reads or writes the whole register (a choice: the config has no
-register port width). DAC and S+H are part of the crossbar read (docs/timing.md), not stages.
+DAC and S+H are part of the crossbar read (docs/timing.md), not stages.
 """
 
 from __future__ import annotations
