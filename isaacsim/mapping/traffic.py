@@ -13,10 +13,11 @@ Per window of copy k (windows are dealt round-robin: window n runs on copy n mod
   again by every window that covers it, each read a distinct eDRAM access.
 - *Copy output.* A copy on one PE sends its outputs (out channels x input bits) over its tile
   bus into the tile output register. A copy spread over several PEs sends partial sums
-  (`psum_bits` each): every PE one per output it holds columns of, over its tile's bus into that
-  tile's output register, where the tile shift-and-add merges those of one output; each other
-  tile then sends its merged partials over the routers to the copy's last tile, whose output
-  register takes them and whose shift-and-add merges them into the copy's outputs.
+  (`psum_bits` each): every PE one per output it holds columns of (its S+A has already added up
+  its own crossbars' share), over its tile's bus into that tile's output register, where the
+  tile shift-and-add merges those of one output; each other tile then sends its merged partials
+  over the routers to the copy's last tile, whose output register takes them and whose
+  shift-and-add merges them into the copy's outputs.
 - *NFU.* The activation, pooling and residual-add work of the non-crossbar nodes a layer's
   output path runs (`graph_homes`: the latest crossbar layer feeding the node), per layer
   (`nfu_work`), spread evenly over its windows.
@@ -79,70 +80,71 @@ class CopyTraffic:
         return bool(self.final_adds or any(p.adds for p in self.partials) or len(self.partials) > 1)
 
 
-def _outputs_of_col_part(lp: LayerPlacement, cp: np.ndarray) -> np.ndarray:
-    """Outputs (of one group) whose weight slices have columns in column partition cp."""
+def _output_span(lp: LayerPlacement, cp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[lo, hi): the outputs (of one group) whose weight slices have columns in column partition cp."""
     g = lp.geometry
     start = cp * g.xbar_cols
     end = np.minimum(start + g.xbar_cols, g.cols_per_polarity)
-    ns = g.n_slices
-    return -(-end // ns) - start // ns
+    return start // g.n_slices, -(-end // g.n_slices)
 
 
 def copy_traffic(lp: LayerPlacement, input_bits: int, psum_bits: int) -> tuple[CopyTraffic, ...]:
     """Per copy of `lp`, what one of its windows moves, in bits (module docstring)."""
     g = lp.geometry
-    byte, psum = input_bits, psum_bits
     per_copy = lp.crossbars_per_copy
     i = np.arange(lp.crossbars, dtype=np.int64)
-    copy, rem = np.divmod(i, per_copy)
-    group, t = np.divmod(rem, g.crossbars)
+    group, t = np.divmod(i % per_copy, g.crossbars)
     rp = (t // g.polarities) % g.row_parts
     cp = t // (g.polarities * g.row_parts)
     pe = i // lp.crossbars_per_pe
     tile = (lp.first_pe + pe) // lp.pes_per_tile
     rows = np.minimum(g.xbar_rows, g.k - rp * g.xbar_rows)
-    outs = _outputs_of_col_part(lp, cp)
-    out_bits = lp.layer.out_channels * byte
+    lo, hi = _output_span(lp, cp)
+    out_bits = lp.layer.out_channels * input_bits
     result = []
     for k in range(lp.copies):
         sl = slice(k * per_copy, (k + 1) * per_copy)
-        result.append(_one_copy(tile[sl], pe[sl], group[sl], rp[sl], cp[sl], rows[sl], outs[sl], byte, psum,
-                                out_bits))
+        fetch = _fetch(tile[sl], pe[sl], group[sl], rp[sl], rows[sl], input_bits)
+        last = int(tile[sl].max())
+        if pe[sl].min() == pe[sl].max():  # one PE: its S+A finishes the outputs
+            result.append(CopyTraffic(last, fetch, (TilePartials(last, out_bits, 0, 0),), 0, 0, out_bits))
+        else:
+            result.append(_partials(tile[sl], pe[sl], group[sl], lo[sl], hi[sl], last, psum_bits, fetch, out_bits,
+                                    g.m))
     return tuple(result)
 
 
-def _distinct(*cols: np.ndarray) -> np.ndarray:
-    return np.unique(np.stack(cols, axis=1), axis=0)
-
-
-def _one_copy(tile, pe, group, rp, cp, rows, outs, byte: int, psum: int, out_bits: int) -> CopyTraffic:
-    # input fetch: (tile, group, rp) once per tile; (pe, group, rp) once per PE
+def _fetch(tile, pe, group, rp, rows, bits: int) -> tuple[TileFetch, ...]:
+    """Per tile: its distinct (group, row partition) rows read once; per PE: its own such rows."""
     row_of = dict(zip(zip(group.tolist(), rp.tolist(), strict=True), rows.tolist(), strict=True))
-    fetch = []
-    pe_keys = _distinct(tile, pe, group, rp)
-    for tl in np.unique(tile).tolist():
-        mine = pe_keys[pe_keys[:, 0] == tl]
-        tile_rows = sum(row_of[(g_, r_)] for g_, r_ in {(int(a), int(b)) for a, b in mine[:, 2:4]})
-        pes = np.unique(mine[:, 1])
-        ir = tuple(byte * sum(row_of[(int(a), int(b))] for a, b in mine[mine[:, 1] == p][:, 2:4]) for p in pes)
-        fetch.append(TileFetch(tl, byte * tile_rows, pes, ir))
-    last = int(tile.max())
-    out_of = dict(zip(zip(group.tolist(), cp.tolist(), strict=True), outs.tolist(), strict=True))
-    if len(np.unique(pe)) == 1:
-        return CopyTraffic(last, tuple(fetch), (TilePartials(last, out_bits, 0, 0),), 0, 0, out_bits)
-    # partial sums: one per (PE, group, col part) output; merged per tile, then at the last tile
-    pe_parts = _distinct(tile, pe, group, cp)
-    partials, final_pieces, final_bits = [], 0, 0
-    for tl in np.unique(tile).tolist():
-        mine = pe_parts[pe_parts[:, 0] == tl]
-        pieces = sum(out_of[(int(a), int(b))] for a, b in mine[:, 2:4])
-        distinct = sum(out_of[key] for key in {(int(a), int(b)) for a, b in mine[:, 2:4]})
-        noc = 0 if tl == last else psum * distinct
-        partials.append(TilePartials(tl, psum * pieces, pieces - distinct, noc))
-        final_pieces += distinct
-        final_bits += noc
-    whole = sum(out_of[key] for key in {(int(a), int(b)) for a, b in _distinct(group, cp)})
-    return CopyTraffic(last, tuple(fetch), tuple(partials), final_pieces - whole, final_bits, out_bits)
+    keys = np.unique(np.stack([tile, pe, group, rp], axis=1), axis=0).tolist()
+    by_tile: dict[int, dict[int, int]] = {}
+    tile_rows: dict[int, set] = {}
+    for tl, p, g_, r_ in keys:
+        by_tile.setdefault(tl, {}).setdefault(p, 0)
+        by_tile[tl][p] += row_of[(g_, r_)]
+        tile_rows.setdefault(tl, set()).add((g_, r_))
+    return tuple(TileFetch(tl, bits * sum(row_of[k] for k in tile_rows[tl]), np.array(list(pes), np.int64),
+                           tuple(bits * n for n in pes.values())) for tl, pes in sorted(by_tile.items()))
+
+
+def _partials(tile, pe, group, lo, hi, last: int, psum: int, fetch, out_bits: int, m: int) -> CopyTraffic:
+    """A copy spread over several PEs: each PE sends one partial sum per (group, output) it holds
+    columns of; each tile merges its PEs' partials of one output and sends the merged ones to
+    the last tile, which merges those into the copy's outputs."""
+    n = hi - lo
+    x = np.repeat(np.arange(len(lo)), n)
+    out = lo[x] + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    key = group[x] * m + out  # (group, output)
+    pe_parts = np.unique(np.stack([tile[x], pe[x], key], axis=1), axis=0)
+    tile_parts = np.unique(pe_parts[:, [0, 2]], axis=0)
+    tiles = np.unique(tile)
+    pieces = np.bincount(np.searchsorted(tiles, pe_parts[:, 0]), minlength=len(tiles))
+    distinct = np.bincount(np.searchsorted(tiles, tile_parts[:, 0]), minlength=len(tiles))
+    partials = tuple(TilePartials(int(tl), psum * int(p), int(p - d), 0 if tl == last else psum * int(d))
+                     for tl, p, d in zip(tiles, pieces, distinct, strict=True))
+    whole = len(np.unique(key))
+    return CopyTraffic(last, fetch, partials, int(distinct.sum()) - whole, sum(p.noc_bits for p in partials), out_bits)
 
 
 # ---- the non-crossbar nodes' work on the NFU and tile adders
