@@ -41,6 +41,8 @@ def test_describe_json_isaac_totals(capsys):
     assert d["chip"]["peak_power_w"] == pytest.approx(65.8, rel=0.01)
     assert d["chip"]["area_mm2"] == pytest.approx(85.4, rel=0.01)
     assert [c["component"] for c in d["chip"]["components"]] == ["hypertransport"]
+    # ISAAC's tile logic at 1.2 GHz (Table I) and 32-bit NoC links at 1 GHz (sec. VIII-A)
+    assert (d["clock_mhz"], d["tile_clock_mhz"], d["noc_clock_mhz"]) == (100, 1200, 1000)
 
 
 def test_describe_set_changes_adc_power(capsys):
