@@ -18,20 +18,24 @@ bits, R the ADC resolution. Rates are per unit per cycle (`Stage.rate`).
 | crossbar_read | V_c x I reads per crossbar (1) | crossbar rate (one crossbar) |
 | adc | A/D operations; with `adc.early_termination: false`, conversions x R (2) | P x ADCs per PE x ADC rate |
 | shift_add | conversions (one ADC result each) | P x S+A units per PE x S+A rate |
-| output_register | conversions x psum_bits / 8 bytes (each result updates a partial sum) | P x OR rate |
-| edram | input bytes = C_in x H x W x Ki / 8 (the input feature map, read once) | T x eDRAM rate |
-| tile_bus | input bytes + output bytes, output = G x M x V x Ki / 8 (3) | T x bus rate |
+| input_register | the DACs' reads + the window writes (3), bytes | P x IR rate |
+| output_register | conversions x psum_bits / 8 x (1 + 1 / I): writes + a read per column, window | P x OR rate |
+| edram | the window fetches: per window, each tile's distinct input rows x Ki / 8 (3) | T x eDRAM rate |
+| tile_bus | the window fetches + the partial sums or outputs into the tile output registers (3) | T x bus rate |
+| tile_output_register | those + the partial sums other tiles send to a copy's last tile | T x its rate |
+| tile_shift_add | the merges of a copy's partial sums (3), when it spans PEs | T x its rate |
+| noc_link | the partial sums other tiles send to a copy's last tile, in byte-hops (3) | T x a router share x its rate |
 
 (1) Every crossbar of a copy reads once per input cycle of each of its vectors; crossbars and
-copies run in parallel. (2) Each conversion keeps its full-resolution slot. (3) Requantised to
-the next layer's Ki.
+copies run in parallel. (2) Each conversion keeps its full-resolution slot. (3) The amounts of
+`isaacsim.mapping.traffic.copy_traffic`, the ones the pipeline reserves and the energy model prices.
 
 Choices, so that the bound stays a lower bound: work is spread evenly over all the units the
-layer owns (a real schedule cannot beat that); inputs cross the eDRAM and bus once (sliding-window
-reuse is free); the NoC, NFU and tile S+A are left out because whether a layer uses them depends
-on the graph and the neighbouring layers' tiles, which a `LayerPlacement` does not carry.
-Config registers are loaded once per layer, not per inference: `config_load_cycles` reports
-that cost apart and it is not in the bound.
+layer owns (a real schedule cannot beat that); what a layer's outputs do after its tiles (the
+NFU work of the graph's non-crossbar nodes, the transfers to the consumers and their eDRAM
+writes) is left out, because it depends on the graph and the neighbouring layers' tiles, which a
+`LayerPlacement` does not carry. Config registers are loaded once per layer, not per inference:
+`config_load_cycles` reports that cost apart and it is not in the bound.
 
 Network (`network_bound`): `sequential_cycles` = sum of the layers' exact bounds, ceil'd (a
 lower bound for one inference run layer after layer); `pipelined_cycles` = the slowest layer's
