@@ -110,8 +110,10 @@ def test_single_layer_adc_bound_meets_the_bound():
     assert ly["bound_cycles"] <= ly["cycles"] <= ly["bound_cycles"] + window
     st = build_stages(a)
     rows = 3 * 3 * 3
+    # the input register's port serves the DACs (1 bit a row a read) and the writes (8 bits a row per
+    # 8 reads) alike: the writes get half of it
     fetch = max(math.ceil(rows / st["edram"].rate), math.ceil(rows / st["tile_bus"].rate)) \
-        + math.ceil(rows / st["input_register"].rate)
+        + math.ceil(rows / (st["input_register"].rate / 2))
     assert ly["cycles"] == ly["bound_cycles"] + fetch + 3  # only the first fetch and 3-cycle read are exposed
 
 

@@ -155,7 +155,7 @@ class _Usage:
         here: input register = the DACs' reads + the window writes the pipeline reserved; output
         register = a partial sum written per S+A result and read once per column and window."""
         st, lat = self.stages, self.latency
-        ir_w = self.res.work("input_register")  # bits
+        ir_w = self.res.work("input_register")  # bits of the window writes
         adc, sa, ir, orr = [], [], [], []
         xbar_busy, xbar_cap, xbar_max = 0, 0, Fraction(0)
         for L in self.layers:

@@ -46,7 +46,7 @@ from isaacsim.timing.collect import collect
 from isaacsim.timing.edges import connect_layers, producer_deps
 from isaacsim.timing.layer import GRANULARITIES, Rates, fine_round
 from isaacsim.timing.movement import Movement
-from isaacsim.timing.resources import Resources
+from isaacsim.timing.resources import Resources, write_share
 from isaacsim.timing.stages import Stages
 from isaacsim.timing.state import LayerState, build_layer, stage_cycles, trace_of
 
@@ -285,7 +285,8 @@ def simulate_network(wl, mapping: NetworkMapping, traces, stages: Stages, *, arc
     layers = {lp.name: build_layer(env, lp, wl.node(lp.name), trace_of(traces, lp.name), stages, rates, nfu[lp.name])
               for lp in mapping.layers}
     notes = connect_layers(wl, layers, stages, arch, env)
-    res = Resources(stages, arch.chip.tiles_per_router)
+    res = Resources(stages, arch.chip.tiles_per_router,
+                    write_share(arch.crossbar.dac_bits, arch.datapath.input_bits, arch.input_cycles))
     move = Movement(res, arch.chip.tiles_per_router, stages.input_bits)
     _network_io_in(wl, layers, move)
     pipeline = _Pipeline(env, layers, stages, rates, granularity, traces, timeline, move)

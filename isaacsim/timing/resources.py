@@ -52,7 +52,9 @@ class Server:
 class Resources:
     """The servers of one run (module docstring), keyed by (stage, instance)."""
 
-    def __init__(self, stages: Stages, tiles_per_router: int = 1):
+    def __init__(self, stages: Stages, tiles_per_router: int = 1, ir_write_share: Fraction = Fraction(1)):
+        """`ir_write_share`: the part of the input register's port the window writes get (the DACs'
+        reads, not reserved, take the rest: `write_share`)."""
         self.stages, self.tiles_per_router = stages, tiles_per_router
         self._rates = {}
         """Items per cycle of one instance: a PE's or a tile's units of a kind together, the
@@ -60,6 +62,8 @@ class Resources:
         instance per unit. Bits for the stages that move bytes."""
         for s in stages.stages:
             r = s.rate * s.count if s.count >= 1 else s.rate
+            if s.name == "input_register":
+                r *= ir_write_share
             if r > 0:
                 self._rates[s.name] = r * 8 if s.unit in BYTE_UNITS else r
         self.servers: dict[str, dict[int, Server]] = {name: {} for name in self._rates}
@@ -91,4 +95,11 @@ class Resources:
         return {i: s.work for i, s in self.servers.get(stage, {}).items()}
 
 
-__all__ = ["BYTE_UNITS", "Resources", "Server"]
+def write_share(dac_bits: int, input_bits: int, input_cycles: int) -> Fraction:
+    """The window writes' share of the input register's port: its full rate is the DACs' reads
+    (DAC bits per row and read) plus the writes (input bits per row per `input_cycles` reads)."""
+    writes = Fraction(input_bits, input_cycles)
+    return writes / (dac_bits + writes)
+
+
+__all__ = ["BYTE_UNITS", "Resources", "Server", "write_share"]
