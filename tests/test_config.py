@@ -38,7 +38,10 @@ def test_isaac_values():
     assert (a.datapath.input_bits, a.datapath.weight_bits) == (16, 16)
     assert (a.adc.mode, a.adc.resolution, a.adc.sample_rate_msps) == ("uniform", 8, 1280)
     assert a.technology_nm == 32 and a.components.table == "isaac_32nm"
-    assert a.max_sample == 128 * 1 * 3 and a.lossless_bits == 9
+    # ISAAC's encoding: offset weights, a column over half full stored complemented, so a column's
+    # cells sum to at most 128 x 3 / 2 and 8 ADC bits are lossless (ISAAC, ISCA 2016)
+    assert (a.datapath.weight_encoding, a.datapath.column_flip) == ("offset", True)
+    assert a.max_sample == 128 * 1 * 3 // 2 and a.lossless_bits == 8
 
 
 def test_trq_extends_trq_baseline_extends_isaac():
@@ -46,6 +49,7 @@ def test_trq_extends_trq_baseline_extends_isaac():
     # overridden by trq_baseline (with dotted top-level keys) and inherited by trq
     for a in (base, trq):
         assert a.crossbar.cell_bits == 1
+        assert (a.datapath.weight_encoding, a.datapath.column_flip) == ("differential", False)
         assert (a.datapath.input_bits, a.datapath.weight_bits, a.datapath.psum_bits) == (8, 8, 16)
         assert a.technology_nm == 45 and a.components.table == "trq_45nm"
         assert a.lossless_bits == 8
@@ -60,11 +64,12 @@ def test_trq_extends_trq_baseline_extends_isaac():
     assert base.adc.model_copy(update={"mode": "trq"}) == trq.adc
 
 
-def test_isaac_preset_warns_lossy_and_trq_presets_do_not():
+def test_isaac_without_its_column_flip_warns_lossy_and_the_presets_do_not():
     with pytest.warns(ConfigWarning, match=r"adc.resolution=8 is below the lossless 9 bits"):
-        load_arch("isaac")
+        load_arch("isaac", overrides={"datapath.column_flip": False})
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConfigWarning)
+        load_arch("isaac")
         load_arch("trq_baseline")
         load_arch("trq")
 

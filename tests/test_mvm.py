@@ -108,3 +108,77 @@ def test_overflow_is_counted_and_wraps():
 def test_operand_errors(x, w, msg):
     with pytest.raises(ValueError, match=msg):
         isaacsim.mvm(x, w, isaacsim.load_arch("trq"))
+
+
+# ---------------------------------------------------------------- ISAAC's column flip
+
+
+def flip_reference(w, geo):
+    """Cell levels (K, mapped_cols) after ISAAC's column flip, and the flipped (row part, column)
+    pairs, straight from `cell_values`: a column's cells in a row partition summing to more than
+    half of rows x the largest level are complemented."""
+    from isaacsim.mapping.slicing import cell_values
+
+    cells = cell_values(w, geo).copy()
+    top = 2**geo.cell_bits - 1
+    flipped = np.zeros((geo.row_parts, geo.mapped_cols), bool)
+    for p in range(geo.row_parts):
+        rows = slice(p * geo.xbar_rows, min((p + 1) * geo.xbar_rows, geo.k))
+        n = rows.stop - rows.start
+        for col in range(geo.mapped_cols):
+            if 2 * cells[rows, col].sum() > n * top:
+                flipped[p, col] = True
+                cells[rows, col] = top - cells[rows, col]
+    return cells, flipped
+
+
+def pack_cells(cells, geo):
+    """Cell levels (K, cols) -> planes (row_parts, cell_bits, words, cols), as `pack_weights_reference`."""
+    from isaacsim.mapping.slicing import _pack_rows
+
+    planes = np.stack([((cells >> b) & 1).T for b in range(geo.cell_bits)])
+    return np.ascontiguousarray(_pack_rows(planes.astype(np.uint8), geo).transpose(2, 0, 3, 1))
+
+
+@pytest.mark.parametrize("rc", [1, 2])
+@pytest.mark.parametrize("rda", [1, 2])
+@pytest.mark.parametrize("encoding", ["differential", "offset"])
+@pytest.mark.parametrize("signed", [False, True])
+def test_column_flip_is_exact_and_halves_the_largest_sample(rc, rda, encoding, signed):
+    """With the flip, a lossless ADC (one bit fewer) still gives x @ w exactly; the planes equal
+    the cell-level reference; no sample exceeds max DAC level x floor(rows x max cell / 2)."""
+    from isaacsim.mapping.slicing import flip_columns, pack_weights
+
+    arch = small_arch(rc, rda, encoding, signed, **{"datapath.column_flip": True})
+    plain = small_arch(rc, rda, encoding, signed)
+    assert arch.max_sample == (2**rda - 1) * (16 * (2**rc - 1) // 2) and arch.lossless_bits <= plain.lossless_bits
+    for n, k, m, seed in [(3, 37, 5, 0), (4, 16, 9, 2), (2, 40, 3, 5)]:
+        x, w = operands(arch, n, k, m, seed)
+        w[:, 0] = w.max() if encoding == "offset" else 2 ** (arch.datapath.weight_bits - 1) - 1  # heavy column
+        y, stats = isaacsim.mvm(x, w, arch)
+        np.testing.assert_array_equal(y, x @ w)
+        assert len(stats["sample_hist"]) == arch.max_sample + 1
+        geo = MatrixGeometry.of(k, m, arch)
+        planes, flipped = flip_columns(pack_weights(w, geo), geo)
+        cells, want = flip_reference(w, geo)
+        assert want.any()
+        np.testing.assert_array_equal(flipped, want)
+        np.testing.assert_array_equal(planes, pack_cells(cells, geo))
+
+
+def test_isaac_preset_is_lossless_with_its_flip_and_clips_without():
+    """ISAAC's 8-bit ADC: exact with the column flip; heavy columns overflow 255 without it."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        over = {"datapath.input_bits": 8, "datapath.weight_bits": 8, "datapath.psum_bits": 32}
+        isaac = isaacsim.load_arch("isaac", overrides=over)
+        no_flip = isaacsim.load_arch("isaac", overrides={**over, "datapath.column_flip": False})
+    rng = np.random.default_rng(3)
+    x = np.full((2, 256), 255)
+    w = rng.integers(100, 128, (256, 4))  # offset cells near the top: every column over half
+    y, _ = isaacsim.mvm(x, w, isaac)
+    np.testing.assert_array_equal(y, x @ w)
+    y2, stats = isaacsim.mvm(x, w, no_flip)
+    assert not np.array_equal(y2, x @ w) and stats["sample_hist"][256:].sum() > 0

@@ -71,11 +71,11 @@ def test_early_termination_true_and_false():
 
 
 def test_isaac_full_pe_is_balanced():
-    """ISAAC: 512 x 16 weights, 16-bit (15 magnitude bits on 2-bit cells: 8 slices) fill one PE's
-    8 crossbars; 16 input cycles of 10-cycle reads = 160 cycles = 16384 conversions x 8 ops on
-    8 ADCs at 102.4 ops per cycle."""
+    """ISAAC: 512 x 32 weights, 16-bit offset (ISAAC's encoding, one polarity; 8 slices of 2-bit
+    cells) fill one PE's 8 crossbars (4 row parts x 2 column parts); 16 input cycles of 10-cycle
+    reads = 160 cycles = 16384 conversions x 8 ops on 8 ADCs at 102.4 ops per cycle."""
     a = arch("isaac")
-    lp = place_network([LayerShape.linear("fc", 512, 16)], a).layers[0]
+    lp = place_network([LayerShape.linear("fc", 512, 32)], a).layers[0]
     assert (lp.crossbars, lp.n_pes) == (8, 1)
     ops, conv = estimate_counts(lp, 8)
     assert conv == 4 * 256 * 16

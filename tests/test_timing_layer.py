@@ -219,9 +219,9 @@ def test_adc_bound_layer_meets_the_bound(over, kind):
 @pytest.mark.parametrize("early_termination", [True, False])
 @pytest.mark.parametrize("granularity", ["default", "fine"])
 def test_isaac_balanced_pe(early_termination, granularity):
-    """ISAAC (isaac.yaml): a 1x1 conv 128 -> 64 on a 3x3 map. K = 128 rows (one row part);
-    16-bit weights, 15 magnitude bits on 2-bit cells = 8 slices, 64 x 8 = 512 columns per
-    polarity = 4 column parts x 2 polarities = 8 crossbars of 128 x 128 fully used: one PE.
+    """ISAAC (isaac.yaml): a 1x1 conv 128 -> 128 on a 3x3 map. K = 128 rows (one row part);
+    16-bit offset weights (ISAAC's encoding, one polarity) on 2-bit cells = 8 slices, 128 x 8 =
+    1024 columns = 8 column parts = 8 crossbars of 128 x 128 fully used: one PE.
     W = 9 windows x 16 input cycles (16-bit inputs, 1-bit DACs) = 144 steps.
 
     Per step: 8 crossbars x 128 columns = 1024 conversions; ADC a takes columns j = a mod 8,
@@ -233,7 +233,7 @@ def test_isaac_balanced_pe(early_termination, granularity):
     10 (16 n + 17) = 160 n + 170; the layer, n = W - 1 = 8, at 160 x 9 + 10 = 1450 cycles.
     """
     a = arch("isaac", **{"adc.early_termination": early_termination})
-    lp = placed(a, LayerShape.conv2d("c", 128, 64, 1, 3))
+    lp = placed(a, LayerShape.conv2d("c", 128, 128, 1, 3))
     g = lp.geometry
     assert (lp.crossbars, lp.n_pes, g.input_cycles, lp.layer.n_vectors) == (8, 1, 16, 9)
     assert g.cell_utilisation == 1.0

@@ -20,7 +20,8 @@ from tests.support.runs import BASE
 
 REPO = Path(__file__).resolve().parents[1]
 LENET = REPO / "workloads" / "lenet5_digits"
-LOSSY = "adc.resolution=8 is below the lossless 9 bits"  # the isaac preset's ConfigWarning
+LOSSY = "adc.resolution=8 is below the lossless 9 bits"  # ISAAC without its column flip warns so
+NO_FLIP = str(Path(__file__).parent / "support" / "isaac_no_flip.yaml")
 
 
 def _cli(argv: list[str], capsys) -> tuple[int, str]:
@@ -184,7 +185,7 @@ def test_input_format_message_grammar(net):
 def test_python_warning_points_at_the_callers_line():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        isaacsim.load_arch("isaac")
+        isaacsim.load_arch(NO_FLIP)
     lossy = [w for w in caught if issubclass(w.category, ConfigWarning) and LOSSY in str(w.message)]
     assert len(lossy) == 1
     assert lossy[0].filename == __file__, lossy[0].filename
@@ -195,32 +196,32 @@ def test_python_warning_shows_once_per_line_by_default():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         for _ in range(3):
-            isaacsim.load_arch("isaac")
+            isaacsim.load_arch(NO_FLIP)
     assert sum(LOSSY in str(w.message) for w in caught) == 1
 
 
 def test_cli_prints_a_warning_once_per_command(capsys, monkeypatch):
-    """However often a command validates the isaac arch, and even with every warning shown."""
+    """However often a command validates the arch, and even with every warning shown."""
     from isaacsim.commands import describe
 
     real = describe.run
 
     def run_validating_thrice(args):
-        isaacsim.load_arch("isaac")
-        isaacsim.load_arch(isaacsim.load_arch("isaac").model_dump(mode="json"))
+        isaacsim.load_arch(NO_FLIP)
+        isaacsim.load_arch(isaacsim.load_arch(NO_FLIP).model_dump(mode="json"))
         return real(args)
 
     monkeypatch.setattr(describe, "run", run_validating_thrice)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
-        rc, err = _cli(["describe", "isaac"], capsys)
+        rc, err = _cli(["describe", NO_FLIP], capsys)
     assert rc == 0
     assert err.count(LOSSY) == 1, err
-    assert err.count("\n") == 1 and err.startswith("isaacsim: warning: isaac: "), err
+    assert err.count("\n") == 1 and err.startswith("isaacsim: warning: isaac_no_flip: "), err
 
 
 def test_describe_warns_once(capsys):
-    rc, err = _cli(["describe", "isaac"], capsys)
+    rc, err = _cli(["describe", NO_FLIP], capsys)
     assert rc == 0 and err.count(LOSSY) == 1, err
 
 
@@ -228,7 +229,7 @@ def test_run_warns_once_and_report_of_the_saved_run_not_at_all(tmp_path, capsys)
     out = tmp_path / "run"
     with warnings.catch_warnings():
         warnings.simplefilter("always")
-        rc, err = _cli(["run", "isaac", str(LENET), "--samples", "2", "--no-timing", "--out", str(out)], capsys)
+        rc, err = _cli(["run", NO_FLIP, str(LENET), "--samples", "2", "--no-timing", "--out", str(out)], capsys)
         assert rc == 0 and err.count(LOSSY) == 1, err
         rc, err = _cli(["report", str(out), "--out", str(tmp_path / "rep")], capsys)
     assert rc == 0 and LOSSY not in err, err

@@ -121,6 +121,12 @@ class DatapathConfig(Node):
         description="differential: +/- magnitudes on a crossbar pair; offset: w + 2^(Kw-1) stored unsigned.",
     )
     psum_bits: int = Field(16, ge=1, le=64, description="Width of the per-column partial-sum registers in S+A.")
+    column_flip: bool = Field(
+        False,
+        description="ISAAC's column flip: a crossbar column whose cells sum to more than half their maximum "
+                    "is stored complemented and its samples corrected digitally, so no sample exceeds half the "
+                    "largest one and the ADC needs one bit less.",
+    )
 
 
 class LatencyConfig(Node):
@@ -205,9 +211,11 @@ class Arch(Node):
 
     @property
     def max_sample(self) -> int:
-        """Largest possible bit-line sample: rows x max DAC level x max cell level."""
+        """Largest possible bit-line sample: rows x max DAC level x max cell level; with
+        `datapath.column_flip`, max DAC level x floor(rows x max cell level / 2)."""
         c = self.crossbar
-        return c.rows * (2**c.dac_bits - 1) * (2**c.cell_bits - 1)
+        cells = c.rows * (2**c.cell_bits - 1)
+        return (2**c.dac_bits - 1) * (cells // 2 if self.datapath.column_flip else cells)
 
     @property
     def lossless_bits(self) -> int:

@@ -27,12 +27,20 @@ class PackedWeights:
 
     geometry: MatrixGeometry
     planes: np.ndarray
+    flipped: np.ndarray | None = None
+    """bool (row_parts, mapped_cols): columns stored complemented (ISAAC's column flip), or None."""
 
     @classmethod
     def of(cls, w, arch: Arch) -> PackedWeights:
         _, w = slicing.check_operands(np.zeros((0, np.shape(w)[0]), np.int64), w)
         geo = MatrixGeometry.of(w.shape[0], w.shape[1], arch)
-        return cls(geo, slicing.pack_weights(w, geo))
+        return cls(geo, *_pack(w, geo))
+
+
+def _pack(w: np.ndarray, geo: MatrixGeometry) -> tuple[np.ndarray, np.ndarray | None]:
+    """(planes, flipped columns or None) of a weight matrix under geo."""
+    planes = slicing.pack_weights(w, geo)
+    return slicing.flip_columns(planes, geo) if geo.column_flip else (planes, None)
 
 
 def _vector_copies(vector_copy, n: int) -> tuple[np.ndarray, int]:
@@ -95,19 +103,18 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
     bytes. y and the other statistics are the same with or without it.
     """
     if isinstance(w, PackedWeights):
-        geo, ww = w.geometry, w.planes
+        geo, ww, flipped = w.geometry, w.planes, w.flipped
         if geo != MatrixGeometry.of(geo.k, geo.m, arch):
             raise ValueError("PackedWeights were built for a different crossbar or datapath configuration")
         x, _ = slicing.check_operands(x, np.zeros((geo.k, 0), np.int64))
     else:
         x, w = slicing.check_operands(x, w)
         geo = MatrixGeometry.of(w.shape[0], w.shape[1], arch)
-        ww = None
+        ww, flipped = _pack(w, geo)
+    col_sign = None if flipped is None else np.where(flipped, -1, 1).astype(np.int64)
     regs = ADCRegisters.of(arch.adc if adc is None else adc)
     vec_copy, copies = _vector_copies(vector_copy, x.shape[0])
     xw, shift, sign = slicing.pack_inputs(x, geo)
-    if ww is None:
-        ww = slicing.pack_weights(w, geo)
     _, msb, units, ops = regs.trace(np.arange(geo.max_sample + 1, dtype=np.int64))
     ad_trace = None
     if trace:
@@ -118,15 +125,17 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
         acc, hist, overflows, xb_ops, xb_r2, ad_trace = fused_layer_traced(
             xw, ww, units, ops, msb, vec_copy, copies, geo.column_lanes(arch.pe.adcs), geo.crossbars * lanes,
             shift, sign, geo.cell_bits, geo.n_slices, geo.polarities, arch.datapath.psum_bits,
-            numba.get_num_threads(),
+            numba.get_num_threads(), col_sign,
         )
         ad_trace = ad_trace.reshape(x.shape[0], geo.input_cycles, geo.crossbars, lanes)
     else:
         acc, hist, overflows, xb_ops, xb_r2 = fused_layer(
             xw, ww, units, ops, msb, vec_copy, copies, shift, sign, geo.cell_bits, geo.n_slices,
-            geo.polarities, arch.datapath.psum_bits, numba.get_num_threads(),
+            geo.polarities, arch.datapath.psum_bits, numba.get_num_threads(), col_sign,
         )
     y = acc * int(regs.step) if regs.integral_step else acc * regs.step
+    if flipped is not None:
+        y = y + slicing.flip_correction(x, flipped, geo)
     if geo.encoding == "offset":
         y = y - slicing.offset_correction(x, geo)
     conversions = int(hist.sum())

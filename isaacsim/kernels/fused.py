@@ -30,7 +30,7 @@ _VB = 64 - _CB
 
 
 def fused_layer(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, cyc_shift, cyc_sign, cell_bits, n_slices,
-                n_pol, psum_bits, n_threads):
+                n_pol, psum_bits, n_threads, col_sign=None):
     """Run one layer; all arguments are arrays or ints.
 
     xw: uint64 (N, cycles, row_parts, dac_bits, words) packed input bit-planes.
@@ -45,6 +45,8 @@ def fused_layer(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, cyc_shift, 
         check is skipped when the table and cycles bound every register inside its range.
     n_threads: chunks of input vectors run in parallel (`numba.get_num_threads()`), each with
         its own statistics.
+    col_sign: int64 (row_parts, n_cols) of +1, or -1 for a column stored complemented (ISAAC's
+        column flip): its register is subtracted when merged. None: all +1.
 
     Returns (out int64 (N, M) in base-step units, histogram of samples int64 (max_sample + 1,),
     overflow count, ad_ops int64 (n_acc, row_parts, n_cols), r2 int64 (n_acc, row_parts,
@@ -55,11 +57,11 @@ def fused_layer(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, cyc_shift, 
     compiles the layer kernel once (`_fused`).
     """
     return _fused(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, _NO_SLOTS, 0, False, cyc_shift, cyc_sign,
-                  cell_bits, n_slices, n_pol, psum_bits, n_threads)[:5]
+                  cell_bits, n_slices, n_pol, psum_bits, n_threads, _signs(col_sign, ww))[:5]
 
 
 def fused_layer_traced(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, col_slot, n_slots, cyc_shift,
-                       cyc_sign, cell_bits, n_slices, n_pol, psum_bits, n_threads):
+                       cyc_sign, cell_bits, n_slices, n_pol, psum_bits, n_threads, col_sign=None):
     """`fused_layer` that also returns each window's A/D-operation trace.
 
     col_slot: int64 (row_parts, n_cols) where column col of row partition p is converted:
@@ -71,16 +73,24 @@ def fused_layer_traced(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, col_
     largest ops) inside int32.
     """
     return _fused(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, np.ascontiguousarray(col_slot, np.int64),
-                  n_slots, True, cyc_shift, cyc_sign, cell_bits, n_slices, n_pol, psum_bits, n_threads)
+                  n_slots, True, cyc_shift, cyc_sign, cell_bits, n_slices, n_pol, psum_bits, n_threads,
+                  _signs(col_sign, ww))
 
 
 _NO_SLOTS = np.zeros((0, 0), np.int64)
 """`col_slot` of an untraced call (never read)."""
 
 
+def _signs(col_sign, ww) -> np.ndarray:
+    """int64 (row_parts, n_cols) column signs: the caller's, or all +1."""
+    if col_sign is None:
+        return np.ones((ww.shape[0], ww.shape[3]), np.int64)
+    return np.ascontiguousarray(col_sign, np.int64)
+
+
 @njit(cache=True, parallel=True)
 def _fused(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, col_slot, n_slots, traced, cyc_shift, cyc_sign,
-           cell_bits, n_slices, n_pol, psum_bits, n_threads):
+           cell_bits, n_slices, n_pol, psum_bits, n_threads, col_sign):
     """`fused_layer` (traced False: the trace returned is empty) and `fused_layer_traced` (traced True)."""
     n_vec, n_cyc, n_parts, n_dac, n_words = xw.shape
     n_cols = ww.shape[3]
@@ -137,7 +147,7 @@ def _fused(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, col_slot, n_slot
                         for col in range(n_cols):
                             n_ovf += _convert_add(samp[col], col, psum, h, e, wsh)
                 _unpack(psum, acc[p])
-                _merge(psum, out[n], n_pol, n_slices, cell_bits)
+                _merge(psum, out[n], n_pol, n_slices, cell_bits, col_sign[p])
         ovf[t, 0] = n_ovf
     ad_ops, r2 = _counts(r2c, vec_acc, n_acc, n_cyc, base, step)
     return out, _sum_rows(hist), _sum_rows(ovf)[0], ad_ops, r2, trace
@@ -190,8 +200,9 @@ def _cycle_samples(xw, ww, n, c, p, samp):
 
 
 @njit(cache=True, inline="always")
-def _merge(psum, out_n, n_pol, n_slices, cell_bits):
-    """Add one row partition's registers into an output row: shifted by slice, signed by polarity."""
+def _merge(psum, out_n, n_pol, n_slices, cell_bits, col_sign):
+    """Add one row partition's registers into an output row: shifted by slice, signed by polarity,
+    a flipped column's register subtracted (col_sign -1; `mapping.slicing.flip_columns`)."""
     cpp = psum.shape[0] // n_pol
     m_out = cpp // n_slices
     for q in range(n_pol):
@@ -199,7 +210,8 @@ def _merge(psum, out_n, n_pol, n_slices, cell_bits):
         for j in range(m_out):
             acc = np.int64(0)
             for s in range(n_slices):
-                acc += psum[base + j * n_slices + s] << (s * cell_bits)
+                col = base + j * n_slices + s
+                acc += (psum[col] * col_sign[col]) << (s * cell_bits)
             if q == 0:
                 out_n[j] += acc
             else:

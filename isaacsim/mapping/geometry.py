@@ -31,6 +31,9 @@ class MatrixGeometry:
     input_bits: int
     input_signed: bool
     encoding: str
+    column_flip: bool = False
+    """ISAAC's column flip (`datapath.column_flip`): columns summing to over half their maximum are
+    stored complemented (`mapping.slicing.flip_columns`)."""
 
     @classmethod
     def of(cls, k: int, m: int, arch: Arch) -> MatrixGeometry:
@@ -38,7 +41,7 @@ class MatrixGeometry:
             raise ValueError(f"matrix must be at least 1 x 1, got {k} x {m}")
         c, d = arch.crossbar, arch.datapath
         return cls(k, m, c.rows, c.cols, c.cell_bits, c.dac_bits, d.weight_bits, d.input_bits,
-                   d.input_signed, d.weight_encoding)
+                   d.input_signed, d.weight_encoding, d.column_flip)
 
     # ---- weights
     @property
@@ -104,8 +107,10 @@ class MatrixGeometry:
 
     @property
     def max_sample(self) -> int:
-        """Largest bit-line sample: rows x max DAC level x max cell level."""
-        return self.xbar_rows * (2**self.dac_bits - 1) * (2**self.cell_bits - 1)
+        """Largest bit-line sample: rows x max DAC level x max cell level; with the column flip, a
+        column's cells sum to at most half their maximum, floor(rows x max cell level / 2)."""
+        cells = self.xbar_rows * (2**self.cell_bits - 1)
+        return (2**self.dac_bits - 1) * (cells // 2 if self.column_flip else cells)
 
     # ---- crossbars and ADC lanes (docs/datapath.md, "ADC operation traces")
     def crossbar_index(self, row_part: int, col_part: int, polarity: int) -> int:

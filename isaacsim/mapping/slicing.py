@@ -134,6 +134,35 @@ def pack_weights_reference(w: np.ndarray, geo: MatrixGeometry) -> np.ndarray:
     return np.ascontiguousarray(packed.transpose(2, 0, 3, 1))
 
 
+def flip_columns(planes: np.ndarray, geo: MatrixGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """ISAAC's column flip on packed cell planes (row_parts, cell_bits, words, cols): every column
+    of a row partition whose cells sum to more than half of (its rows x the largest cell level)
+    is stored complemented, cell c -> (2^cell_bits - 1) - c over the partition's rows. Returns
+    (planes, flipped bool (row_parts, cols)); `flip_correction` undoes it digitally."""
+    counts = np.bitwise_count(planes).sum(axis=2, dtype=np.int64)  # (P, B, C)
+    sums = (counts << np.arange(geo.cell_bits, dtype=np.int64)[None, :, None]).sum(axis=1)  # (P, C)
+    rows = np.minimum(geo.xbar_rows, geo.k - np.arange(geo.row_parts) * geo.xbar_rows)
+    flipped = 2 * sums > rows[:, None] * (2**geo.cell_bits - 1)
+    valid = _pack_rows(np.ones(geo.k, np.uint8), geo)  # (P, W): the partition's rows
+    flip_words = np.where(flipped[:, None, None, :], valid[:, None, :, None], np.uint64(0))
+    return np.ascontiguousarray(planes ^ flip_words), flipped
+
+
+def flip_correction(x: np.ndarray, flipped: np.ndarray, geo: MatrixGeometry) -> np.ndarray:
+    """(N, M): what S+A adds for the flipped columns, whose registers it subtracts: a flipped
+    column's true value is (2^cell_bits - 1) x the sum of the partition's inputs - its samples'.
+    Per output, summed over its flipped columns with their slice weight and polarity sign."""
+    ns, cb, cpp = geo.n_slices, geo.cell_bits, geo.cols_per_polarity
+    col = np.arange(geo.mapped_cols)
+    weight = (1 << ((col % cpp) % ns * cb)) * np.where(col // cpp == 0, 1, -1) * (2**cb - 1)
+    per_out = np.zeros((geo.row_parts, geo.m), np.int64)
+    np.add.at(per_out, (slice(None), (col % cpp) // ns), flipped * weight[None, :])
+    pad = np.zeros((x.shape[0], geo.row_parts * geo.xbar_rows), np.int64)
+    pad[:, : geo.k] = x
+    part_sums = pad.reshape(x.shape[0], geo.row_parts, geo.xbar_rows).sum(axis=2)  # (N, P)
+    return part_sums @ per_out
+
+
 def offset_correction(x: np.ndarray, geo: MatrixGeometry) -> np.ndarray:
     """What S+A subtracts digitally under offset encoding: 2^(Kw-1) * sum(x), shaped (N, 1)."""
     return offset(geo) * x.sum(axis=1, keepdims=True)
