@@ -82,3 +82,26 @@ def test_describe_bad_table_exit_2_one_line(kind, tmp_path, capsys):
     assert p.name in lines[0]
     if kind == "negative":
         assert "components.crossbar.energy_j.read" in lines[0]
+
+
+def test_runs_and_describe_name_the_tables_digest(capsys, tmp_path):
+    """The digest names the table's numbers: describe and a run's energy show it, and a table
+    that differs in one number has another."""
+    import yaml
+
+    import isaacsim
+    from isaacsim.components import load_table, table_path
+
+    digest = load_table("trq_45nm").digest()
+    assert main(["describe", "trq", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["table"]["digest"] == digest
+    res = isaacsim.simulate("trq", "workloads/lenet5_mnist5k", samples=1, timing=False)
+    assert res.summary()["energy"]["table_digest"] == digest
+    doc = yaml.safe_load(table_path("trq_45nm").read_text())
+    doc["components"]["adc"]["energy_j"]["op"] *= 2
+    p = tmp_path / "t.yaml"
+    p.write_text(yaml.safe_dump(doc))
+    assert load_table(p).digest() != digest
+    p.write_text("# a comment changes nothing\n" + yaml.safe_dump(yaml.safe_load(
+        table_path("trq_45nm").read_text())))
+    assert load_table(p).digest() == digest

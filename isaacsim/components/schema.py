@@ -100,6 +100,15 @@ class ComponentTable(_Node):
     def entry(self, name: str) -> ComponentEntry | None:
         return getattr(self.components, name)
 
+    def digest(self) -> str:
+        """The first 16 hex digits of the SHA-256 of the table's validated content (canonical
+        JSON, so comments and layout do not count): names the exact numbers that priced a run."""
+        import hashlib
+        import json
+
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
 
 def _refresh() -> None:
     """Generate `ComponentSet` again from the registry and rebuild `ComponentTable` around it."""

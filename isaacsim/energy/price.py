@@ -63,6 +63,8 @@ class EnergyReport:
     """Inference time the power is taken over (the timing model's latency), None without timing."""
     time_basis: str
     samples: int
+    table_digest: str = ""
+    """`ComponentTable.digest()` of the table that priced it: its exact numbers."""
 
     @property
     def energy_j(self) -> float:
@@ -113,7 +115,8 @@ class EnergyReport:
         """The summary's `energy` block (without the breakdown rows)."""
         comp = self.by("component")
         return {
-            "table": self.table, "energy_j": self.energy_j, "dynamic_j": self.dynamic_j, "leakage_j": self.leakage_j,
+            "table": self.table, "table_digest": self.table_digest, "energy_j": self.energy_j,
+            "dynamic_j": self.dynamic_j, "leakage_j": self.leakage_j,
             "time_s": self.time_s, "time_basis": self.time_basis, "power_w": self.power_w,
             "adc_energy_j": self.adc_j, "adc_share": self.adc_share, "samples": self.samples,
             "by_component": {str(r.component): float(r.energy_j) for r in comp.itertuples()},
@@ -130,4 +133,5 @@ def energy_report(events, arch: Arch, table=None, time_s: float | None = None, t
                   samples: int = 1) -> EnergyReport:
     """Price `events` and wrap the result."""
     t = _table(arch, table)
-    return EnergyReport(price(events, arch, t, time_s), t.name, time_s, time_basis if time_s else "none", samples)
+    return EnergyReport(price(events, arch, t, time_s), t.name, time_s, time_basis if time_s else "none", samples,
+                        t.digest())

@@ -35,7 +35,7 @@ def describe(arch: Arch) -> dict:
         "tile_clock_mhz": float(arch.tile_clock.mhz),
         "noc_clock_mhz": float(arch.noc_clock.mhz),
         "table": {
-            "name": table.name, "path": str(table_path(arch.components.table)),
+            "name": table.name, "digest": table.digest(), "path": str(table_path(arch.components.table)),
             "technology_nm": table.technology_nm, "source": table.source,
             "leakage_note": table.leakage_note,
         },
@@ -79,7 +79,8 @@ def print_describe(d: dict, con=None) -> None:
     h, t = d["hierarchy"], d["table"]
     con.print(f"[bold]{d['arch']}[/bold]  {d['description']}")
     con.print(f"clock {d['clock_mhz']:g} MHz (tile logic {d['tile_clock_mhz']:g} MHz, NoC links "
-              f"{d['noc_clock_mhz']:g} MHz); component table {t['name']} ({t['technology_nm']} nm): {t['source']}")
+              f"{d['noc_clock_mhz']:g} MHz); component table {t['name']} ({t['technology_nm']} nm, "
+              f"digest {t['digest']}): {t['source']}")
     root = Tree(f"chip: {h['tiles']} tiles, {h['routers']} routers (1 per {h['tiles_per_router']} tiles), "
                 f"{h['hypertransport_links']} HyperTransport links")
     tnode = root.add(f"tile (x{h['tiles']}): {h['pes_per_tile']} PEs, eDRAM, bus, S+A, NFU, output register")

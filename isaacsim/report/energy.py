@@ -61,7 +61,8 @@ def energy_lines(e: dict | None) -> list[str]:
     power = (f", power {_eng(e['power_w'], 'W')} over the {e['time_s'] * 1e6:.3f} us latency"
              if e["power_w"] is not None else " (no timing: leakage and power not priced)")
     share = "-" if e["adc_share"] is None else f"{e['adc_share']:.1%}"
-    return [f"energy per inference {_eng(e['energy_j'], 'J')} ({e['table']}){power}",
+    table = e["table"] + (f", digest {e['table_digest']}" if e.get("table_digest") else "")
+    return [f"energy per inference {_eng(e['energy_j'], 'J')} ({table}){power}",
             f"ADC {_eng(e['adc_energy_j'], 'J')} = {share} of the energy; largest: {parts}"]
 
 
