@@ -62,9 +62,11 @@ DEFAULT_LIMIT = 50 * 2**20
 _SEP = (",", ":")
 _TILE = re.compile(r"tile (\d+)(?: / (.+))?$")
 _SEGMENT = re.compile(r"(.*?)\s*(\d+)?$")
-_RANK = {"pe": 0, "adc": 1, "sa": 2, "shift_add": 2, "edram": 3, "bus": 4, "tile_bus": 4, "nfu": 5}
-"""Order of sub-tracks at one level: a tile's PEs (each with its ADC pool and S+A under it),
-then its eDRAM, bus and NFU; unknown kinds after these, by name."""
+_RANK = {"pe": 0, "adc": 1, "sa": 2, "shift_add": 2, "input_register": 3, "edram": 4, "bus": 5, "tile_bus": 5,
+         "tile_output_register": 6, "tile_shift_add": 7, "nfu": 8, "sigmoid": 8, "maxpool": 9}
+"""Order of sub-tracks at one level: a tile's PEs (each with its ADC pool, S+A and input
+register under it), then its eDRAM, bus, output register, shift-and-add and NFU; unknown kinds
+after these, by name."""
 CHIP_PID = 1
 
 

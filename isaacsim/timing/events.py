@@ -3,7 +3,9 @@
 A `TimelineEvent` is one interval on one track, in cycles of the system clock. Tracks name the
 hardware a span ran on, with the hierarchy in the name so viewers can group them:
 `tile 3 / pe 7` (a PE's crossbars and S+A), `tile 3 / pe 7 / adc` (its ADC pool),
-`tile 3 / edram`, `tile 3 / nfu`, `noc`, or `layer conv1` (a layer-level span).
+`tile 3 / pe 7 / input_register`, `tile 3 / edram`, `tile 3 / tile_bus`, `tile 3 / sigmoid` (each
+reservation of a rate-limited unit, `isaacsim.timing.resources`), `noc / router 2`,
+`chip / hypertransport`, or `layer conv1` (a layer-level span).
 `Timeline` collects events with an optional cap, keeping every k-th event per track once the cap
 would be passed (sampling), and says how many it dropped.
 """

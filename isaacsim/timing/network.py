@@ -286,7 +286,8 @@ def simulate_network(wl, mapping: NetworkMapping, traces, stages: Stages, *, arc
               for lp in mapping.layers}
     notes = connect_layers(wl, layers, stages, arch, env)
     res = Resources(stages, arch.chip.tiles_per_router,
-                    write_share(arch.crossbar.dac_bits, arch.datapath.input_bits, arch.input_cycles))
+                    write_share(arch.crossbar.dac_bits, arch.datapath.input_bits, arch.input_cycles), arch.tile.pes)
+    res.timeline = timeline
     move = Movement(res, arch.chip.tiles_per_router, stages.input_bits)
     _network_io_in(wl, layers, move)
     pipeline = _Pipeline(env, layers, stages, rates, granularity, traces, timeline, move)

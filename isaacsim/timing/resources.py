@@ -52,10 +52,11 @@ class Server:
 class Resources:
     """The servers of one run (module docstring), keyed by (stage, instance)."""
 
-    def __init__(self, stages: Stages, tiles_per_router: int = 1, ir_write_share: Fraction = Fraction(1)):
+    def __init__(self, stages: Stages, tiles_per_router: int = 1, ir_write_share: Fraction = Fraction(1),
+                 pes_per_tile: int = 1):
         """`ir_write_share`: the part of the input register's port the window writes get (the DACs'
         reads, not reserved, take the rest: `write_share`)."""
-        self.stages, self.tiles_per_router = stages, tiles_per_router
+        self.stages, self.tiles_per_router, self.pes_per_tile = stages, tiles_per_router, pes_per_tile
         self._rates = {}
         """Items per cycle of one instance: a PE's or a tile's units of a kind together, the
         chip's off-chip links together; a unit shared by several tiles (a router) is one
@@ -67,6 +68,8 @@ class Resources:
             if r > 0:
                 self._rates[s.name] = r * 8 if s.unit in BYTE_UNITS else r
         self.servers: dict[str, dict[int, Server]] = {name: {} for name in self._rates}
+        self.timeline = None
+        """An `isaacsim.timing.events.Timeline`: each reservation becomes a span on its unit's track."""
 
     def has(self, stage: str) -> bool:
         return stage in self._rates
@@ -85,7 +88,24 @@ class Resources:
         s = servers.get(index)
         if s is None:
             s = servers[index] = Server(self._rates[stage])
-        return s.reserve(t, work)
+        if self.timeline is None:
+            return s.reserve(t, work)
+        start = max(t, s._free // s._p)
+        end = s.reserve(t, work)
+        self.timeline.add(self.track(stage, index), stage, start, end - start, work=int(work))
+        return end
+
+    def track(self, stage: str, index: int) -> str:
+        """The trace track of one instance: `tile T / <stage>`, `tile T / pe P / input_register`,
+        `router R`, `chip / hypertransport`."""
+        if stage == "noc_link":
+            return f"noc / router {index}"
+        if stage == "hypertransport":
+            return "chip / hypertransport"
+        if stage == "input_register":
+            tile, pe = divmod(index, self.pes_per_tile)
+            return f"tile {tile} / pe {pe} / input_register"
+        return f"tile {index} / {stage}"
 
     def latency(self, stage: str) -> int:
         return self.stages[stage].latency_cycles if stage in self.stages else 0
