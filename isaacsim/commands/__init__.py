@@ -14,8 +14,8 @@ matplotlib, the simulator) are imported inside `run`, so `isaacsim --help` start
 `COMMANDS` lists the modules in the order `isaacsim --help` shows them.
 """
 
-from isaacsim.commands import calibrate, describe, report, run, schema, sweep, train, zoo
+from isaacsim.commands import calibrate, describe, import_onnx, report, run, schema, sweep, train, zoo
 
-COMMANDS = (describe, run, calibrate, report, sweep, zoo, train, schema)
+COMMANDS = (describe, run, calibrate, report, sweep, zoo, train, import_onnx, schema)
 
 __all__ = ["COMMANDS"]

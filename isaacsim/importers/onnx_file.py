@@ -6,6 +6,7 @@ an op outside the supported set) is one `WorkloadError` line naming the file or 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,20 @@ class OnnxModel:
 def node_label(node) -> str:
     """'NAME' (OpType) of an ONNX node, for messages."""
     return f"{node.name or '(unnamed)'!r} ({node.op_type})"
+
+
+def node_name(node, taken: set[str]) -> str:
+    """A workload node name for an ONNX node: its name with other characters as '_', unique among
+    `taken` (and never 'input')."""
+    base = re.sub(r"[^A-Za-z0-9_.\-]", "_", node.name or node.op_type).strip("_.-") or node.op_type
+    if not re.match(r"[A-Za-z_]", base):
+        base = f"n_{base}"
+    taken = taken | {"input"}
+    name, k = base, 1
+    while name in taken:
+        k += 1
+        name = f"{base}_{k}"
+    return name
 
 
 def attrs(node) -> dict:

@@ -13,13 +13,12 @@ MaxPool, Flatten, Reshape, Relu, Identity and Dropout act on the codes themselve
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from isaacsim.errors import WorkloadError
-from isaacsim.importers.onnx_file import OnnxModel, attrs, node_label
+from isaacsim.importers.onnx_file import OnnxModel, attrs, node_label, node_name
 from isaacsim.workload.format import TensorFormat
 from isaacsim.workload.im2col import conv_output_hw
 
@@ -78,15 +77,7 @@ class QuantizedGraph:
         return WorkloadError(f"{self.where}: node {node_label(node)}: {msg}")
 
     def _name(self, node) -> str:
-        base = re.sub(r"[^A-Za-z0-9_.\-]", "_", node.name or node.op_type).strip("_.-") or node.op_type
-        if not re.match(r"[A-Za-z_]", base):
-            base = f"n_{base}"
-        taken = {n["name"] for n in self.graph} | {"input"}
-        name, k = base, 1
-        while name in taken:
-            k += 1
-            name = f"{base}_{k}"
-        return name
+        return node_name(node, {n["name"] for n in self.graph})
 
     def _qparams(self, node, scale: str, zp: str | None) -> TensorFormat:
         """The per-tensor format of a scale / zero point pair (uint8 when the zero point is absent)."""
@@ -250,9 +241,9 @@ class QuantizedGraph:
             raise self._err(node, "only 2-D convolutions on (N, C, H, W) tensors are supported")
         a = attrs(node)
         where = f"{self.where}: node {node_label(node)}"
-        extra = {"out_channels": int(w[0].shape[0]), "kernel": list(w[0].shape[2:]), "stride": list(_pair(a, "strides")),
-                 "padding": list(_pads(a, where)), "dilation": list(_pair(a, "dilations")),
-                 "groups": int(a.get("group", 1))}
+        extra = {"out_channels": int(w[0].shape[0]), "kernel": [int(k) for k in w[0].shape[2:]],
+                 "stride": list(_pair(a, "strides")), "padding": list(_pads(a, where)),
+                 "dilation": list(_pair(a, "dilations")), "groups": int(a.get("group", 1))}
         self._matrix(node, "conv2d", x, w, bias, out, fout, relu, extra)
 
     def _gemm(self, node, x: Code, w, bias, out, fout, relu, *, trans_b: bool) -> None:
