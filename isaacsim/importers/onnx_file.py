@@ -66,8 +66,11 @@ def attrs(node) -> dict:
 
 
 def _parse(path: Path):
-    import onnx
-    from google.protobuf.message import DecodeError
+    try:
+        import onnx
+        from google.protobuf.message import DecodeError
+    except ImportError:
+        raise WorkloadError("importing ONNX models needs the onnx package: pip install 'isaacsim[onnx]'") from None
 
     try:
         data = path.read_bytes()

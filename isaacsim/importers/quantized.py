@@ -362,17 +362,16 @@ class QuantizedGraph:
         if op == "GlobalAveragePool":
             count, n = x.shape[1] * x.shape[2], {"name": name, "op": "global_avgpool", "inputs": [x.node]}
             shape = (x.shape[0], 1, 1)
+            n["requant"] = {**rq, "multiplier": float(F32(x.fmt.scale) / (F32(rq["scale"]) * F32(count)))}
         else:
             a = attrs(node)
             k, s = _pair(a, "kernel_shape"), _pair(a, "strides", 0) if "strides" in a else _pair(a, "kernel_shape")
             p = _pads(a, f"{self.where}: node {node_label(node)}")
             if a.get("ceil_mode", 0) or (max(p) and not a.get("count_include_pad", 0)):
                 raise self._err(node, "only ceil_mode=0, and count_include_pad=1 when padded, are supported")
-            count = k[0] * k[1]
             n = {"name": name, "op": "avgpool", "inputs": [x.node], "kernel": list(k), "stride": list(s),
-                 "padding": list(p)}
+                 "padding": list(p), "requant": {**rq, "mode": "float32_mean"}}
             shape = (x.shape[0], *conv_output_hw(x.shape[1:], k, s, p))
-        n["requant"] = {**rq, "multiplier": float(F32(x.fmt.scale) / (F32(rq["scale"]) * F32(count)))}
         return n, shape
 
     # ------------------------------------------------------------ ops on the codes themselves

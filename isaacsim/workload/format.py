@@ -136,11 +136,23 @@ class MixRequant(TensorFormat):
 
 
 class PoolRequant(TensorFormat):
-    """avgpool/global_avgpool into a new format (mode float32 only): with s the window sum over n
-    cells, out = clamp(round_half_even(float32(s - n * zp_in) * float32(multiplier)) + zero_point)."""
+    """avgpool/global_avgpool into a new format, n cells per window, two modes (both onnxruntime's):
 
-    mode: Literal["float32"]
-    multiplier: float = Field(gt=0, lt=2.0**31)
+    float32: s the window's code sum, out = clamp(round_half_even(float32(s - n * zp_in) *
+    float32(multiplier)) + zero_point) (QLinearGlobalAveragePool).
+    float32_mean: each cell dequantized in float32, scale_in * (x - zp_in), summed in float32 in
+    row-major window order, divided by n, then out = clamp(round_half_even(mean / scale +
+    zero_point)) in float32 (QLinearAveragePool); no multiplier.
+    """
+
+    mode: Literal["float32", "float32_mean"]
+    multiplier: float | None = Field(None, gt=0, lt=2.0**31)
+
+    @model_validator(mode="after")
+    def _mult(self):
+        if (self.multiplier is None) != (self.mode == "float32_mean"):
+            raise ValueError("mode float32 needs a multiplier; mode float32_mean takes none")
+        return self
 
 
 class _Node(_Model):

@@ -97,10 +97,17 @@ def avg_round(total: np.ndarray, count: int) -> np.ndarray:
     return (2 * total + count) // (2 * count)
 
 
-def _average(n, total: np.ndarray, count: int, fin: TensorFormat) -> np.ndarray:
-    """avgpool/global_avgpool from the window sums: rounded half up in the input's format, or
-    with a float32 `requant`, the centred sum rescaled into the requant's format."""
+def _average(n, windows: list[np.ndarray], count: int, fin: TensorFormat) -> np.ndarray:
+    """avgpool/global_avgpool from the windows' cells (one array per window offset): their sum
+    rounded half up in the input's format, or rescaled by the `requant`'s mode into its format."""
     rq = n.requant
+    if rq is not None and rq.mode == "float32_mean":
+        acc = np.float32(0)
+        for w in windows:
+            acc = acc + np.float32(fin.scale) * (w - fin.zero_point).astype(np.float32)
+        q = np.rint(acc / np.float32(count) / np.float32(rq.scale) + np.float32(rq.zero_point))
+        return clamp(q.astype(np.int64), rq)
+    total = sum(windows)
     if rq is None:
         return avg_round(total, count)
     return clamp(float32_scale(total - count * fin.zero_point, rq.multiplier) + rq.zero_point, rq)
@@ -159,10 +166,14 @@ def execute(wl: Workload, x, *, matmul: MatMul | None = None, return_nodes: bool
         elif n.op == "avgpool":
             k = pair(n.kernel)
             s = pair(n.stride if n.stride is not None else n.kernel)
-            total = sum(pool_windows(a, k, s, pair(n.padding), fin[0].zero_point))
-            y = _average(n, total, k[0] * k[1], fin[0])
+            y = _average(n, list(pool_windows(a, k, s, pair(n.padding), fin[0].zero_point)), k[0] * k[1], fin[0])
         elif n.op == "global_avgpool":
-            y = _average(n, a.sum(axis=(2, 3), keepdims=True), a.shape[2] * a.shape[3], fin[0])
+            h, w = a.shape[2:]
+            if n.requant is not None and n.requant.mode == "float32_mean":
+                cells = [a[:, :, i:i + 1, j:j + 1] for i in range(h) for j in range(w)]
+            else:
+                cells = [a.sum(axis=(2, 3), keepdims=True)]
+            y = _average(n, cells, h * w, fin[0])
         elif n.op == "flatten":
             y = a.reshape(a.shape[0], -1)
         else:  # add, concat
