@@ -229,3 +229,23 @@ def test_bad_data(models, tmp_path, capsys, what, arrays, msg):
 def test_float_model_needs_calibration(models, tmp_path, capsys):
     code, err = _main(["import", str(models["residual", "float"]), "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and err.count("\n") == 1 and "--calib-data" in err
+
+
+def test_node_reading_a_missing_tensor(tmp_path, capsys):
+    path = _save(tmp_path, [helper.make_node("Relu", ["x"], ["r"], name="ok"),
+                            helper.make_node("Add", ["r", "ghost"], ["y"], name="plus")],
+                 [_vi("x", [1, 4])], [_vi("y", [1, 4])])
+    np.savez(tmp_path / "c.npz", x=np.ones((2, 4), np.float32))
+    code, err = _main(["import", str(path), "--out", str(tmp_path / "o"), "--calib-data", str(tmp_path / "c.npz")],
+                      capsys)
+    assert code == 2 and err.count("\n") == 1 and "'plus' (Add)" in err and "'ghost'" in err
+
+
+def test_per_channel_scales_on_the_wrong_axis(models, tmp_path):
+    m = onnx.load(str(models["residual", "QDQ"]))
+    dq = next(n for n in m.graph.node if n.op_type == "DequantizeLinear" and "c1.weight" in n.input[0])
+    del dq.attribute[:]
+    dq.attribute.append(helper.make_attribute("axis", 1))
+    onnx.save(m, str(tmp_path / "axis.onnx"))
+    with pytest.raises(isaacsim.WorkloadError, match="along the output channels"):
+        import_onnx(tmp_path / "axis.onnx")

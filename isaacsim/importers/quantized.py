@@ -66,6 +66,7 @@ class QuantizedGraph:
         self.codes: dict[str, Code] = {}  # ONNX tensor -> quantized tensor
         self.deq: dict[str, str] = {}  # float ONNX tensor -> the quantized tensor it dequantizes
         self.wdeq: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # dequantized constants
+        self.waxis: dict[str, int] = {}  # their per-channel axis
         self.graph: list[dict] = []
         self.arrays: dict[str, np.ndarray] = {}
         self.done: set[str] = set()
@@ -101,10 +102,15 @@ class QuantizedGraph:
             raise self._err(node, f"input {tensor!r} must be {what}")
         return self.codes[key]
 
-    def _weight(self, node, tensor: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _weight(self, node, tensor: str, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A dequantized constant weight, its scales per tensor or per output channel (along `axis`)."""
         if tensor not in self.wdeq:
             raise self._err(node, f"input {tensor!r} must be a DequantizeLinear of a constant")
-        return self.wdeq[tensor]
+        w = self.wdeq[tensor]
+        if w[1].size > 1 and self.waxis[tensor] != axis:
+            raise self._err(node, f"per-channel weight scales must lie along the output channels (axis {axis}), "
+                                  f"got axis {self.waxis[tensor]}")
+        return w
 
     def _const_q(self, node, q: str, s: str, zp: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         qa = np.asarray(self.m.const(q, node, "quantized constant"))
@@ -149,6 +155,7 @@ class QuantizedGraph:
         zp = node.input[2] if len(node.input) > 2 else None
         if q in self.m.consts:
             self.wdeq[out] = self._const_q(node, q, node.input[1], zp)
+            self.waxis[out] = int(attrs(node).get("axis", 1)) % max(self.wdeq[out][0].ndim, 1)
             return
         if q not in self.codes:
             raise self._err(node, f"dequantizes {q!r}, which is not a quantized tensor of the graph")
@@ -214,6 +221,8 @@ class QuantizedGraph:
         if wq.dtype.kind not in "iu" or (wq.size and np.abs(wq).max() > 127):
             raise self._err(node, "weights must be 8-bit symmetric codes in -127..127 (found -128)")
         cout = wq.shape[0]
+        if np.asarray(s_w).size not in (1, cout):
+            raise self._err(node, f"{np.asarray(s_w).size} weight scales for {cout} output channels")
         s_w = np.broadcast_to(np.asarray(s_w, dtype=F32).reshape(-1), (cout,))
         rows = wq.reshape(cout, -1)
         b = np.zeros(cout, np.int64) if bias is None else np.asarray(bias).astype(np.int64).reshape(cout)
@@ -279,13 +288,13 @@ class QuantizedGraph:
         op = node.op_type
         out, fout, relu = self._output_q(node)
         if op == "Conv":
-            self._conv(node, self._act(node, node.input[0], True), self._weight(node, node.input[1]),
+            self._conv(node, self._act(node, node.input[0], True), self._weight(node, node.input[1], 0),
                        self._bias_codes(node, node.input[2] if len(node.input) > 2 else None), out, fout, relu)
         elif op in ("Gemm", "MatMul"):
             trans_b = self._gemm_attrs(node) if op == "Gemm" else False
-            self._gemm(node, self._act(node, node.input[0], True), self._weight(node, node.input[1]),
-                       self._bias_codes(node, node.input[2] if len(node.input) > 2 else None), out, fout, relu,
-                       trans_b=trans_b)
+            w = self._weight(node, node.input[1], 0 if trans_b else 1)
+            bias = self._bias_codes(node, node.input[2] if len(node.input) > 2 else None)
+            self._gemm(node, self._act(node, node.input[0], True), w, bias, out, fout, relu, trans_b=trans_b)
         else:
             xs = [self._act(node, i, True) for i in node.input]
             self._mixed(node, op, xs, out, fout, relu)
