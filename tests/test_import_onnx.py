@@ -20,6 +20,8 @@ from isaacsim.importers import import_onnx, input_codes  # noqa: E402
 from isaacsim.workload.reference import execute  # noqa: E402
 
 N_EVAL = 24
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's legacy ONNX exporter
+ort.set_default_logger_severity(3)  # onnxruntime's notes on unused initializers
 
 
 class Residual(torch.nn.Module):
