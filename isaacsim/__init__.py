@@ -1,7 +1,8 @@
 """isaacsim: cycle-level, bit-exact simulator of ISAAC-style ReRAM PIM accelerators.
 
 Public API: `load_arch`, `mvm`, `load_workload`, `simulate` (`isaacsim.pipeline`; it returns a
-`Result`), `ConfigError`. Heavy sub-packages are imported lazily so that `import isaacsim` and the
+`Result`), `import_onnx` (`isaacsim.importers`), `ConfigError`. Heavy sub-packages are imported
+lazily so that `import isaacsim` and the
 CLI start fast.
 """
 
@@ -15,6 +16,7 @@ _LAZY = {
     "load_workload": ("isaacsim.workload", "load_workload"),
     "simulate": ("isaacsim.pipeline", "simulate"),
     "Result": ("isaacsim.pipeline", "Result"),
+    "import_onnx": ("isaacsim.importers", "import_onnx"),
 }
 
 
@@ -43,4 +45,5 @@ __all__ = [
     "load_workload",
     "simulate",
     "Result",
+    "import_onnx",
 ]

@@ -23,14 +23,14 @@ def _help(argv: list[str]) -> tuple[int, str]:
 
 @pytest.mark.parametrize("command", COMMANDS, ids=NAMES)
 def test_command_module_interface(command):
-    assert isinstance(command.NAME, str) and command.NAME == command.__name__.rsplit(".", 1)[1]
+    assert isinstance(command.NAME, str) and command.NAME == command.__name__.rsplit(".", 1)[1].rstrip("_")
     assert isinstance(command.HELP, str) and command.HELP and "\n" not in command.HELP
     assert callable(command.add_arguments) and callable(command.run)
     assert command.__doc__
 
 
 def test_every_command_once():
-    assert sorted(NAMES) == ["calibrate", "describe", "report", "run", "schema", "sweep", "train", "zoo"]
+    assert sorted(NAMES) == ["calibrate", "describe", "import", "report", "run", "schema", "sweep", "train", "zoo"]
 
 
 def test_top_level_help_lists_every_command():

@@ -42,7 +42,8 @@ def test_no_internal_references_in_what_users_read():
     assert not hits, "\n".join(hits[:30])
 
 
-@pytest.mark.parametrize("command", ["run", "describe", "calibrate", "report", "sweep", "zoo", "train", "schema"])
+@pytest.mark.parametrize("command", ["run", "describe", "calibrate", "report", "sweep", "zoo", "train", "import",
+                                     "schema"])
 def test_help_cites_no_internal_document(command):
     out = subprocess.run([sys.executable, "-m", "isaacsim.cli", command, "--help"], capture_output=True, text=True,
                          check=True).stdout

@@ -143,6 +143,16 @@ CASES = {
     "zero_point_range": (_set(["input", "zero_point"], 300), ["input", "zero_point 300"]),
     "missing_requant": (_drop(["graph", 10, "requant"]), ["'fc'", "requant"]),
     "groups": (_set(["graph", 4, "groups"], 3), ["'conv3'", "groups=3"]),
+    "dyadic_no_shift": (_drop(["graph", 0, "requant", "shift"]), ["'conv1'", "mode dyadic needs a shift"]),
+    "dyadic_float_mult": (_set(["graph", 0, "requant", "multiplier"], 0.5), ["'conv1'", "integer multipliers"]),
+    "float32_shift": (_set(["graph", 0, "requant", "mode"], "float32"), ["'conv1'", "float32 takes no shift"]),
+    "float32_mult_dtype": (lambda m, a: (m["graph"][2]["requant"].update(mode="float32", shift=None)),
+                           ["'conv2'", "multiplier", "dtype int32", "float32"]),
+    "unknown_mode": (_set(["graph", 0, "requant", "mode"], "float64"), ["'conv1'", "mode"]),
+    "pool_requant_maxpool": (_set(["graph", 1, "requant"], {"mode": "float32_mean", "bits": 8, "signed": False,
+                                                            "scale": 0.1}), ["'pool1'", "avgpool only"]),
+    "pool_requant_no_mult": (_set(["graph", 8, "requant"], {"mode": "float32", "bits": 8, "signed": False,
+                                                            "scale": 0.1}), ["'gap'", "needs a multiplier"]),
 }
 
 
@@ -157,6 +167,33 @@ def test_malformed(tmp_path, case):
     assert "\n" not in msg
     for n in needles:
         assert n in msg, (case, msg)
+
+
+def test_float32_requant_rules(tmp_path):
+    """float32 mode: float32 product, round half to even (ties go to the even code), zero point, clamp;
+    add sums float32 terms; a pool requant rescales the centred sum."""
+    manifest, arrays, _ = tiny_parts()
+    g = manifest["graph"]
+    g[0]["requant"] = {**g[0]["requant"], "mode": "float32", "multiplier": 0.5, "shift": None}
+    g[3]["requant"] = {**g[3]["requant"], "mode": "float32", "multipliers": [0.5, 0.25], "shift": None}
+    g[8]["requant"] = {"mode": "float32", "multiplier": 0.5, "bits": 8, "signed": False, "scale": 0.1,
+                       "zero_point": 1}
+    wl = save_workload(manifest, tmp_path / "w", arrays=arrays)
+    from isaacsim.workload.reference import execute
+
+    x = np.random.default_rng(1).integers(0, 256, size=(3, 2, 6, 6)).astype(np.uint8)
+    _, v = execute(wl, x, return_nodes=True)
+    from isaacsim.workload.im2col import conv_weight_matrix, fold_output, im2col
+
+    cols = im2col(x.astype(np.int64), (3, 3), (1, 1), (1, 1), (1, 1), 1, pad_value=3)
+    acc = fold_output(np.stack([cols[0].reshape(-1, 18) @ conv_weight_matrix(arrays["conv1.w"], 1)[0]
+                                .astype(np.int64)]).reshape(1, 3, 36, 4), (6, 6))
+    want = np.clip(np.maximum(np.rint((acc + arrays["conv1.b"][None, :, None, None]) * 0.5), 0), 0, 255)
+    assert np.array_equal(v["conv1"], want)
+    want = np.clip(np.maximum(np.rint(v["pool1"] * np.float32(0.5) + v["conv2"] * np.float32(0.25)), 0), 0, 255)
+    assert np.array_equal(v["res"], want)
+    want = np.clip(np.rint(v["avg"].sum(axis=(2, 3), keepdims=True) * 0.5 - 2 * 9 * 0.5) + 1, 0, 255)
+    assert np.array_equal(v["gap"], want)
 
 
 def test_missing_manifest(tmp_path):

@@ -3,7 +3,8 @@ prints (tables and figures through `isaacsim.report`).
 
 Every command module has the same interface:
 
-- `NAME`: the command's name on the command line;
+- `NAME`: the command's name on the command line (the module's name, less a trailing `_` where
+  the name is a Python keyword, as for `import_`);
 - `HELP`: its one-line help in `isaacsim --help`;
 - `add_arguments(parser)`: adds its arguments (and sub-commands, as `zoo` does) to its parser;
 - `run(args) -> int`: runs it; the exit code (an `IsaacsimError` raised here becomes one line on
@@ -14,8 +15,8 @@ matplotlib, the simulator) are imported inside `run`, so `isaacsim --help` start
 `COMMANDS` lists the modules in the order `isaacsim --help` shows them.
 """
 
-from isaacsim.commands import calibrate, describe, report, run, schema, sweep, train, zoo
+from isaacsim.commands import calibrate, describe, import_, report, run, schema, sweep, train, zoo
 
-COMMANDS = (describe, run, calibrate, report, sweep, zoo, train, schema)
+COMMANDS = (describe, run, calibrate, report, sweep, zoo, train, import_, schema)
 
 __all__ = ["COMMANDS"]

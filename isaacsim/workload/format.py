@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -64,14 +65,38 @@ class InputSpec(TensorFormat):
         return v
 
 
-class Requant(TensorFormat):
-    """out = clamp(round_half_up((acc + bias) * multiplier / 2^shift) + zero_point, lo, hi).
+REQUANT_MODES = ("dyadic", "float32")
+"""How an integer result is rescaled into the output format: `dyadic` (integer multiplier and shift,
+round half up) or `float32` (a float32 multiply, round half to even: onnxruntime's integer kernels)."""
 
-    `multiplier` is an int (per tensor) or the key of an int32 array of one per output channel.
+
+def _check_mode(mode: str, multipliers, shift: int | None) -> None:
+    """dyadic: int multipliers and a shift; float32: finite multipliers > 0 (or array keys) and no shift."""
+    nums = [m for m in multipliers if not isinstance(m, str)]
+    if mode == "dyadic":
+        if shift is None:
+            raise ValueError("mode dyadic needs a shift")
+        if any(isinstance(m, float) for m in nums):
+            raise ValueError("mode dyadic needs integer multipliers (float multipliers need mode: float32)")
+    else:
+        if shift is not None:
+            raise ValueError("mode float32 takes no shift (the multiplier is the real rescale factor)")
+        if any(not math.isfinite(m) or not 0 < m < 2.0**31 for m in nums):
+            raise ValueError(f"float32 multipliers must be finite and in (0, 2^31), got {nums}")
+
+
+class Requant(TensorFormat):
+    """conv2d/linear requantization of v = acc + bias into this format.
+
+    mode dyadic (default): out = clamp(round_half_up(v * multiplier / 2^shift) + zero_point, lo, hi);
+    `multiplier` an int (per tensor) or the key of an int32 array of one per output channel.
+    mode float32: out = clamp(round_half_even(float32(v) * float32(multiplier)) + zero_point, lo, hi);
+    `multiplier` a float or the key of a float32 array of one per output channel; no shift.
     """
 
-    multiplier: int | str
-    shift: int = Field(ge=0, le=62)
+    mode: Literal["dyadic", "float32"] = "dyadic"
+    multiplier: int | float | str
+    shift: int | None = Field(None, ge=0, le=62)
 
     @field_validator("multiplier")
     @classmethod
@@ -80,21 +105,54 @@ class Requant(TensorFormat):
             raise ValueError(f"multiplier must lie in 0..2^31-1, got {v}")
         return v
 
+    @model_validator(mode="after")
+    def _mode(self):
+        _check_mode(self.mode, [self.multiplier], self.shift)
+        return self
+
 
 class MixRequant(TensorFormat):
     """add/concat: input i's term is (x_i - zp_i) * multipliers[i]; sum (add) or each (concat) is
-    rounded half up by 2^shift, zero_point added, clamped."""
+    rescaled, zero_point added, clamped. mode dyadic (default): int multipliers, rounded half up by
+    2^shift; mode float32: float32 terms float32(multipliers[i]) * float32(x_i - zp_i), summed in
+    input order in float32, rounded half to even, no shift."""
 
-    multipliers: tuple[int, ...]
-    shift: int = Field(ge=0, le=62)
+    mode: Literal["dyadic", "float32"] = "dyadic"
+    multipliers: tuple[int | float, ...]
+    shift: int | None = Field(None, ge=0, le=62)
 
     @field_validator("multipliers")
     @classmethod
     def _mults(cls, v):
         for m in v:
-            if not -(2**31) <= m < 2**31:
+            if isinstance(m, int) and not -(2**31) <= m < 2**31:
                 raise ValueError(f"multipliers must be int32, got {m}")
         return v
+
+    @model_validator(mode="after")
+    def _mode(self):
+        _check_mode(self.mode, self.multipliers, self.shift)
+        return self
+
+
+class PoolRequant(TensorFormat):
+    """avgpool/global_avgpool into a new format, n cells per window, two modes (both onnxruntime's):
+
+    float32: s the window's code sum, out = clamp(round_half_even(float32(s - n * zp_in) *
+    float32(multiplier)) + zero_point) (QLinearGlobalAveragePool).
+    float32_mean: each cell dequantized in float32, scale_in * (x - zp_in), summed in float32 in
+    row-major window order, divided by n, then out = clamp(round_half_even(mean / scale +
+    zero_point)) in float32 (QLinearAveragePool); no multiplier.
+    """
+
+    mode: Literal["float32", "float32_mean"]
+    multiplier: float | None = Field(None, gt=0, lt=2.0**31)
+
+    @model_validator(mode="after")
+    def _mult(self):
+        if (self.multiplier is None) != (self.mode == "float32_mean"):
+            raise ValueError("mode float32 needs a multiplier; mode float32_mean takes none")
+        return self
 
 
 class _Node(_Model):
@@ -148,18 +206,27 @@ class Relu(_Unary):
 
 
 class Pool(_Unary):
-    """maxpool (padding never wins) or avgpool (count includes padding filled with the zero point)."""
+    """maxpool (padding never wins) or avgpool (count includes padding filled with the zero point;
+    rounded half up in the input's format, or with `requant` rescaled into its format)."""
 
     op: Literal["maxpool", "avgpool"]
     kernel: Pair
     stride: Pair | None = None
     padding: Pair = 0
+    requant: PoolRequant | None = Field(None, description="avgpool only: rescale into a new format")
+
+    @model_validator(mode="after")
+    def _avg_only(self):
+        if self.requant is not None and self.op != "avgpool":
+            raise ValueError("requant applies to avgpool only")
+        return self
 
 
 class GlobalAvgPool(_Unary):
-    """(C, H, W) -> (C, 1, 1), rounded half up."""
+    """(C, H, W) -> (C, 1, 1), rounded half up (or with `requant`, as for avgpool)."""
 
     op: Literal["global_avgpool"]
+    requant: PoolRequant | None = None
 
 
 class Flatten(_Unary):

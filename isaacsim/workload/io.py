@@ -100,9 +100,12 @@ def _check_matrix(n, arrays, w_shape, cout: int) -> None:
     if n.bias is not None:
         _array(arrays, n.bias, n, "bias", np.int32, (cout,))
     if isinstance(n.requant.multiplier, str):
-        m = _array(arrays, n.requant.multiplier, n, "multiplier", np.int32, (cout,))
-        if m.size and m.min() < 0:
+        dyadic = n.requant.mode == "dyadic"
+        m = _array(arrays, n.requant.multiplier, n, "multiplier", np.int32 if dyadic else np.float32, (cout,))
+        if dyadic and m.size and m.min() < 0:
             raise WorkloadError(f"{ARRAYS}: layer {n.name!r}: multipliers must be >= 0")
+        if not dyadic and m.size and not (np.all(np.isfinite(m)) and m.min() > 0):
+            raise WorkloadError(f"{ARRAYS}: layer {n.name!r}: float32 multipliers must be finite and > 0")
     if isinstance(n.weight_scale, tuple) and len(n.weight_scale) not in (1, cout):
         raise WorkloadError(f"{MANIFEST}: layer {n.name!r}: weight_scale has {len(n.weight_scale)} entries "
                             f"for {cout} output channels")
@@ -140,11 +143,11 @@ def _pool_shape(n, ins, fin, arrays, where: str):
     ho, wo = conv_output_hw(s0[1:], k, s, p)
     if ho < 1 or wo < 1:
         raise WorkloadError(f"{where}: kernel {n.kernel} does not fit the {s0[1]}x{s0[2]} input")
-    return (s0[0], ho, wo), fin[0]
+    return (s0[0], ho, wo), fin[0] if n.requant is None else n.requant.fmt()
 
 
 def _global_avgpool_shape(n, ins, fin, arrays, where: str):
-    return (ins[0][0], 1, 1), fin[0]
+    return (ins[0][0], 1, 1), fin[0] if n.requant is None else n.requant.fmt()
 
 
 def _flatten_shape(n, ins, fin, arrays, where: str):

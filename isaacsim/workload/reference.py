@@ -41,6 +41,21 @@ def _per_channel(v, ndim: int) -> np.ndarray:
     return v.reshape((1, -1) + (1,) * (ndim - 2)) if v.ndim == 1 else v
 
 
+def float32_scale(v: np.ndarray, mult) -> np.ndarray:
+    """round_half_even(float32(v) * float32(mult)) as int64: the float32 requantization of
+    onnxruntime's integer kernels (v integer, exact in float32 below 2^24, rounded like the kernels above)."""
+    y = np.asarray(v).astype(np.float32) * np.asarray(mult, dtype=np.float32)
+    return np.rint(y).astype(np.int64)
+
+
+def _rescale(v: np.ndarray, rq, mult, ndim: int) -> np.ndarray:
+    """v rescaled by the requant's mode (without the zero point): dyadic or float32."""
+    if rq.mode == "float32":
+        m = np.asarray(mult, dtype=np.float32)
+        return float32_scale(v, m.reshape((1, -1) + (1,) * (ndim - 2)) if m.ndim == 1 else m)
+    return round_shift(v * _per_channel(mult, ndim), rq.shift)
+
+
 def _matrix_requant(wl: Workload, n, acc: np.ndarray) -> np.ndarray:
     rq = n.requant
     v = acc
@@ -49,7 +64,7 @@ def _matrix_requant(wl: Workload, n, acc: np.ndarray) -> np.ndarray:
     if v.size and int(np.abs(v).max()) >= 2**31:
         raise WorkloadError(f"layer {n.name!r}: accumulator + bias overflows int32")
     mult = wl.arrays[rq.multiplier] if isinstance(rq.multiplier, str) else rq.multiplier
-    y = round_shift(v * _per_channel(mult, acc.ndim), rq.shift) + rq.zero_point
+    y = _rescale(v, rq, mult, acc.ndim) + rq.zero_point
     if n.activation == "relu":
         y = np.maximum(y, rq.zero_point)
     return clamp(y, rq)
@@ -80,6 +95,43 @@ def pool_windows(x: np.ndarray, k, s, p, fill):
 def avg_round(total: np.ndarray, count: int) -> np.ndarray:
     """round_half_up(total / count) = floor((2*total + count) / (2*count))."""
     return (2 * total + count) // (2 * count)
+
+
+def _average(n, windows: list[np.ndarray], count: int, fin: TensorFormat) -> np.ndarray:
+    """avgpool/global_avgpool from the windows' cells (one array per window offset): their sum
+    rounded half up in the input's format, or rescaled by the `requant`'s mode into its format."""
+    rq = n.requant
+    if rq is not None and rq.mode == "float32_mean":
+        acc = np.float32(0)
+        for w in windows:
+            acc = acc + np.float32(fin.scale) * (w - fin.zero_point).astype(np.float32)
+        q = np.rint(acc / np.float32(count) / np.float32(rq.scale) + np.float32(rq.zero_point))
+        return clamp(q.astype(np.int64), rq)
+    total = sum(windows)
+    if rq is None:
+        return avg_round(total, count)
+    return clamp(float32_scale(total - count * fin.zero_point, rq.multiplier) + rq.zero_point, rq)
+
+
+def _mix(n, ins, fin) -> np.ndarray:
+    """add / concat: each input's centred codes times its multiplier, summed (add) or each on its own
+    (concat), rescaled by the requant's mode, zero point added, clamped."""
+    rq = n.requant
+    f32 = rq.mode == "float32"
+    terms = [np.asarray(v - f.zero_point).astype(np.float32) * np.float32(m) if f32 else (v - f.zero_point) * m
+             for v, f, m in zip(ins, fin, rq.multipliers, strict=True)]
+
+    def scale(t):
+        return np.rint(t).astype(np.int64) if f32 else round_shift(t, rq.shift)
+    if n.op == "add":
+        total = terms[0]
+        for t in terms[1:]:
+            total = total + t
+        y = scale(total) + rq.zero_point
+        if n.activation == "relu":
+            y = np.maximum(y, rq.zero_point)
+        return clamp(y, rq)
+    return np.concatenate([clamp(scale(t) + rq.zero_point, rq) for t in terms], axis=1)
 
 
 def execute(wl: Workload, x, *, matmul: MatMul | None = None, return_nodes: bool = False):
@@ -114,22 +166,18 @@ def execute(wl: Workload, x, *, matmul: MatMul | None = None, return_nodes: bool
         elif n.op == "avgpool":
             k = pair(n.kernel)
             s = pair(n.stride if n.stride is not None else n.kernel)
-            total = sum(pool_windows(a, k, s, pair(n.padding), fin[0].zero_point))
-            y = avg_round(total, k[0] * k[1])
+            y = _average(n, list(pool_windows(a, k, s, pair(n.padding), fin[0].zero_point)), k[0] * k[1], fin[0])
         elif n.op == "global_avgpool":
-            y = avg_round(a.sum(axis=(2, 3), keepdims=True), a.shape[2] * a.shape[3])
+            h, w = a.shape[2:]
+            if n.requant is not None and n.requant.mode == "float32_mean":
+                cells = [a[:, :, i:i + 1, j:j + 1] for i in range(h) for j in range(w)]
+            else:
+                cells = [a.sum(axis=(2, 3), keepdims=True)]
+            y = _average(n, cells, h * w, fin[0])
         elif n.op == "flatten":
             y = a.reshape(a.shape[0], -1)
         else:  # add, concat
-            rq = n.requant
-            terms = [(v - f.zero_point) * m for v, f, m in zip(ins, fin, rq.multipliers, strict=True)]
-            if n.op == "add":
-                y = round_shift(sum(terms), rq.shift) + rq.zero_point
-                if n.activation == "relu":
-                    y = np.maximum(y, rq.zero_point)
-                y = clamp(y, rq)
-            else:
-                y = np.concatenate([clamp(round_shift(t, rq.shift) + rq.zero_point, rq) for t in terms], axis=1)
+            y = _mix(n, ins, fin)
         vals[n.name] = np.asarray(y, dtype=np.int64)
     out = vals[wl.output]
     if return_nodes:
