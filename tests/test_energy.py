@@ -146,7 +146,13 @@ def test_hand_counted_linear_layer(linear_wl):
     assert _count(ev, "output_register", "read_byte") == 70 * 4 * 2
     assert _count(ev, "edram", "read_byte") == 200
     assert _count(ev, "edram", "write_byte") == 200  # the network input lands in eDRAM
-    assert _count(ev, "hypertransport", "byte_hop") == 200 + 10
+    # trq_baseline has no off-chip links (the TRQ paper's chip has none), so nothing crosses
+    # HyperTransport; with ISAAC's 4 links the input (200 B) and output (10 B) do, below
+    assert _count(ev, "hypertransport", "byte_hop") == 0
+    linked = isaacsim.simulate(isaacsim.load_arch("trq_baseline", {"chip.hypertransport_links": 4,
+                                                                   "components.table": "isaac_32nm"}),
+                               linear_wl, timing=False)
+    assert _count(linked.events, "hypertransport", "byte_hop") == 200 + 10
     assert _count(ev, "tile_output_register", "write_byte") == 10
     assert _count(ev, "tile_shift_add", "add") == 0  # the copy sits on one PE
     assert _count(ev, "trq_config", "write") == 0  # uniform ADC
