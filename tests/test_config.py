@@ -55,7 +55,10 @@ def test_trq_extends_trq_baseline_extends_isaac():
         assert a.lossless_bits == 8
     # inherited from isaac through both levels
     for a in (base, trq):
-        assert a.chip == isaac.chip and a.tile == isaac.tile and a.pe == isaac.pe
+        # the chip is ISAAC's but without its off-chip links: trq_baseline sets
+        # chip.hypertransport_links 0 (the TRQ paper's chip has no HyperTransport)
+        assert a.chip == isaac.chip.model_copy(update={"hypertransport_links": 0})
+        assert a.tile == isaac.tile and a.pe == isaac.pe
         assert a.crossbar.rows == 128 and a.adc.sample_rate_msps == 1280
     # overridden by trq only
     assert base.adc.mode == "uniform" and trq.adc.mode == "trq"

@@ -245,7 +245,7 @@ class _Counter:
                 self._from_producer(src, lp)
             if x == "input" or not _producers(self.wl, x, memo):
                 b = math.prod(self.wl.shapes["input"]) * self.byte
-                self.acc.add(None, None, lp.name, "hypertransport", "byte_hop", b)
+                self._off_chip(lp.name, b)
                 self._deliver(lp.tiles[0], lp.name, b, lp)
 
     def _from_producer(self, src: str, dst: LayerPlacement) -> None:
@@ -258,7 +258,13 @@ class _Counter:
         """The network output leaves over HyperTransport, charged to the layer that produces it."""
         last = self.wl.nodes[-1].name
         out_layer = self.home.get(last) or self.mapping.layers[-1].name
-        self.acc.add(None, None, out_layer, "hypertransport", "byte_hop", math.prod(self.wl.shapes[last]) * self.byte)
+        self._off_chip(out_layer, math.prod(self.wl.shapes[last]) * self.byte)
+
+    def _off_chip(self, layer: str, b: float) -> None:
+        """Bytes across the chip edge: HyperTransport hops when the chip has links (the timing
+        model moves them only then), nothing counted for a chip without any."""
+        if self.arch.chip.hypertransport_links:
+            self.acc.add(None, None, layer, "hypertransport", "byte_hop", b)
 
 
 def _leakage(acc: _Acc, mapping: NetworkMapping, arch: Arch, time_s: float) -> None:
