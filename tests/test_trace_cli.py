@@ -38,7 +38,7 @@ def test_trace_prints_path_size_and_events(net, tmp_path, capsys, umask_022):
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     # the rate-limited units' reservations are spans on their own tracks
     names = {e["args"]["name"] for e in doc["traceEvents"] if e["ph"] == "M" and "name" in e.get("args", {})}
-    assert {"edram", "tile_bus", "chip / hypertransport"} <= names, sorted(names)
+    assert {"edram", "tile_bus", "tile_output_register"} <= names, sorted(names)
     assert any(n.endswith("/ input_register") for n in names)
 
 

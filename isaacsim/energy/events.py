@@ -23,8 +23,9 @@ sample. docs/energy.md states each rule; in short:
 - chip: the network input and output cross HyperTransport; the input enters at the first
   layer's first tile and is sent on to that layer's other tiles.
 - config registers: a TRQ layer loads one register per ADC of each of its PEs per inference.
-- leakage: one row per registered unit (`components.units.UNITS`) with action "leakage" whose
-  count is unit-seconds (units x the inference time), when a time is given.
+- leakage: one row per registered unit (`components.units.UNITS`) of the tiles the run's layers
+  occupy (unused tiles are power-gated) and of the chip, with action "leakage" whose count is
+  unit-seconds (units x the inference time), when a time is given.
 
 Every counted component is a registered unit: counting an unknown one is a KeyError.
 
@@ -267,12 +268,20 @@ class _Counter:
             self.acc.add(None, None, layer, "hypertransport", "byte_hop", b)
 
 
+def leaking_tiles(mapping: NetworkMapping) -> list[int]:
+    """The tiles that leak during a run: those the run's layers occupy. A tile no layer uses is
+    power-gated (its units draw nothing), as an accelerator that maps a network on part of the
+    chip would do; every PE of a used tile leaks, used or not."""
+    return sorted({t for lp in mapping.layers for t in lp.tiles})
+
+
 def _leakage(acc: _Acc, mapping: NetworkMapping, arch: Arch, time_s: float) -> None:
-    """Unit-seconds of every registered unit on the (possibly grown) chip; a used PE's belong to its layer."""
+    """Unit-seconds of every registered unit of the tiles that leak (`leaking_tiles`) and of the
+    chip; a used PE's belong to its layer."""
     units = {u.name: u.count(arch) for u in UNITS}
     pe_units, tile_units = UNITS.at("pe"), UNITS.at("tile")
     pe_layer = mapping.pe_layers()
-    for tile in range(mapping.tiles):
+    for tile in leaking_tiles(mapping):
         for pe in range(mapping.pes_per_tile):
             layer = pe_layer.get((tile, pe))
             for u in pe_units:
