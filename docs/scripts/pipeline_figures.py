@@ -1,18 +1,21 @@
 """Reproduce the pipeline figures of docs/timing.md: cycles, power against the peak, every
 resource's utilisation and the clock verdict of the bandwidth-true pipeline.
 
-    python docs/scripts/pipeline_figures.py            # all runs, about 40 s
+    python docs/scripts/pipeline_figures.py            # all runs, about 45 s
     python docs/scripts/pipeline_figures.py --only fill  # the filling layer only (also: resnet18, lenet5)
 
 Runs (`isaacsim.simulate`):
 
 - fill: the filling layer (`isaacsim.mapping.probe.filling_layer`, a 1x1 conv that takes every
-  crossbar of the chip), timing-only, on `isaac` and `trq_baseline` with differential and with
-  offset weights (`datapath.weight_encoding`);
+  crossbar of the chip), timing-only, on `isaac` with its preset's offset weights and column flip
+  and, for comparison, differential weights, and on `trq_baseline` with its preset's differential
+  weights and, for comparison, offset weights (`datapath.weight_encoding`, `datapath.column_flip`);
 - resnet18: ResNet-18 (`isaacsim.workload.zoo.make("resnet18")`), timing-only, on `isaac` and
-  `trq_baseline` (differential weights);
+  `trq_baseline` with the same two encodings each;
 - lenet5: LeNet-5 (`workloads/lenet5_mnist5k`), a functional run on 2 samples, on `isaac`,
-  `trq_baseline` and `trq`.
+  `trq_baseline` and `trq`, each with its preset's encoding.
+
+Every row names the weight encoding it ran with; "(preset)" marks the arch's own.
 
 Per run it prints the crossbars used, the latency in cycles, the chip's power over the latency
 against its peak (`isaacsim.energy.peak.peak_summary(arch).chip_power_w`), each resource's
@@ -38,7 +41,14 @@ from isaacsim.workload import zoo
 ROOT = Path(__file__).resolve().parents[2]
 LENET = ROOT / "workloads" / "lenet5_mnist5k"
 ARCHS = ("isaac", "trq_baseline")
-ENCODINGS = ("differential", "offset")
+# Weight encodings per arch, the preset's first: (label, overrides).
+OFFSET_FLIP = {"datapath.weight_encoding": "offset", "datapath.column_flip": True}
+DIFFERENTIAL = {"datapath.weight_encoding": "differential", "datapath.column_flip": False}
+OFFSET = {"datapath.weight_encoding": "offset", "datapath.column_flip": False}
+ENCODINGS = {
+    "isaac": (("offset + column flip", OFFSET_FLIP), ("differential", DIFFERENTIAL)),
+    "trq_baseline": (("differential", DIFFERENTIAL), ("offset", OFFSET)),
+}
 
 
 def log(msg: str) -> None:
@@ -48,6 +58,21 @@ def log(msg: str) -> None:
 
 def crossbars_used(res) -> int:
     return res.summary()["mapping"]["crossbars_used"]
+
+
+def encoding(arch) -> str:
+    d = arch.datapath
+    return d.weight_encoding + (" + column flip" if d.column_flip else "")
+
+
+def arch_encodings():
+    """(name, encoding label, arch) for each arch and encoding, the preset's first (checked)."""
+    for name in ARCHS:
+        preset = encoding(isaacsim.load_arch(name))
+        for i, (enc, over) in enumerate(ENCODINGS[name]):
+            arch = isaacsim.load_arch(name, over)
+            assert encoding(arch) == enc and (i > 0) == (enc != preset), (name, enc, preset)
+            yield name, enc + (" (preset)" if i == 0 else ""), arch
 
 
 def one_run(label: str, arch, wl, **kw) -> dict:
@@ -68,19 +93,17 @@ def one_run(label: str, arch, wl, **kw) -> dict:
 def runs(only: str | None) -> list[dict]:
     out = []
     if only in (None, "fill"):
-        for name in ARCHS:
-            for enc in ENCODINGS:
-                arch = isaacsim.load_arch(name, {"datapath.weight_encoding": enc})
-                wl, _ = filling_layer(arch)
-                out.append(one_run(f"filling layer, {name}, {enc}", arch, wl, timing_only=True))
+        for name, enc, arch in arch_encodings():
+            wl, _ = filling_layer(arch)
+            out.append(one_run(f"filling layer, {name}, {enc}", arch, wl, timing_only=True))
     if only in (None, "resnet18"):
         wl = zoo.make("resnet18")
-        for name in ARCHS:
-            arch = isaacsim.load_arch(name, {"datapath.weight_encoding": "differential"})
-            out.append(one_run(f"ResNet-18, {name}", arch, wl, timing_only=True))
+        for name, enc, arch in arch_encodings():
+            out.append(one_run(f"ResNet-18, {name}, {enc}", arch, wl, timing_only=True))
     if only in (None, "lenet5"):
         for name in (*ARCHS, "trq"):
-            out.append(one_run(f"LeNet-5, {name}", isaacsim.load_arch(name), str(LENET), samples=2))
+            arch = isaacsim.load_arch(name)
+            out.append(one_run(f"LeNet-5, {name}, {encoding(arch)} (preset)", arch, str(LENET), samples=2))
     return out
 
 
