@@ -29,14 +29,16 @@ class Options:
     refine: bool
     refine_passes: int | None
     ideal_m: bool
+    max_n_r2: int | None = None
+    """Cap on R2's bits: the step loop starts at min(R, max_n_r2) (None: at R)."""
 
     def __post_init__(self) -> None:
         d = self.max_drop
         if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 <= float(d) < 1:
             raise ConfigError(f"max_drop must be a fraction in [0, 1) (0.005 = 0.5 percentage points), got {d!r}")
-        for name in ("calib", "eval_samples", "min_n_r2"):
+        for name in ("calib", "eval_samples", "min_n_r2", "max_n_r2"):
             v = getattr(self, name)
-            if v is None and name == "eval_samples":
+            if v is None and name in ("eval_samples", "max_n_r2"):
                 continue
             if not _whole(v) or v < 1:
                 raise ConfigError(f"{name} must be a whole number >= 1, got {v!r}")

@@ -10,12 +10,13 @@ state file and runs a `Calibration` through its phases:
    (step 1, lossless, so it decodes exactly as the ideal ADC and costs R operations). Its
    accuracy against the labels is the baseline; without labels the metric is the top-1
    agreement with this run's predictions (so the baseline is 1.0).
-3. `step_down`: for n_r2 = R, R-1, ..., `min_n_r2`: per layer `search_layer(hist, R, n_r2)` and
-   keep TRQ or the uniform n_r2-bit alternative, whichever has fewer expected A/D operations
-   per conversion (tie: lower MSE; `_choose`); simulate the eval samples with those registers.
+3. `step_down`: for n_r2 = R (or the cap `max_n_r2` when lower), R-1, ..., `min_n_r2`: per layer
+   `search_layer(hist, R, n_r2)` and keep TRQ or the uniform n_r2-bit alternative, whichever has
+   fewer expected A/D operations per conversion (tie: lower MSE; `_choose`); simulate the eval
+   samples with those registers.
    Lowering stops at the first step whose drop (baseline - metric) exceeds `max_drop`; `keep`
-   takes the lowest n_r2 within budget. If even n_r2 = R is over budget, every layer keeps the
-   lossless uniform R-bit ADC (a note says so).
+   takes the lowest n_r2 within budget. If even the first step is over budget, every layer keeps
+   the lossless uniform R-bit ADC (a note says so).
 4. `refine` (`refine=True`): greedy passes over the layers, most conversions first: each
    layer alone tries its n_r2 - 1 (never below 1; it may go below `min_n_r2`) and keeps it
    when the whole network stays within budget and the measured ops per conversion do not rise.
@@ -231,7 +232,9 @@ class Calibration:
                  state_path: Path | None, progress: bool | None, notes: list[str]):
         self.arch, self.data, self.opts = arch, data, opts
         self.r = int(arch.adc.resolution)
-        self.min_n = min_n
+        self.top = self.r if opts.max_n_r2 is None else min(self.r, int(opts.max_n_r2))
+        """The first (widest) n_r2 the step loop tries: R, or the cap max_n_r2 when lower."""
+        self.min_n = min(min_n, self.top)
         self.state, self.state_path = state, state_path
         self.notes = notes
         self.simulations = 0
@@ -248,7 +251,7 @@ class Calibration:
     @property
     def planned(self) -> int:
         """Simulations of the capture, the baseline and every step."""
-        return 2 + (self.r - self.min_n + 1)
+        return 2 + (self.top - self.min_n + 1)
 
     def run_phases(self) -> None:
         self.hists = self.capture()
@@ -341,10 +344,11 @@ class Calibration:
 
     # ---- 3. step n_r2 down
     def step_down(self) -> int | None:
-        """Lower the global n_r2 from R while the drop stays within budget; the lowest such n_r2 (None: not even R)."""
+        """Lower the global n_r2 from R (or the cap) while the drop stays within budget; the lowest such n_r2
+        (None: not even the first step)."""
         steps = self.state.setdefault("steps", {})
         kept_n: int | None = None
-        for n in range(self.r, self.min_n - 1, -1):
+        for n in range(self.top, self.min_n - 1, -1):
             entry = steps.get(str(n))
             if entry is None:
                 entry = self._step(n)
@@ -366,7 +370,7 @@ class Calibration:
     def keep(self) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
         """(per-layer choice, end-to-end figures) of the kept step, or of the lossless uniform ADC."""
         if self.kept_n is None:
-            self.notes.append(f"even n_r2={self.r} drops the {self.data.metric} by more than max_drop: keeping the "
+            self.notes.append(f"even n_r2={self.top} drops the {self.data.metric} by more than max_drop: keeping the "
                               f"lossless uniform {self.r}-bit ADC on every layer")
             return _lossless(self.hists, self.r), dict(self.base)
         step = self.state["steps"][str(self.kept_n)]
@@ -439,8 +443,8 @@ class Calibration:
             energy_before=base.get("adc_energy_j"), energy_after=final.get("adc_energy_j"),
             calib_samples=self.data.calib_samples, calib_source=self.data.calib_source,
             eval_samples=self.data.eval_samples,
-            steps=[{k: v for k, v in steps[str(n)].items() if k != "layers"} for n in range(self.r, self.min_n - 1, -1)
-                   if str(n) in steps],
+            steps=[{k: v for k, v in steps[str(n)].items() if k != "layers"}
+                   for n in range(self.top, self.min_n - 1, -1) if str(n) in steps],
             refinements=self.trials, notes=self.notes, simulations=self.simulations, wall_s=wall_s,
         )
 
@@ -450,7 +454,7 @@ def calibrate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Work
               max_drop: float = 0.005, calib: int = 32, eval_samples: int | None = None,
               state: str | os.PathLike | None = None, progress: bool | None = True, refine: bool = True,
               min_n_r2: int = MIN_N_R2, refine_passes: int | None = None,
-              ideal_m: bool = True) -> CalibrationResult:
+              ideal_m: bool = True, max_n_r2: int | None = None) -> CalibrationResult:
     """Calibrate per-layer ADC registers (module docstring); returns a `CalibrationResult`.
 
     arch: Arch, preset name, YAML path or dict (its adc.resolution is R; its adc mode does not
@@ -461,18 +465,21 @@ def calibrate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Work
     else lines on stderr; False = lines on stderr; None = silent. refine: the per-layer greedy
     pass. refine_passes: refinement passes at most (None: repeat until a pass keeps no change;
     1: the single pass of earlier versions). ideal_m: in the ideal case also search R2's scale
-    m in 0..R - n_r2 (`_ideal_wide`) instead of Eq. 11's m = R - n_r2. Bad inputs raise ConfigError /
-    WorkloadError before any simulation.
+    m in 0..R - n_r2 (`_ideal_wide`) instead of Eq. 11's m = R - n_r2. max_n_r2: a cap on R2's bits
+    (the TRQ paper's "upper bound of N2", 4 in its Fig. 7): the step loop starts at min(R, max_n_r2)
+    and refinement only lowers, so no layer's n_r2 exceeds it (None: no cap). Bad inputs raise
+    ConfigError / WorkloadError before any simulation.
     """
     t_start = time.perf_counter()
-    opts = Options(max_drop, calib, eval_samples, min_n_r2, refine, refine_passes, ideal_m)
+    opts = Options(max_drop, calib, eval_samples, min_n_r2, refine, refine_passes, ideal_m, max_n_r2)
     arch = arch if isinstance(arch, Arch) else load_arch(arch)
     wl = workload if isinstance(workload, Workload) else load_workload(workload)
     notes: list[str] = []
     data = data_sets(wl, opts, notes)
-    min_n = min(int(min_n_r2), int(arch.adc.resolution))
+    top = int(arch.adc.resolution) if max_n_r2 is None else min(int(max_n_r2), int(arch.adc.resolution))
+    min_n = min(int(min_n_r2), top)
     st_path = Path(state) if state is not None else None
-    st = load_state(st_path, state_key(arch, wl, data, min_n, ideal_m))
+    st = load_state(st_path, state_key(arch, wl, data, min_n, ideal_m, None if max_n_r2 is None else top))
     cal = Calibration(arch, data, opts, min_n=min_n, state=st, state_path=st_path, progress=progress, notes=notes)
     if progress:  # every input is checked: say so if the kernels are about to compile
         announce_compile()

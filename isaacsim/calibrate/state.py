@@ -46,7 +46,8 @@ def hist_digest(hists: Mapping[str, np.ndarray]) -> str:
     return sha(*[x for k in hists for x in (k, np.asarray(hists[k], np.int64))])
 
 
-def state_key(arch: Arch, wl: Workload, data: DataSets, min_n: int, ideal_m: bool) -> dict[str, Any]:
+def state_key(arch: Arch, wl: Workload, data: DataSets, min_n: int, ideal_m: bool,
+              max_n: int | None = None) -> dict[str, Any]:
     """What a state file must have been made with to be resumed."""
     return {
         "version": STATE_VERSION,
@@ -55,6 +56,7 @@ def state_key(arch: Arch, wl: Workload, data: DataSets, min_n: int, ideal_m: boo
         "calib": data.calib_samples, "calib_source": data.calib_source, "eval_samples": data.eval_samples,
         "min_n_r2": min_n,
         **({"ideal_m": True} if ideal_m else {}),
+        **({"max_n_r2": max_n} if max_n is not None else {}),
     }
 
 

@@ -35,6 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="register file to write (YAML, or JSON for .json; default registers.yaml)")
     p.add_argument("--state", metavar="FILE", help="resume state (default: OUT.state.json)")
     p.add_argument("--no-refine", action="store_true", help="skip the per-layer greedy refinement pass")
+    p.add_argument("--max-n-r2", type=positive_int, metavar="BITS",
+                   help="cap on TRQ's R2 bits (the TRQ paper's upper bound of N2, 4 in its Fig. 7): the n_r2 "
+                        "steps start at BITS instead of the ADC resolution (default: no cap)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     wl = resolve_workload(args.workload)
     state = args.state if args.state is not None else str(out) + ".state.json"
     res = calibrate(arch, wl, max_drop=args.max_drop, calib=args.calib, eval_samples=args.eval, state=state,
-                    progress=True, refine=not args.no_refine)
+                    progress=True, refine=not args.no_refine, max_n_r2=args.max_n_r2)
     write_registers(out, res)
     print_result(res, args.out)
     return 0

@@ -64,13 +64,14 @@ def _sweep(args: argparse.Namespace) -> int:
 def _runs(args: argparse.Namespace) -> int:
     """Price every run under DIR again (with --table, or each run's own), draw it, print a row per run."""
     from isaacsim.energy.runs import read_summary, reprice
-    from isaacsim.report.energy import RunsTable, draw_ops, draw_run, ops_label, run_dirs
+    from isaacsim.report.energy import RunsTable, draw_ops, draw_power_breakdown, draw_run, ops_label, run_dirs
 
     runs = run_dirs(args.dir)
     dest = _dest(args.out, args.dir)
     several = len(runs) > 1
     table = RunsTable()
     ops_runs: dict[str, list[dict]] = {}
+    priced: list = []
     written: list[Path] = []
     for run in runs:
         s = read_summary(run)
@@ -81,8 +82,11 @@ def _runs(args: argparse.Namespace) -> int:
             continue
         rep = reprice(run, args.table)
         written += draw_run(s, rep, dest / run.name if several else dest)
+        priced.append((run.name, s, rep))
         table.add(run.name if several else (s.get("arch") or run.name), s, rep)
     if ops_runs:
         written += draw_ops(ops_runs, dest)
+    if len(priced) > 1:
+        written += draw_power_breakdown(priced, dest)
     table.show(written, dest)
     return 0

@@ -7,7 +7,10 @@ the run's own table, and the report writes, under `--out` (default DIR/report):
 - breakdown.csv / breakdown.parquet: the priced tidy table;
 - power_per_tile, energy_per_layer, chip_breakdown (.png and .svg);
 - ops_per_conversion (.png and .svg): A/D operations per conversion per layer, all runs side by
-  side (uniform against TRQ when the folder holds both).
+  side (uniform against TRQ when the folder holds both);
+- with several priced runs, power_breakdown (.png and .svg) and power_breakdown.csv: one stacked
+  bar per run, by component, runs grouped by workload, uniform ADCs (widest first) before TRQ
+  (the TRQ paper's Fig. 7; `draw_power_breakdown`).
 
 With several runs, each run's files go into a subfolder named after it. Also `energy_lines`:
 the text lines `isaacsim run` prints under its table (totals and the ADC share).
@@ -23,6 +26,8 @@ from isaacsim.adc.registers import ADCRegisters
 from isaacsim.errors import ConfigError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from isaacsim.energy.price import EnergyReport
 
 
@@ -135,6 +140,85 @@ def draw_ops(ops_runs: dict[str, list[dict]], dest: Path) -> list[Path]:
 def ops_label(run: Path, s: dict, several: bool) -> str:
     """The legend label of a run in the ops-per-conversion figure."""
     return f"{run.name}: {_adc_label(s)}" if several else _adc_label(s)
+
+
+def _modes(s: dict) -> list[dict]:
+    return [ly["adc"] for ly in s.get("layers") or [] if ly.get("adc")]
+
+
+def bar_label(s: dict) -> str:
+    """The name of a run's ADC under its bar: `uniform 6b`, `TRQ`, `TRQ, per-layer` (calibrated
+    registers that differ between layers), `ideal 8b`."""
+    adcs = _modes(s)
+    if not adcs:
+        return "-"
+    if any(a["mode"] == "trq" for a in adcs):
+        kinds = {tuple(sorted((k, str(v)) for k, v in a.items())) for a in adcs}
+        return "TRQ" if len(kinds) == 1 else "TRQ, per-layer"
+    return _adc_label(s)
+
+
+def _bar_key(s: dict) -> tuple[int, int]:
+    """Uniform ADCs first, widest first; then TRQ; then anything else."""
+    adcs = _modes(s)
+    if adcs and all(a["mode"] == "uniform" for a in adcs):
+        return 0, -max(int(a.get("bits") or a.get("resolution") or 0) for a in adcs)
+    return (1, 0) if any(a["mode"] == "trq" for a in adcs) else (2, 0)
+
+
+def breakdown_table(entries: list[tuple[str, dict, EnergyReport]]) -> pd.DataFrame:
+    """The numbers behind `power_breakdown`: one row per (run, component with energy), runs grouped by
+    workload (in order of first appearance), uniform before TRQ within a group. `entries`: (run
+    name, summary, priced report). Columns: group (the workload), run, adc (the bar's label), arch,
+    table, component, energy_j (per inference), power_w (over the latency; empty without timing),
+    share (of the run's energy) and relative (of the energy of the group's first run)."""
+    import pandas as pd
+
+    first: dict[str, int] = {}
+    for _, s, _ in entries:
+        first.setdefault(str(s.get("workload")), len(first))
+    ordered = sorted(entries, key=lambda e: (first[str(e[1].get("workload"))], *_bar_key(e[1]), e[0]))
+    rows: list[dict] = []
+    ref: dict[str, float] = {}
+    for name, s, rep in ordered:
+        group = str(s.get("workload"))
+        by = rep.frame.groupby("component")["energy_j"].sum()
+        total = float(by.sum())
+        ref.setdefault(group, total)
+        for comp, e in by.items():
+            if e == 0:
+                continue
+            rows.append({"group": group, "run": name, "adc": bar_label(s), "arch": s.get("arch"),
+                         "table": rep.table, "component": str(comp), "energy_j": float(e),
+                         "power_w": float(e) / rep.time_s if rep.time_s else None,
+                         "share": float(e) / total if total else None,
+                         "relative": float(e) / ref[group] if ref[group] else None})
+    return pd.DataFrame(rows, columns=["group", "run", "adc", "arch", "table", "component", "energy_j",
+                                       "power_w", "share", "relative"])
+
+
+def draw_power_breakdown(entries: list[tuple[str, dict, EnergyReport]], dest: Path) -> list[Path]:
+    """power_breakdown.csv (`breakdown_table`) and the figure (`figures.power_breakdown`): power when
+    every run has a time, else energy per inference. Returns the figure files."""
+    from isaacsim.report import figures
+
+    table = breakdown_table(entries)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        table.to_csv(dest / "power_breakdown.csv", index=False)
+    except OSError as e:
+        raise ConfigError(f"--out {dest}: cannot write ({e.__class__.__name__}: {e.strerror or e})") from None
+    timed = all(rep.time_s for _, _, rep in entries)
+    value = "power_w" if timed else "energy_j"
+    runs = table.drop_duplicates("run")
+    clash = runs.duplicated(["group", "adc"], keep=False)
+    dup = set(runs.loc[clash, "run"])
+    rows = table.assign(label=[f"{a} ({r})" if r in dup else a
+                               for r, a in zip(table["run"], table["adc"], strict=True)])
+    tables = sorted(set(table["table"]))
+    what = "Power" if timed else "Energy per inference"
+    return figures.power_breakdown(rows, dest / "power_breakdown", value=value,
+                                   title=f"{what} by component, uniform against TRQ ADC ({', '.join(tables)})")
 
 
 def _adc_label(s: dict) -> str:

@@ -12,6 +12,8 @@ to `isaacsim.energy` and the `report` command.
 - `chip_breakdown(frame, stem)`: the chip's power by component, largest first, with shares.
 - `ops_per_conversion(runs, stem)`: A/D operations per conversion per layer, one bar per run,
   against the uniform SAR's (the ADC resolution, dashed).
+- `power_breakdown(rows, stem)`: one stacked bar per run, by component, runs grouped (by
+  workload) and each group's bars relative to its first (the TRQ paper's Fig. 7).
 - `save(fig, stem)`: writes `<stem>.png` (150 dpi) and `<stem>.svg` (text kept as text, no
   date, fixed ids: the same figure gives the same bytes), creating the folder.
 
@@ -53,6 +55,7 @@ __all__ = [
     "group_minor",
     "layer_energy",
     "ops_per_conversion",
+    "power_breakdown",
     "power_per_tile",
     "power_unit",
     "save",
@@ -561,4 +564,86 @@ def ops_per_conversion(runs: Mapping[str, Sequence[Mapping[str, Any]]], stem: st
     ax.set_title(title or "A/D operations per conversion")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="run",
               alignment="left")
+    return save(fig, stem)
+
+
+def _group_spans(groups: Sequence[str]) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+    """x positions of bars in groups (consecutive equal names; a gap of one bar between groups) and
+    each group's (name, first x, last x)."""
+    xs: list[float] = []
+    spans: list[tuple[str, float, float]] = []
+    x = 0.0
+    for i, g in enumerate(groups):
+        if i and g != groups[i - 1]:
+            x += 0.6
+        xs.append(x)
+        if spans and spans[-1][0] == g and i and groups[i - 1] == g:
+            spans[-1] = (g, spans[-1][1], x)
+        else:
+            spans.append((g, x, x))
+        x += 1.0
+    return np.array(xs), spans
+
+
+@_styled
+def power_breakdown(rows: pd.DataFrame, stem: str | Path, title: str | None = None,
+                    value: str = "power_w") -> list[Path]:
+    """One stacked bar per run, split by component (the TRQ paper's Fig. 7).
+
+    `rows`: one row per (run, component) with columns `run`, `group`, `label`, `component` and
+    `value` (`power_w` or `energy_j`); bars in order of first appearance of `run`, consecutive
+    runs of one `group` side by side under its name, each bar named by its `label`. Each bar is
+    drawn relative to the total of its group's first bar (100 %), so groups of very different
+    size share one axis; the bar's absolute total and its change against that first bar are
+    written over it. Components under 1 % of all the bars together are merged into "other"."""
+    if not isinstance(rows, pd.DataFrame):
+        raise FigureError(f"power_breakdown: expected a pandas DataFrame, got {type(rows).__name__}")
+    missing = [c for c in ("run", "group", "label", "component", value) if c not in rows.columns]
+    if missing:
+        raise FigureError(f"power_breakdown: the table lacks column(s) {', '.join(missing)}")
+    order = [str(r) for r in pd.unique(rows["run"].astype(str))]
+    df = rows.assign(run=rows["run"].astype(str), component=rows["component"].astype(str))
+    raw = df.pivot_table(index="run", columns="component", values=value, aggfunc="sum", fill_value=0.0)
+    raw = raw.reindex(order).fillna(0.0)
+    raw.columns.name = None
+    totals = raw.sum(axis=1)
+    if len(raw) == 0 or not (totals > 0).all():
+        empty = [r for r in order if not totals.get(r, 0) > 0]
+        raise FigureError(f"power_breakdown: nothing to draw for run(s) {', '.join(empty) or '-'}: "
+                          f"no non-zero {value}")
+    first = df.drop_duplicates("run").set_index("run")
+    groups = [str(first.loc[r, "group"]) for r in order]
+    labels = [str(first.loc[r, "label"]) for r in order]
+    ref = {}
+    for r, g in zip(order, groups, strict=True):
+        ref.setdefault(g, float(totals[r]))
+    rel = raw.div([ref[g] for g in groups], axis=0) * 100.0
+    wide = group_minor(rel)
+    n = len(wide)
+    xs, spans = _group_spans(groups)
+    width = max(_FIGSIZE[0], min(16.0, 4.0 + 0.75 * n))
+    fig, ax = _figure((width, _FIGSIZE[1] + 0.4))
+    bottom = np.zeros(n)
+    for comp in wide.columns:
+        v = wide[comp].to_numpy()
+        ax.bar(xs, v, bottom=bottom, width=0.8, color=_color(comp), linewidth=0)
+        bottom = bottom + v
+    fmt = _fmt_w if value == "power_w" else _fmt_j
+    top = float(bottom.max())
+    for x, r, b in zip(xs, order, bottom, strict=True):
+        change = b - 100.0
+        note = fmt(float(totals[r])) + ("" if abs(change) < 0.05 else f"\n{change:+.1f} %")
+        ax.text(x, b + 0.01 * top, note, ha="center", va="bottom", fontsize=7, color="#333333")
+    ax.set_xticks(xs)
+    ax.set_xticklabels([_short(s, 18) for s in labels], rotation=30 if n > 6 else 0,
+                       ha="right" if n > 6 else "center", rotation_mode="anchor")
+    for g, a, b in spans:
+        ax.text((a + b) / 2, -0.16 if n > 6 else -0.1, _short(g, 30), transform=ax.get_xaxis_transform(),
+                ha="center", va="top", fontsize=9, fontweight="bold")
+    ax.set_xlim(xs[0] - 0.7, xs[-1] + 0.7)
+    ax.set_ylim(0, top * 1.15)
+    what = "power" if value == "power_w" else "energy per inference"
+    ax.set_ylabel(f"{what} (% of the group's first bar)")
+    ax.set_title(title or f"{what.capitalize()} breakdown by component")
+    _stacked_legend(ax, list(wide.columns), _n_merged(rel, wide) if OTHER in wide else 0)
     return save(fig, stem)
