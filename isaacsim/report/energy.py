@@ -213,7 +213,7 @@ def draw_power_breakdown(entries: list[tuple[str, dict, EnergyReport]], dest: Pa
     runs = table.drop_duplicates("run")
     clash = runs.duplicated(["group", "adc"], keep=False)
     dup = set(runs.loc[clash, "run"])
-    rows = table.assign(label=[f"{a} ({r})" if r in dup else a
+    rows = table.assign(label=[f"{a}\n{r}" if r in dup else a
                                for r, a in zip(table["run"], table["adc"], strict=True)])
     tables = sorted(set(table["table"]))
     what = "Power" if timed else "Energy per inference"

@@ -592,7 +592,8 @@ def power_breakdown(rows: pd.DataFrame, stem: str | Path, title: str | None = No
 
     `rows`: one row per (run, component) with columns `run`, `group`, `label`, `component` and
     `value` (`power_w` or `energy_j`); bars in order of first appearance of `run`, consecutive
-    runs of one `group` side by side under its name, each bar named by its `label`. Each bar is
+    runs of one `group` side by side under its name, each bar named by its `label` (may hold a
+    line break). Each bar is
     drawn relative to the total of its group's first bar (100 %), so groups of very different
     size share one axis; the bar's absolute total and its change against that first bar are
     written over it. Components under 1 % of all the bars together are merged into "other"."""
@@ -635,7 +636,7 @@ def power_breakdown(rows: pd.DataFrame, stem: str | Path, title: str | None = No
         note = fmt(float(totals[r])) + ("" if abs(change) < 0.05 else f"\n{change:+.1f} %")
         ax.text(x, b + 0.01 * top, note, ha="center", va="bottom", fontsize=7, color="#333333")
     ax.set_xticks(xs)
-    ax.set_xticklabels([_short(s, 18) for s in labels], rotation=30 if n > 6 else 0,
+    ax.set_xticklabels(["\n".join(_short(p, 20) for p in s.split("\n")) for s in labels], rotation=30 if n > 6 else 0,
                        ha="right" if n > 6 else "center", rotation_mode="anchor")
     for g, a, b in spans:
         ax.text((a + b) / 2, -0.16 if n > 6 else -0.1, _short(g, 30), transform=ax.get_xaxis_transform(),
