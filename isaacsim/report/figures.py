@@ -638,8 +638,9 @@ def power_breakdown(rows: pd.DataFrame, stem: str | Path, title: str | None = No
     ax.set_xticks(xs)
     ax.set_xticklabels(["\n".join(_short(p, 20) for p in s.split("\n")) for s in labels], rotation=30 if n > 6 else 0,
                        ha="right" if n > 6 else "center", rotation_mode="anchor")
+    below = (-0.16 if n > 6 else -0.1) - 0.07 * max(s.count("\n") for s in labels)  # under 2-line labels
     for g, a, b in spans:
-        ax.text((a + b) / 2, -0.16 if n > 6 else -0.1, _short(g, 30), transform=ax.get_xaxis_transform(),
+        ax.text((a + b) / 2, below, _short(g, 30), transform=ax.get_xaxis_transform(),
                 ha="center", va="top", fontsize=9, fontweight="bold")
     ax.set_xlim(xs[0] - 0.7, xs[-1] + 0.7)
     ax.set_ylim(0, top * 1.15)
