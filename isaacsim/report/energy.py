@@ -146,24 +146,34 @@ def _modes(s: dict) -> list[dict]:
     return [ly["adc"] for ly in s.get("layers") or [] if ly.get("adc")]
 
 
+def _ranged(a: dict) -> bool:
+    """The layer's ADC kind has twin ranges (TRQ), as its kind says."""
+    from isaacsim.adc.kinds import KINDS
+
+    kind = KINDS.get(a.get("mode"))
+    return bool(kind is not None and kind.has_ranges)
+
+
 def bar_label(s: dict) -> str:
     """The name of a run's ADC under its bar: `uniform 6b`, `TRQ`, `TRQ, per-layer` (calibrated
     registers that differ between layers), `ideal 8b`."""
     adcs = _modes(s)
     if not adcs:
         return "-"
-    if any(a["mode"] == "trq" for a in adcs):
+    ranged = [a for a in adcs if _ranged(a)]
+    if ranged:
+        name = str(ranged[0]["mode"]).upper()
         kinds = {tuple(sorted((k, str(v)) for k, v in a.items())) for a in adcs}
-        return "TRQ" if len(kinds) == 1 else "TRQ, per-layer"
+        return name if len(kinds) == 1 else f"{name}, per-layer"
     return _adc_label(s)
 
 
 def _bar_key(s: dict) -> tuple[int, int]:
-    """Uniform ADCs first, widest first; then TRQ; then anything else."""
+    """ADCs of one range first (uniform, ideal), widest first; then twin-range kinds (TRQ)."""
     adcs = _modes(s)
-    if adcs and all(a["mode"] == "uniform" for a in adcs):
+    if adcs and not any(_ranged(a) for a in adcs):
         return 0, -max(int(a.get("bits") or a.get("resolution") or 0) for a in adcs)
-    return (1, 0) if any(a["mode"] == "trq" for a in adcs) else (2, 0)
+    return 1, 0
 
 
 def breakdown_table(entries: list[tuple[str, dict, EnergyReport]]) -> pd.DataFrame:
