@@ -87,7 +87,7 @@ def integerize(net, *, name: str | None = None, description: str = "") -> Worklo
             node = fgraph.mix_node(n, fin, fout, net.relu_out[nm])
         else:
             fout = fin[0]
-            node = fgraph.pass_node(n)
+            node = fgraph.relu_node(n, fin[0]) if op == "relu" else fgraph.pass_node(n)
         fmts[nm] = fout
         graph.append(node)
     man = fgraph.manifest(net.spec, graph, name=name or net.name, description=description)
@@ -118,7 +118,8 @@ def _finish(y: torch.Tensor, rq, relu: bool) -> torch.Tensor:
     y = y + rq.zero_point
     if relu:
         y = torch.clamp(y, min=rq.zero_point)
-    return torch.clamp(y, rq.lo, rq.hi)
+    y = torch.clamp(y, rq.lo, rq.hi)
+    return y if rq.clip is None else torch.clamp(y, rq.clip[0], rq.clip[1])
 
 
 def _per_channel(v: np.ndarray, ndim: int) -> torch.Tensor:
@@ -167,10 +168,11 @@ def exact_forward(net, x, wl: Workload | None = None) -> tuple[torch.Tensor, tor
                         for t, f, m in zip(ins, fin, rq.multipliers, strict=True))
             y = _finish(_round_shift(total, rq.shift), rq, n.activation == "relu")
         elif op == "relu":
-            y = torch.clamp(x0, min=fin[0].zero_point)
+            y = (torch.clamp(x0, min=fin[0].zero_point) if n.clip is None
+                 else torch.clamp(x0, n.clip[0], n.clip[1]))
         elif op == "maxpool":
             s = pair(n.stride if n.stride is not None else n.kernel)
-            y = F.max_pool2d(x0, pair(n.kernel), s, pair(n.padding))
+            y = F.max_pool2d(x0, pair(n.kernel), s, pair(n.padding), ceil_mode=n.ceil_mode)
         elif op == "avgpool":
             k, p = pair(n.kernel), pair(n.padding)
             s = pair(n.stride if n.stride is not None else n.kernel)

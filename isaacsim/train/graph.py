@@ -143,9 +143,10 @@ class GraphNet(nn.Module):
                 for other in ins[1:]:
                     y = y + other
             elif op == "relu":
-                y = F.relu(a)
+                lo, hi = fgraph.real_clip(n)
+                y = F.relu(a) if (lo, hi) == (0.0, float("inf")) else torch.clamp(a, lo, hi)
             elif op == "maxpool":
-                y = F.max_pool2d(a, n["kernel"], n["stride"], n["padding"])
+                y = F.max_pool2d(a, n["kernel"], n["stride"], n["padding"], ceil_mode=bool(n.get("ceil_mode")))
             elif op == "avgpool":
                 y = F.avg_pool2d(a, n["kernel"], n["stride"], n["padding"], count_include_pad=True)
             elif op == "global_avgpool":

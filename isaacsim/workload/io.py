@@ -23,7 +23,7 @@ from isaacsim.workload.format import (
     TensorFormat,
     parse_manifest,
 )
-from isaacsim.workload.im2col import conv_output_hw
+from isaacsim.workload.im2col import conv_output_hw, pool_output_hw
 
 
 def pair(v) -> tuple[int, int]:
@@ -140,7 +140,7 @@ def _pool_shape(n, ins, fin, arrays, where: str):
     p = pair(n.padding)
     if min(k) < 1 or min(s) < 1 or min(p) < 0 or p[0] * 2 > k[0] or p[1] * 2 > k[1]:
         raise WorkloadError(f"{where}: need kernel, stride >= 1 and 0 <= padding <= kernel/2")
-    ho, wo = conv_output_hw(s0[1:], k, s, p)
+    ho, wo = pool_output_hw(s0[1:], k, s, p, n.ceil_mode)
     if ho < 1 or wo < 1:
         raise WorkloadError(f"{where}: kernel {n.kernel} does not fit the {s0[1]}x{s0[2]} input")
     return (s0[0], ho, wo), fin[0] if n.requant is None else n.requant.fmt()
