@@ -44,6 +44,12 @@ def _fmt_dict(f: TensorFormat) -> dict:
     return {"bits": f.bits, "signed": f.signed, "scale": float(f.scale), "zero_point": int(f.zero_point)}
 
 
+def _add_requant(ratios: list[float], rq: dict) -> dict:
+    """QLinearAdd's rescale as onnxruntime computes it on x86 with AVX2: the float32 ratios
+    scale_i / scale_out in two fused multiply-adds on the raw codes (mode float32_fma)."""
+    return {**rq, "mode": "float32_fma", "multipliers": ratios}
+
+
 def _clip(act: tuple[bool, list[int] | None]) -> dict:
     """The requant's `clip` key, when the activation bounds the codes."""
     return {} if act[1] is None else {"clip": act[1]}
@@ -362,7 +368,7 @@ class QuantizedGraph:
             if len(xs) != 2 or xs[0].shape != xs[1].shape:
                 raise self._err(node, "only the sum of two same-shape tensors is supported (no broadcasting)")
             n = {"name": name, "op": "add", "inputs": [x.node for x in xs],
-                 "activation": "relu" if relu[0] else None, "requant": {**rq, "multipliers": ratios, **_clip(relu)}}
+                 "activation": "relu" if relu[0] else None, "requant": {**_add_requant(ratios, rq), **_clip(relu)}}
             shape = xs[0].shape
         elif op == "Concat":
             if int(attrs(node).get("axis", 1)) != 1:

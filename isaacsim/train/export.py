@@ -85,6 +85,9 @@ def integerize(net, *, name: str | None = None, description: str = "") -> Worklo
                                       net.relu_out[nm], wq.bits, arrays)
         elif op == "add":
             node = fgraph.mix_node(n, fin, fout, net.relu_out[nm])
+        elif op == "concat":
+            fout = fgraph.concat_format(fin, max(f.bits for f in fin))
+            node = fgraph.mix_node(n, fin, fout, False)
         else:
             fout = fin[0]
             node = fgraph.relu_node(n, fin[0]) if op == "relu" else fgraph.pass_node(n)
@@ -164,9 +167,15 @@ def exact_forward(net, x, wl: Workload | None = None) -> tuple[torch.Tensor, tor
             y = _finish(y, n.requant, n.activation == "relu")
         elif op == "add":
             rq = n.requant
+            if rq.mode != "dyadic":
+                raise WorkloadError(f"layer {n.name!r}: requant mode {rq.mode!r} has no exact torch inference")
             total = sum((t.to(torch.int64) - f.zero_point) * m
                         for t, f, m in zip(ins, fin, rq.multipliers, strict=True))
             y = _finish(_round_shift(total, rq.shift), rq, n.activation == "relu")
+        elif op == "concat":
+            rq = n.requant
+            y = torch.cat([_finish(_round_shift((t.to(torch.int64) - f.zero_point) * m, rq.shift), rq, False)
+                           for t, f, m in zip(ins, fin, rq.multipliers, strict=True)], dim=1)
         elif op == "relu":
             y = (torch.clamp(x0, min=fin[0].zero_point) if n.clip is None
                  else torch.clamp(x0, n.clip[0], n.clip[1]))

@@ -32,7 +32,7 @@ __all__ = ["MODELS", "GraphNet", "build_model", "calibrate", "freeze", "model_sp
 _BUILDERS = {"lenet5": (zoo.lenet5, False), "resnet20": (zoo.resnet20, True)}
 MODELS = tuple(_BUILDERS)
 INPUT_BITS = 8  # network inputs are 8-bit codes of [0, 1] (scale 1/255), as in the zoo
-_SUPPORTED = ("conv2d", "linear", "relu", "maxpool", "avgpool", "global_avgpool", "flatten", "add")
+_SUPPORTED = ("conv2d", "linear", "relu", "maxpool", "avgpool", "global_avgpool", "flatten", "add", "concat")
 
 
 def model_spec(name: str, input_shape: tuple[int, int, int], classes: int = 10) -> dict:
@@ -52,19 +52,24 @@ def model_spec(name: str, input_shape: tuple[int, int, int], classes: int = 10) 
     return spec
 
 
-def _key(name: str) -> str:
+def key(name: str) -> str:
+    """A node name as a ModuleDict key."""
     return name.replace(".", "_")
+
+
+_key = key
 
 
 class GraphNet(nn.Module):
     """A float graph spec as a torch module (see the module docstring).
 
     ``layers`` holds one ``nn.Conv2d``/``nn.Linear`` per matrix node (biases always present),
-    ``norms`` a ``BatchNorm2d`` per conv when built with batch norm (``nn.Identity`` once
-    folded), ``acts`` the activation quantizers that :func:`quantize_model` adds.
+    ``norms`` a ``BatchNorm2d`` per conv when built with batch norm (``True``: every conv; a set of
+    names: those convs; ``nn.Identity`` once folded), ``acts`` the activation quantizers that
+    :func:`quantize_model` adds.
     """
 
-    def __init__(self, spec: dict, batchnorm: bool = False, name: str = "graph") -> None:
+    def __init__(self, spec: dict, batchnorm: bool | set[str] = False, name: str = "graph") -> None:
         super().__init__()
         self.name, self.spec = name, spec
         self.nodes = fgraph.graph_nodes(spec)
@@ -83,11 +88,11 @@ class GraphNet(nn.Module):
                 self.layers[_key(n["name"])] = nn.Conv2d(
                     cin, n["out_channels"], n["kernel"], stride=n["stride"], padding=n["padding"],
                     dilation=n["dilation"], groups=n["groups"], bias=True)
-                if batchnorm:
+                if batchnorm is True or (batchnorm and n["name"] in batchnorm):
                     self.norms[_key(n["name"])] = nn.BatchNorm2d(n["out_channels"])
             elif n["op"] == "linear":
                 self.layers[_key(n["name"])] = nn.Linear(cin, n["out_features"], bias=True)
-        self.bn_folded = not batchnorm
+        self.bn_folded = not len(self.norms)
         self.frozen = False
         self.integer = None  # set by freeze(): the exported integer graph
         self.quant_config: dict | None = None
@@ -142,6 +147,8 @@ class GraphNet(nn.Module):
                 y = ins[0]
                 for other in ins[1:]:
                     y = y + other
+            elif op == "concat":
+                y = torch.cat(ins, dim=1)
             elif op == "relu":
                 lo, hi = fgraph.real_clip(n)
                 y = F.relu(a) if (lo, hi) == (0.0, float("inf")) else torch.clamp(a, lo, hi)

@@ -65,7 +65,7 @@ class InputSpec(TensorFormat):
         return v
 
 
-REQUANT_MODES = ("dyadic", "float32")
+REQUANT_MODES = ("dyadic", "float32", "float32_fma")
 """How an integer result is rescaled into the output format: `dyadic` (integer multiplier and shift,
 round half up) or `float32` (a float32 multiply, round half to even: onnxruntime's integer kernels)."""
 
@@ -125,10 +125,13 @@ class MixRequant(TensorFormat):
     """add/concat: input i's term is (x_i - zp_i) * multipliers[i]; sum (add) or each (concat) is
     rescaled, zero_point added, clamped. mode dyadic (default): int multipliers, rounded half up by
     2^shift; mode float32: float32 terms float32(multipliers[i]) * float32(x_i - zp_i), summed in
-    input order in float32, rounded half to even, no shift. `clip` [lo, hi] (optional) clamps the
+    input order in float32, rounded half to even, no shift; mode float32_fma (add of two inputs):
+    c = float32(zero_point) - (float32(m_0 * zp_0) + float32(m_1 * zp_1)), then
+    round_half_even(fma(x_0, m_0, fma(x_1, m_1, c))) on the raw codes, each fma rounded once to
+    float32 (onnxruntime's QLinearAdd on x86 with AVX2). `clip` [lo, hi] (optional) clamps the
     output codes to lo..hi as well, as for conv2d."""
 
-    mode: Literal["dyadic", "float32"] = "dyadic"
+    mode: Literal["dyadic", "float32", "float32_fma"] = "dyadic"
     multipliers: tuple[int | float, ...]
     shift: int | None = Field(None, ge=0, le=62)
     clip: tuple[int, int] | None = None

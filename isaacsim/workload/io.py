@@ -165,6 +165,8 @@ def _merge_shape(n, ins, fin, arrays, where: str):
         raise WorkloadError(f"{where}: {op} needs at least two inputs")
     if len(n.requant.multipliers) != len(n.inputs):
         raise WorkloadError(f"{where}: {len(n.requant.multipliers)} multipliers for {len(n.inputs)} inputs")
+    if n.requant.mode == "float32_fma" and (op != "add" or len(n.inputs) != 2):
+        raise WorkloadError(f"{where}: requant mode float32_fma applies to an add of two inputs")
     if op == "add":
         if any(s != s0 for s in ins):
             raise WorkloadError(f"{where}: add inputs have different shapes {ins}")

@@ -433,6 +433,14 @@ def _real_max(f: TensorFormat) -> float:
     return f.scale * max(abs(f.lo - f.zero_point), abs(f.hi - f.zero_point))
 
 
+def concat_format(fin: list[TensorFormat], bits: int) -> TensorFormat:
+    """A concat's output format: unsigned with the coarsest input scale when every input is unsigned
+    with zero point 0, else signed symmetric over the widest input range."""
+    if all(not f.signed and f.zero_point == 0 for f in fin):
+        return TensorFormat(bits=bits, signed=False, scale=max(f.scale for f in fin), zero_point=0)
+    return _out_format(max(_real_max(f) for f in fin), False, bits)
+
+
 def fmt_dict(f: TensorFormat) -> dict:
     return {"bits": f.bits, "signed": f.signed, "scale": float(f.scale), "zero_point": int(f.zero_point)}
 
@@ -558,12 +566,7 @@ def quantize_graph(spec, params: Mapping[str, np.ndarray], calib_x, *, name: str
             w, b = wb[nm]
             node = _matrix(n, w, b, fin[0], fout, relu, int(n.get("weight_bits", weight_bits)), arrays)
         elif op in ("add", "concat"):
-            if op == "add":
-                fout = _out_format(ranges[nm], relu, act_bits)
-            elif all(not f.signed and f.zero_point == 0 for f in fin):
-                fout = TensorFormat(bits=act_bits, signed=False, scale=max(f.scale for f in fin), zero_point=0)
-            else:
-                fout = _out_format(max(_real_max(f) for f in fin), False, act_bits)
+            fout = _out_format(ranges[nm], relu, act_bits) if op == "add" else concat_format(fin, act_bits)
             node = mix_node(n, fin, fout, relu)
         else:
             fout = fin[0]

@@ -122,10 +122,26 @@ def _average(n, windows: list[np.ndarray], count: int, fin: TensorFormat) -> np.
     return clamp(float32_scale(total - count * fin.zero_point, rq.multiplier) + rq.zero_point, rq)
 
 
+def _fma32(x: np.ndarray, m: np.float32, c: np.ndarray) -> np.ndarray:
+    """float32 fma(x, m, c), rounded once: x an integer code, m and c float32, so x * m + c is exact
+    in float64 and one rounding to float32 remains."""
+    return (np.asarray(x, dtype=np.float64) * np.float64(m) + np.asarray(c, dtype=np.float64)).astype(np.float32)
+
+
+def _add_fma(ins, fin, rq) -> np.ndarray:
+    """mode float32_fma: round_half_even(fma(x_0, m_0, fma(x_1, m_1, c))) with the zero points in c."""
+    m0, m1 = (np.float32(m) for m in rq.multipliers)
+    c = np.float32(np.float32(rq.zero_point) - (np.float32(m0 * np.float32(fin[0].zero_point))
+                                                + np.float32(m1 * np.float32(fin[1].zero_point))))
+    return np.rint(_fma32(ins[0], m0, _fma32(ins[1], m1, c))).astype(np.int64)
+
+
 def _mix(n, ins, fin) -> np.ndarray:
     """add / concat: each input's centred codes times its multiplier, summed (add) or each on its own
     (concat), rescaled by the requant's mode, zero point added, clamped."""
     rq = n.requant
+    if rq.mode == "float32_fma":
+        return _finish(_add_fma(ins, fin, rq), rq, n.activation == "relu")
     f32 = rq.mode == "float32"
     terms = [np.asarray(v - f.zero_point).astype(np.float32) * np.float32(m) if f32 else (v - f.zero_point) * m
              for v, f, m in zip(ins, fin, rq.multipliers, strict=True)]
