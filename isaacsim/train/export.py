@@ -60,6 +60,9 @@ def _fit_bias(codes: np.ndarray, gamma: np.ndarray, bias, s_in: float):
 @torch.no_grad()
 def integerize(net, *, name: str | None = None, description: str = "") -> Workload:
     """The integer graph of a frozen (or fully calibrated) GraphNet, validated, without data."""
+    from .graph import require_graph
+
+    require_graph(net)
     fmts: dict[str, TensorFormat] = {"input": fgraph.input_format(net.spec)}
     arrays: dict[str, np.ndarray] = {}
     graph = []
@@ -222,6 +225,9 @@ def export(net, out, *, name: str | None = None, description: str = "", calib=No
     """Write the frozen net as a workload directory ``out`` (workload.yaml, arrays.npz and, when
     given, calib.npz / eval.npz from ``(x, y)`` pairs of real inputs in [0, 1]); returns the
     reloaded Workload."""
+    from .graph import require_graph
+
+    require_graph(net)
     if not getattr(net, "frozen", False):
         raise RuntimeError("freeze() the model before export")
     wl = integerize(net, name=name, description=description)

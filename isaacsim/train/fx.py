@@ -53,7 +53,12 @@ class _Tracer:
         self.users: dict[str, int] = {}
 
     def err(self, node, msg: str) -> WorkloadError:
-        what = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", str(node.target))
+        if node.op == "call_module":
+            what = f"module {node.target!r}"
+        elif isinstance(node.target, str):
+            what = node.target
+        else:
+            what = getattr(node.target, "__name__", str(node.target))
         return WorkloadError(f"node {node.name!r} ({what}): {msg}")
 
     def src(self, node, arg) -> str:

@@ -170,10 +170,34 @@ class GraphNet(nn.Module):
         return vals[self.nodes[-1]["name"]]
 
 
+def is_module_ref(name: str) -> bool:
+    """Whether ``name`` names a user module as ``FILE.py:FACTORY`` rather than one of :data:`MODELS`."""
+    return ":" in name and name.rpartition(":")[0].endswith(".py")
+
+
 def build_model(name: str, input_shape: tuple[int, int, int], classes: int = 10) -> GraphNet:
-    """A fresh float :class:`GraphNet` for model ``name`` (one of :data:`MODELS`)."""
+    """A fresh float :class:`GraphNet` for model ``name``: one of :data:`MODELS`, or
+    ``path/to/file.py:factory``, the module ``factory()`` returns, traced by torch.fx
+    (:func:`isaacsim.train.fx.from_module`)."""
+    if is_module_ref(name):
+        from .fx import from_module, load_factory
+
+        net = from_module(load_factory(name), input_shape, name=name.rpartition(":")[2])
+        out = fgraph.infer_shapes(net.spec)[net.nodes[-1]["name"]]
+        if tuple(out) != (classes,):
+            raise WorkloadError(f"{name}: the module outputs shape {tuple(out)} per sample, expected ({classes},) "
+                                f"class scores")
+        return net
     spec = model_spec(name, input_shape, classes)
     return GraphNet(spec, batchnorm=_BUILDERS[name][1], name=name)
+
+
+def require_graph(net) -> None:
+    """WorkloadError unless ``net`` is a :class:`GraphNet` (the one form that exports)."""
+    if not isinstance(net, GraphNet):
+        raise WorkloadError(f"{type(net).__name__} is not a GraphNet: build one from your module with "
+                            f"isaacsim.train.fx.from_module(model, input_shape) (torch.fx traces it), then "
+                            f"quantize_model, freeze and export it")
 
 
 def _check_bits(what: str, bits: int) -> int:
@@ -193,6 +217,7 @@ def quantize_model(net: GraphNet, *, method: str, wbits: int, abits: int, t0: fl
     "ab"/"ste" the activation quantizers observe from the start but quantize only from T0
     (:func:`schedule_step`); for "ptq" they wait for :func:`calibrate`.
     """
+    require_graph(net)
     if method not in METHODS:
         raise WorkloadError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     _check_bits("wbits", wbits)
@@ -283,6 +308,7 @@ def freeze(net: GraphNet) -> GraphNet:
     now on ``net(x)`` is the exact integer inference (real-valued logits).  In place."""
     from .export import integerize
 
+    require_graph(net)
     if net.quant_config is None:
         raise RuntimeError("quantize_model() the network first")
     if not net.bn_folded:
