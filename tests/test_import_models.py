@@ -169,3 +169,31 @@ def test_float_relu6_keeps_its_upper_bound(tmp_path):
     f_conv = wl.formats[conv.name]
     assert conv.activation == "relu" and f_conv.scale * f_conv.hi <= 6.0 + 1e-9
     assert (nodes[relu.name].max() - f_conv.zero_point) * f_conv.scale <= 6.0 + f_conv.scale / 2
+
+
+def test_qlinearadd_every_code_pair_equals_onnxruntime():
+    """Every (a, b) code pair through one QLinearAdd with the scales of a ResNet-18 residual add where
+    centred float32 terms summed, (a - zp_a) * r_a + (b - zp_b) * r_b, round some codes differently
+    from onnxruntime (values a few 1e-6 above a tie); the workload's float32_fma add matches all 65536."""
+    from isaacsim.workload.format import MixRequant, TensorFormat
+    from isaacsim.workload.reference import _add_fma
+
+    scales = {"sa": 0.006675547454506159, "sb": 0.008028418757021427, "sc": 0.008528444916009903}
+    zps = {"za": 116, "zb": 0, "zc": 0}
+    inits = [numpy_helper.from_array(np.array(v, np.float32), k) for k, v in scales.items()]
+    inits += [numpy_helper.from_array(np.array(z, np.uint8), k) for k, z in zps.items()]
+    node = helper.make_node("QLinearAdd", ["a", "sa", "za", "b", "sb", "zb", "sc", "zc"], ["s"], domain="com.microsoft")
+    shape = [1, 1, 256, 256]
+    g = helper.make_graph([node], "add", [helper.make_tensor_value_info(k, TensorProto.UINT8, shape) for k in "ab"],
+                          [helper.make_tensor_value_info("s", TensorProto.UINT8, shape)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("com.microsoft", 1)])
+    a, b = (v.reshape(shape) for v in np.meshgrid(np.arange(256), np.arange(256), indexing="ij"))
+    got = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"a": a.astype(np.uint8), "b": b.astype(np.uint8)})[0].astype(np.int64)
+    fa, fb = (TensorFormat(bits=8, signed=False, scale=scales[k], zero_point=zps[z])
+              for k, z in (("sa", "za"), ("sb", "zb")))
+    mult = [float(np.float32(scales[k]) / np.float32(scales["sc"])) for k in ("sa", "sb")]
+    rq = MixRequant(mode="float32_fma", multipliers=mult, bits=8, signed=False, scale=scales["sc"])
+    assert np.array_equal(np.clip(_add_fma([a, b], [fa, fb], rq), 0, 255), got)
+    centred = np.rint((a - 116).astype(np.float32) * np.float32(mult[0]) + b.astype(np.float32) * np.float32(mult[1]))
+    assert int((np.clip(centred, 0, 255) != got).sum()) > 0  # the simpler formula is not onnxruntime's
