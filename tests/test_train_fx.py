@@ -172,3 +172,30 @@ def test_cli_bad_module_is_one_line_exit_2(tmp_path, user_file, capsys, ref, msg
                    "--out", str(tmp_path / "run"), "--quiet"])
     err = capsys.readouterr().err
     assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1
+
+
+def test_concat_signed_hardtanh_and_view_export_exactly(tmp_path, digits):
+    """torch.cat, a Hardtanh(-0.5, 0.5) on signed codes, F.avg_pool2d and x.view(x.size(0), -1), PTQ:
+    the exported workload's reference executor equals the frozen torch model code for code."""
+    class Cat(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Conv2d(1, 4, 3, padding=1), nn.Conv2d(1, 4, 1)
+            self.c, self.fc = nn.Conv2d(8, 8, 3, padding=1), nn.Linear(8 * 16, 10)
+
+        def forward(self, x):
+            y = torch.cat([F.relu(self.a(x)), F.relu(self.b(x))], 1)
+            y = F.avg_pool2d(F.hardtanh(self.c(y), -0.5, 0.5), 2)
+            return self.fc(y.view(y.size(0), -1))
+
+    x, y = digits
+    torch.manual_seed(0)
+    net = from_module(Cat(), (1, 8, 8))
+    assert [n["op"] for n in net.nodes] == ["conv2d", "relu", "conv2d", "relu", "concat", "conv2d", "relu", "avgpool",
+                                            "flatten", "linear"]
+    quantize_model(net, method="ptq", wbits=8, abits=8)
+    calibrate(net, x[:32])
+    freeze(net)
+    wl = export(net, tmp_path / "wl", eval=(x[:16], y[:16]))
+    assert next(n for n in wl.nodes if n.op == "concat").requant.mode == "dyadic"
+    assert np.array_equal(execute(wl, wl.eval.x), exact_forward(net, x[:16])[0].numpy())
