@@ -197,3 +197,18 @@ def test_qlinearadd_every_code_pair_equals_onnxruntime():
     assert np.array_equal(np.clip(_add_fma([a, b], [fa, fb], rq), 0, 255), got)
     centred = np.rint((a - 116).astype(np.float32) * np.float32(mult[0]) + b.astype(np.float32) * np.float32(mult[1]))
     assert int((np.clip(centred, 0, 255) != got).sum()) > 0  # the simpler formula is not onnxruntime's
+
+
+def test_float_squeezenet_with_ceil_mode_pools_imports_post_training(tmp_path):
+    """The float route: SqueezeNet 1.1's ceil-mode max pools and Fire concats, quantized post-training,
+    track onnxruntime's float outputs."""
+    f = tmp_path / "sq.onnx"
+    export_onnx(build("squeezenet1_1", classes=10), (3, HW, HW), f)
+    x = np.random.default_rng(4).standard_normal((8, 3, HW, HW)).astype(np.float32)
+    wl = import_onnx(f, calib=x, eval=x[:4])
+    assert sum(n.op == "maxpool" and n.ceil_mode for n in wl.nodes) == 3
+    y = ort.InferenceSession(str(f), providers=["CPUExecutionProvider"]).run(None, {"x": x[:4]})[0]
+    from isaacsim.workload.ptq import dequantize
+
+    got = dequantize(wl, execute(wl, wl.eval.x))
+    assert np.corrcoef(got.ravel(), y.ravel())[0, 1] > 0.99
