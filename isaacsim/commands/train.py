@@ -1,5 +1,6 @@
-"""`isaacsim train MODEL --dataset NAME --out DIR`: train a model (alpha-blending, STE, PTQ or
-float), export its integer workload and print a short summary. The run itself is
+"""`isaacsim train MODEL --dataset NAME --out DIR`: train a model (lenet5, resnet20 or your own module as
+FILE.py:FACTORY) with alpha-blending, STE, PTQ or in float, export its integer workload and print a
+short summary. The run itself is
 `isaacsim.train.loop.train`; torch is imported only when this command runs."""
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ def _window(text: str) -> tuple[float, float]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="MODEL", help="lenet5 or resnet20")
+    p.add_argument("model", metavar="MODEL",
+                   help="lenet5, resnet20, or FILE.py:FACTORY (a function in FILE.py that returns a torch nn.Module; "
+                        "traced by torch.fx)")
     p.add_argument("--dataset", required=True, metavar="NAME",
                    help="digits, mnist5k, mnist or cifar10 (docs/datasets.md)")
     p.add_argument("--method", default="ab", metavar="METHOD",

@@ -2,18 +2,16 @@
 
 The spec (`isaacsim.workload.ptq`) has the workload's ops with float weights; this module maps ONNX
 nodes onto it: Conv (with a BatchNormalization that follows it folded in), Gemm, MatMul (with a
-constant Add after it as its bias), Relu, Clip with min 0 (as a Relu, with a warning when its max
-bounds the values), MaxPool, AveragePool, GlobalAveragePool, Add, Concat, Flatten / Reshape to
+constant Add after it as its bias), Relu, Clip (ReLU6, Hardtanh: a relu node with its real
+bounds, kept as codes), MaxPool, AveragePool, GlobalAveragePool, Add, Concat, Flatten / Reshape to
 (N, features), Identity and Dropout (aliases). The input range is that of the calibration data.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from isaacsim.errors import ConfigWarning, WorkloadError
+from isaacsim.errors import WorkloadError
 from isaacsim.importers.onnx_file import OnnxModel, attrs, node_label, node_name
 from isaacsim.importers.quantized import unsupported
 
@@ -116,15 +114,16 @@ class FloatGraph:
     # ------------------------------------------------------------ the rest
 
     def relu(self, node) -> None:
+        d = {"op": "relu", "inputs": [self._in(node)]}
         if node.op_type == "Clip":
             lo = self._bound(node, 1, "min", -np.inf)
             hi = self._bound(node, 2, "max", np.inf)
-            if lo != 0:
-                raise self._err(node)(f"only Clip with min 0 (ReLU / ReLU6) is supported, got min {lo}")
-            if np.isfinite(hi):
-                warnings.warn(f"{self.m.path.name}: node {node_label(node)}: Clip max {hi} is not kept; the "
-                              f"output range comes from calibration (as a Relu)", ConfigWarning, stacklevel=2)
-        self._add(node, {"op": "relu", "inputs": [self._in(node)]})
+            if not lo <= 0 < hi:
+                raise self._err(node)(f"only a Clip whose range holds 0 and a positive max is supported "
+                                      f"(ReLU, ReLU6, Hardtanh), got [{lo}, {hi}]")
+            if (lo, hi) != (0, np.inf):
+                d["clip"] = [float(lo) if np.isfinite(lo) else None, float(hi) if np.isfinite(hi) else None]
+        self._add(node, d)
 
     def _bound(self, node, k: int, key: str, default: float) -> float:
         if len(node.input) > k and node.input[k]:
@@ -136,12 +135,14 @@ class FloatGraph:
         op = {"MaxPool": "maxpool", "AveragePool": "avgpool", "GlobalAveragePool": "global_avgpool"}[node.op_type]
         d = {"op": op, "inputs": [self._in(node)]}
         if op != "global_avgpool":
-            if a.get("ceil_mode", 0) or any(int(v) != 1 for v in a.get("dilations", [1])):
-                raise err("only ceil_mode=0 and dilations 1 are supported")
+            if (a.get("ceil_mode", 0) and op != "maxpool") or any(int(v) != 1 for v in a.get("dilations", [1])):
+                raise err("only dilations 1, and ceil_mode=0 for an AveragePool, are supported")
             pads = _pads(a, err)
             if op == "avgpool" and max(pads) and not a.get("count_include_pad", 0):
                 raise err("a padded AveragePool needs count_include_pad=1")
             d.update(kernel=_ints(a, "kernel_shape", []), stride=_ints(a, "strides", [1, 1]), padding=pads)
+            if a.get("ceil_mode", 0):
+                d["ceil_mode"] = True
         self._add(node, d)
 
     def merge(self, node) -> None:

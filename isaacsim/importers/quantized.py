@@ -20,7 +20,7 @@ import numpy as np
 from isaacsim.errors import WorkloadError
 from isaacsim.importers.onnx_file import OnnxModel, attrs, node_label, node_name
 from isaacsim.workload.format import TensorFormat
-from isaacsim.workload.im2col import conv_output_hw
+from isaacsim.workload.im2col import conv_output_hw, pool_output_hw
 
 F32 = np.float32
 QDQ_COMPUTE = ("Conv", "Gemm", "MatMul", "Add", "Concat", "GlobalAveragePool", "AveragePool")
@@ -28,6 +28,7 @@ QOPERATOR = ("QLinearConv", "QLinearMatMul", "QGemm", "QLinearAdd", "QLinearConc
              "QLinearGlobalAveragePool", "QLinearAveragePool")
 PASS = ("MaxPool", "Flatten", "Reshape", "Relu", "Clip", "Identity", "Dropout")
 QUANTIZED_MARKERS = ("QuantizeLinear", "DequantizeLinear", *QOPERATOR)
+NO_ACT = (False, None)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,17 @@ class Code:
 
 def _fmt_dict(f: TensorFormat) -> dict:
     return {"bits": f.bits, "signed": f.signed, "scale": float(f.scale), "zero_point": int(f.zero_point)}
+
+
+def _add_requant(ratios: list[float], rq: dict) -> dict:
+    """QLinearAdd's rescale as onnxruntime computes it on x86 with AVX2: the float32 ratios
+    scale_i / scale_out in two fused multiply-adds on the raw codes (mode float32_fma)."""
+    return {**rq, "mode": "float32_fma", "multipliers": ratios}
+
+
+def _clip(act: tuple[bool, list[int] | None]) -> dict:
+    """The requant's `clip` key, when the activation bounds the codes."""
+    return {} if act[1] is None else {"clip": act[1]}
 
 
 def _pads(a: dict, where: str) -> tuple[int, int]:
@@ -174,26 +186,32 @@ class QuantizedGraph:
             hi = float(self.m.const(node.input[2], node, "max"))
         return float(lo), float(hi)
 
-    def _activation(self, acts: list, fmt: TensorFormat) -> bool:
-        """Relu / Clip nodes between an integer op and its QuantizeLinear -> relu (True) or nothing;
-        a Clip whose bounds cut inside the output format's range is an error."""
-        relu = False
-        real_lo, real_hi = (fmt.lo - fmt.zero_point) * fmt.scale, (fmt.hi - fmt.zero_point) * fmt.scale
+    def _activation(self, acts: list, fmt: TensorFormat) -> tuple[bool, list[int] | None]:
+        """Relu / Clip nodes between an integer op and its QuantizeLinear (or one Clip on codes) ->
+        (relu, clip codes or None). A Clip bound inside the format's range becomes an exact clamp of
+        the codes, zero point + rint(bound / scale), which is what quantizing the clipped value gives."""
+        relu, c_lo, c_hi = False, fmt.lo, fmt.hi
         for a in acts:
             if a.op_type == "Relu":
                 relu = True
                 continue
             lo, hi = self._clip_bounds(a)
-            if hi < real_hi:
-                raise self._err(a, f"Clip max {hi} lies inside the output range (up to {real_hi:.4g}); "
-                                   f"quantize with an output scale that covers only the clipped range")
-            if lo > 0 or (lo > real_lo and lo != 0):
-                raise self._err(a, f"Clip min {lo} is neither 0 nor below the output range")
+            if not lo < hi:
+                raise self._err(a, f"Clip min {lo} must lie below its max {hi}")
             relu |= lo == 0
-        return relu
+            for bound, up in ((lo, False), (hi, True)):
+                if np.isfinite(bound):
+                    code = int(np.clip(np.rint(F32(bound) / F32(fmt.scale)) + fmt.zero_point, fmt.lo, fmt.hi))
+                    c_lo, c_hi = (c_lo, min(c_hi, code)) if up else (max(c_lo, code), c_hi)
+        if relu:
+            c_lo = max(c_lo, fmt.zero_point)
+        if c_hi == fmt.hi and c_lo in (fmt.lo, fmt.zero_point if relu else fmt.lo):
+            return relu, None
+        return relu, [c_lo, c_hi]
 
-    def _output_q(self, node) -> tuple[str, TensorFormat, bool]:
-        """The QuantizeLinear fed by a QDQ integer node (through Relu / Clip): (its output, format, relu)."""
+    def _output_q(self, node) -> tuple[str, TensorFormat, tuple[bool, list[int] | None]]:
+        """The QuantizeLinear fed by a QDQ integer node (through Relu / Clip): (its output, format,
+        (relu, clip codes))."""
         t, acts = node.output[0], []
         while True:
             c = self.m.sole_consumer(t)
@@ -211,7 +229,7 @@ class QuantizedGraph:
 
     # ------------------------------------------------------------ matrix nodes
 
-    def _matrix(self, node, op: str, x: Code, w, bias, out: str, fout: TensorFormat, relu: bool,
+    def _matrix(self, node, op: str, x: Code, w, bias, out: str, fout: TensorFormat, relu: tuple,
                 extra: dict | None = None) -> None:
         """One conv2d/linear node: weights (q, scale, zp) with q shaped (Cout, ...), int32 bias or None."""
         wq, s_w, zp_w = w
@@ -233,8 +251,8 @@ class QuantizedGraph:
         self.arrays[f"{name}.w"] = wq.astype(np.int8)
         self.arrays[f"{name}.m"] = (F32(x.fmt.scale) * s_w) / F32(fout.scale)
         n = {"name": name, "op": op, "inputs": [x.node], "weight": f"{name}.w", "weight_bits": 8,
-             "weight_scale": [float(v) for v in s_w], "activation": "relu" if relu else None,
-             "requant": {"mode": "float32", "multiplier": f"{name}.m", **_fmt_dict(fout)}}
+             "weight_scale": [float(v) for v in s_w], "activation": "relu" if relu[0] else None,
+             "requant": {"mode": "float32", "multiplier": f"{name}.m", **_fmt_dict(fout), **_clip(relu)}}
         if bias is not None or x.fmt.zero_point:
             self.arrays[f"{name}.b"] = b.astype(np.int32)
             n["bias"] = f"{name}.b"
@@ -308,7 +326,7 @@ class QuantizedGraph:
             x = self._act(node, i[0], False)
             self._check_in(node, x, q(node, i[1], i[2]))
             self._conv(node, x, self._const_q(node, i[3], i[4], i[5]), self._bias_codes(node, i[8] or None),
-                       node.output[0], q(node, i[6], i[7]), False)
+                       node.output[0], q(node, i[6], i[7]), NO_ACT)
         elif op in ("QLinearMatMul", "QGemm"):
             x = self._act(node, i[0], False)
             self._check_in(node, x, q(node, i[1], i[2]))
@@ -317,24 +335,24 @@ class QuantizedGraph:
             ys, yz, bias = (i[6], i[7], None) if op == "QLinearMatMul" else (i[7], i[8], i[6] or None)
             trans_b = self._gemm_attrs(node) if op == "QGemm" else False
             self._gemm(node, x, self._const_q(node, i[3], i[4], i[5]), self._bias_codes(node, bias),
-                       node.output[0], q(node, ys, yz), False, trans_b=trans_b)
+                       node.output[0], q(node, ys, yz), NO_ACT, trans_b=trans_b)
         elif op == "QLinearAdd":
             xs = [self._act(node, i[0], False), self._act(node, i[3], False)]
             self._check_in(node, xs[0], q(node, i[1], i[2]))
             self._check_in(node, xs[1], q(node, i[4], i[5]))
-            self._mixed(node, "Add", xs, node.output[0], q(node, i[6], i[7]), False)
+            self._mixed(node, "Add", xs, node.output[0], q(node, i[6], i[7]), NO_ACT)
         elif op == "QLinearConcat":
             ins = list(node.input)
             xs = [self._act(node, t, False) for t in ins[2::3]]
             for k, x in enumerate(xs):
                 self._check_in(node, x, q(node, ins[3 + 3 * k], ins[4 + 3 * k]))
-            self._mixed(node, "Concat", xs, node.output[0], q(node, i[0], i[1]), False)
+            self._mixed(node, "Concat", xs, node.output[0], q(node, i[0], i[1]), NO_ACT)
         else:  # QLinearGlobalAveragePool, QLinearAveragePool
             x = self._act(node, i[0], False)
             self._check_in(node, x, q(node, i[1], i[2]))
             if attrs(node).get("channels_last", 0):
                 raise self._err(node, "channels_last is not supported")
-            self._mixed(node, op.replace("QLinear", ""), [x], node.output[0], q(node, i[3], i[4]), False)
+            self._mixed(node, op.replace("QLinear", ""), [x], node.output[0], q(node, i[3], i[4]), NO_ACT)
 
     def _check_in(self, node, x: Code, fmt: TensorFormat) -> None:
         if x.fmt != fmt:
@@ -342,27 +360,27 @@ class QuantizedGraph:
 
     # ------------------------------------------------------------ add, concat, average pools
 
-    def _mixed(self, node, op: str, xs: list[Code], out: str, fout: TensorFormat, relu: bool) -> None:
+    def _mixed(self, node, op: str, xs: list[Code], out: str, fout: TensorFormat, relu: tuple) -> None:
         name = self._name(node)
         ratios = [float(F32(x.fmt.scale) / F32(fout.scale)) for x in xs]
         rq = {"mode": "float32", **_fmt_dict(fout)}
         if op == "Add":
             if len(xs) != 2 or xs[0].shape != xs[1].shape:
                 raise self._err(node, "only the sum of two same-shape tensors is supported (no broadcasting)")
-            n = {"name": name, "op": "add", "inputs": [x.node for x in xs], "activation": "relu" if relu else None,
-                 "requant": {**rq, "multipliers": ratios}}
+            n = {"name": name, "op": "add", "inputs": [x.node for x in xs],
+                 "activation": "relu" if relu[0] else None, "requant": {**_add_requant(ratios, rq), **_clip(relu)}}
             shape = xs[0].shape
         elif op == "Concat":
             if int(attrs(node).get("axis", 1)) != 1:
                 raise self._err(node, "only concatenation along channels (axis 1) is supported")
-            if relu:
-                raise self._err(node, "a Relu after Concat is not supported")
+            if relu != NO_ACT:
+                raise self._err(node, "a Relu or Clip after Concat is not supported")
             n = {"name": name, "op": "concat", "inputs": [x.node for x in xs], "requant": {**rq, "multipliers": ratios}}
             shape = (sum(x.shape[0] for x in xs), *xs[0].shape[1:])
         else:
             n, shape = self._average(node, op, xs[0], rq, name)
-            if relu:
-                raise self._err(node, "a Relu after an average pool is not supported")
+            if relu != NO_ACT:
+                raise self._err(node, "a Relu or Clip after an average pool is not supported")
         self._emit(node, n, out, fout, shape)
 
     def _average(self, node, op: str, x: Code, rq: dict, name: str):
@@ -396,10 +414,13 @@ class QuantizedGraph:
             return
         name = self._name(node)
         if op in ("Relu", "Clip"):
-            if op == "Clip" and not self._activation([node], x.fmt):
+            relu, clip = self._activation([node], x.fmt)
+            if not relu and clip is None:
                 self._alias(out, key, dq)
                 return
             n, shape = {"name": name, "op": "relu", "inputs": [x.node]}, x.shape
+            if clip is not None:
+                n["clip"] = clip
         elif op in ("Flatten", "Reshape"):
             self._check_flat(node, x)
             n, shape = {"name": name, "op": "flatten", "inputs": [x.node]}, (int(np.prod(x.shape)),)
@@ -423,14 +444,15 @@ class QuantizedGraph:
         a = attrs(node)
         if len(x.shape) != 3:
             raise self._err(node, "MaxPool needs an (N, C, H, W) input")
-        if a.get("ceil_mode", 0) or any(int(d) != 1 for d in a.get("dilations", [1])) or a.get("storage_order", 0):
-            raise self._err(node, "only ceil_mode=0, dilations 1 and storage_order 0 are supported")
+        if any(int(d) != 1 for d in a.get("dilations", [1])) or a.get("storage_order", 0):
+            raise self._err(node, "only dilations 1 and storage_order 0 are supported")
         k = _pair(a, "kernel_shape")
         s = _pair(a, "strides") if "strides" in a else (1, 1)
         p = _pads(a, f"{self.where}: node {node_label(node)}")
+        ceil = bool(a.get("ceil_mode", 0))
         n = {"name": name, "op": "maxpool", "inputs": [x.node], "kernel": list(k), "stride": list(s),
-             "padding": list(p)}
-        return n, (x.shape[0], *conv_output_hw(x.shape[1:], k, s, p))
+             "padding": list(p), "ceil_mode": ceil}
+        return n, (x.shape[0], *pool_output_hw(x.shape[1:], k, s, p, ceil))
 
     # ------------------------------------------------------------ the walk
 

@@ -60,6 +60,9 @@ def _fit_bias(codes: np.ndarray, gamma: np.ndarray, bias, s_in: float):
 @torch.no_grad()
 def integerize(net, *, name: str | None = None, description: str = "") -> Workload:
     """The integer graph of a frozen (or fully calibrated) GraphNet, validated, without data."""
+    from .graph import require_graph
+
+    require_graph(net)
     fmts: dict[str, TensorFormat] = {"input": fgraph.input_format(net.spec)}
     arrays: dict[str, np.ndarray] = {}
     graph = []
@@ -85,9 +88,12 @@ def integerize(net, *, name: str | None = None, description: str = "") -> Worklo
                                       net.relu_out[nm], wq.bits, arrays)
         elif op == "add":
             node = fgraph.mix_node(n, fin, fout, net.relu_out[nm])
+        elif op == "concat":
+            fout = fgraph.concat_format(fin, max(f.bits for f in fin))
+            node = fgraph.mix_node(n, fin, fout, False)
         else:
             fout = fin[0]
-            node = fgraph.pass_node(n)
+            node = fgraph.relu_node(n, fin[0]) if op == "relu" else fgraph.pass_node(n)
         fmts[nm] = fout
         graph.append(node)
     man = fgraph.manifest(net.spec, graph, name=name or net.name, description=description)
@@ -118,7 +124,8 @@ def _finish(y: torch.Tensor, rq, relu: bool) -> torch.Tensor:
     y = y + rq.zero_point
     if relu:
         y = torch.clamp(y, min=rq.zero_point)
-    return torch.clamp(y, rq.lo, rq.hi)
+    y = torch.clamp(y, rq.lo, rq.hi)
+    return y if rq.clip is None else torch.clamp(y, rq.clip[0], rq.clip[1])
 
 
 def _per_channel(v: np.ndarray, ndim: int) -> torch.Tensor:
@@ -163,14 +170,21 @@ def exact_forward(net, x, wl: Workload | None = None) -> tuple[torch.Tensor, tor
             y = _finish(y, n.requant, n.activation == "relu")
         elif op == "add":
             rq = n.requant
+            if rq.mode != "dyadic":
+                raise WorkloadError(f"layer {n.name!r}: requant mode {rq.mode!r} has no exact torch inference")
             total = sum((t.to(torch.int64) - f.zero_point) * m
                         for t, f, m in zip(ins, fin, rq.multipliers, strict=True))
             y = _finish(_round_shift(total, rq.shift), rq, n.activation == "relu")
+        elif op == "concat":
+            rq = n.requant
+            y = torch.cat([_finish(_round_shift((t.to(torch.int64) - f.zero_point) * m, rq.shift), rq, False)
+                           for t, f, m in zip(ins, fin, rq.multipliers, strict=True)], dim=1)
         elif op == "relu":
-            y = torch.clamp(x0, min=fin[0].zero_point)
+            y = (torch.clamp(x0, min=fin[0].zero_point) if n.clip is None
+                 else torch.clamp(x0, n.clip[0], n.clip[1]))
         elif op == "maxpool":
             s = pair(n.stride if n.stride is not None else n.kernel)
-            y = F.max_pool2d(x0, pair(n.kernel), s, pair(n.padding))
+            y = F.max_pool2d(x0, pair(n.kernel), s, pair(n.padding), ceil_mode=n.ceil_mode)
         elif op == "avgpool":
             k, p = pair(n.kernel), pair(n.padding)
             s = pair(n.stride if n.stride is not None else n.kernel)
@@ -211,6 +225,9 @@ def export(net, out, *, name: str | None = None, description: str = "", calib=No
     """Write the frozen net as a workload directory ``out`` (workload.yaml, arrays.npz and, when
     given, calib.npz / eval.npz from ``(x, y)`` pairs of real inputs in [0, 1]); returns the
     reloaded Workload."""
+    from .graph import require_graph
+
+    require_graph(net)
     if not getattr(net, "frozen", False):
         raise RuntimeError("freeze() the model before export")
     wl = integerize(net, name=name, description=description)

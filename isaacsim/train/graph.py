@@ -32,7 +32,7 @@ __all__ = ["MODELS", "GraphNet", "build_model", "calibrate", "freeze", "model_sp
 _BUILDERS = {"lenet5": (zoo.lenet5, False), "resnet20": (zoo.resnet20, True)}
 MODELS = tuple(_BUILDERS)
 INPUT_BITS = 8  # network inputs are 8-bit codes of [0, 1] (scale 1/255), as in the zoo
-_SUPPORTED = ("conv2d", "linear", "relu", "maxpool", "avgpool", "global_avgpool", "flatten", "add")
+_SUPPORTED = ("conv2d", "linear", "relu", "maxpool", "avgpool", "global_avgpool", "flatten", "add", "concat")
 
 
 def model_spec(name: str, input_shape: tuple[int, int, int], classes: int = 10) -> dict:
@@ -52,19 +52,24 @@ def model_spec(name: str, input_shape: tuple[int, int, int], classes: int = 10) 
     return spec
 
 
-def _key(name: str) -> str:
+def key(name: str) -> str:
+    """A node name as a ModuleDict key."""
     return name.replace(".", "_")
+
+
+_key = key
 
 
 class GraphNet(nn.Module):
     """A float graph spec as a torch module (see the module docstring).
 
     ``layers`` holds one ``nn.Conv2d``/``nn.Linear`` per matrix node (biases always present),
-    ``norms`` a ``BatchNorm2d`` per conv when built with batch norm (``nn.Identity`` once
-    folded), ``acts`` the activation quantizers that :func:`quantize_model` adds.
+    ``norms`` a ``BatchNorm2d`` per conv when built with batch norm (``True``: every conv; a set of
+    names: those convs; ``nn.Identity`` once folded), ``acts`` the activation quantizers that
+    :func:`quantize_model` adds.
     """
 
-    def __init__(self, spec: dict, batchnorm: bool = False, name: str = "graph") -> None:
+    def __init__(self, spec: dict, batchnorm: bool | set[str] = False, name: str = "graph") -> None:
         super().__init__()
         self.name, self.spec = name, spec
         self.nodes = fgraph.graph_nodes(spec)
@@ -83,11 +88,11 @@ class GraphNet(nn.Module):
                 self.layers[_key(n["name"])] = nn.Conv2d(
                     cin, n["out_channels"], n["kernel"], stride=n["stride"], padding=n["padding"],
                     dilation=n["dilation"], groups=n["groups"], bias=True)
-                if batchnorm:
+                if batchnorm is True or (batchnorm and n["name"] in batchnorm):
                     self.norms[_key(n["name"])] = nn.BatchNorm2d(n["out_channels"])
             elif n["op"] == "linear":
                 self.layers[_key(n["name"])] = nn.Linear(cin, n["out_features"], bias=True)
-        self.bn_folded = not batchnorm
+        self.bn_folded = not len(self.norms)
         self.frozen = False
         self.integer = None  # set by freeze(): the exported integer graph
         self.quant_config: dict | None = None
@@ -142,10 +147,13 @@ class GraphNet(nn.Module):
                 y = ins[0]
                 for other in ins[1:]:
                     y = y + other
+            elif op == "concat":
+                y = torch.cat(ins, dim=1)
             elif op == "relu":
-                y = F.relu(a)
+                lo, hi = fgraph.real_clip(n)
+                y = F.relu(a) if (lo, hi) == (0.0, float("inf")) else torch.clamp(a, lo, hi)
             elif op == "maxpool":
-                y = F.max_pool2d(a, n["kernel"], n["stride"], n["padding"])
+                y = F.max_pool2d(a, n["kernel"], n["stride"], n["padding"], ceil_mode=bool(n.get("ceil_mode")))
             elif op == "avgpool":
                 y = F.avg_pool2d(a, n["kernel"], n["stride"], n["padding"], count_include_pad=True)
             elif op == "global_avgpool":
@@ -162,10 +170,34 @@ class GraphNet(nn.Module):
         return vals[self.nodes[-1]["name"]]
 
 
+def is_module_ref(name: str) -> bool:
+    """Whether ``name`` names a user module as ``FILE.py:FACTORY`` rather than one of :data:`MODELS`."""
+    return ":" in name and name.rpartition(":")[0].endswith(".py")
+
+
 def build_model(name: str, input_shape: tuple[int, int, int], classes: int = 10) -> GraphNet:
-    """A fresh float :class:`GraphNet` for model ``name`` (one of :data:`MODELS`)."""
+    """A fresh float :class:`GraphNet` for model ``name``: one of :data:`MODELS`, or
+    ``path/to/file.py:factory``, the module ``factory()`` returns, traced by torch.fx
+    (:func:`isaacsim.train.fx.from_module`)."""
+    if is_module_ref(name):
+        from .fx import from_module, load_factory
+
+        net = from_module(load_factory(name), input_shape, name=name.rpartition(":")[2])
+        out = fgraph.infer_shapes(net.spec)[net.nodes[-1]["name"]]
+        if tuple(out) != (classes,):
+            raise WorkloadError(f"{name}: the module outputs shape {tuple(out)} per sample, expected ({classes},) "
+                                f"class scores")
+        return net
     spec = model_spec(name, input_shape, classes)
     return GraphNet(spec, batchnorm=_BUILDERS[name][1], name=name)
+
+
+def require_graph(net) -> None:
+    """WorkloadError unless ``net`` is a :class:`GraphNet` (the one form that exports)."""
+    if not isinstance(net, GraphNet):
+        raise WorkloadError(f"{type(net).__name__} is not a GraphNet: build one from your module with "
+                            f"isaacsim.train.fx.from_module(model, input_shape) (torch.fx traces it), then "
+                            f"quantize_model, freeze and export it")
 
 
 def _check_bits(what: str, bits: int) -> int:
@@ -185,6 +217,7 @@ def quantize_model(net: GraphNet, *, method: str, wbits: int, abits: int, t0: fl
     "ab"/"ste" the activation quantizers observe from the start but quantize only from T0
     (:func:`schedule_step`); for "ptq" they wait for :func:`calibrate`.
     """
+    require_graph(net)
     if method not in METHODS:
         raise WorkloadError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     _check_bits("wbits", wbits)
@@ -275,6 +308,7 @@ def freeze(net: GraphNet) -> GraphNet:
     now on ``net(x)`` is the exact integer inference (real-valued logits).  In place."""
     from .export import integerize
 
+    require_graph(net)
     if net.quant_config is None:
         raise RuntimeError("quantize_model() the network first")
     if not net.bn_folded:

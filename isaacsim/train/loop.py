@@ -69,14 +69,23 @@ class TrainConfig:
         self._check_lr_and_window()
         if self.name is None:
             tag = "fp32" if self.method == "fp32" else f"{self.method}_w{self.wbits}a{self.abits}"
-            object.__setattr__(self, "name", f"{self.model}_{self.dataset}_{tag}")
+            object.__setattr__(self, "name", f"{self.model.rpartition(':')[2]}_{self.dataset}_{tag}")
 
     def _check_choices(self) -> None:
-        from .graph import MODELS
+        from .graph import MODELS, is_module_ref
 
+        if is_module_ref(self.model):
+            path, _, factory = self.model.rpartition(":")
+            if not factory.isidentifier():
+                raise ConfigError(f"model {self.model!r}: expected FILE.py:FACTORY, a function name after the colon")
+            if not Path(path).is_file():
+                raise ConfigError(f"model {self.model!r}: no such file {path}")
         for key, options in (("model", MODELS), ("dataset", DATASETS), ("method", METHODS)):
+            if key == "model" and is_module_ref(self.model):
+                continue
             if getattr(self, key) not in options:
-                raise ConfigError(f"unknown {key} {getattr(self, key)!r}; choose one of {', '.join(options)}")
+                more = ", or FILE.py:FACTORY (your own module)" if key == "model" else ""
+                raise ConfigError(f"unknown {key} {getattr(self, key)!r}; choose one of {', '.join(options)}{more}")
 
     def _check_whole_numbers(self) -> None:
         for key in ("wbits", "abits", "first_last_bits"):

@@ -65,7 +65,7 @@ class InputSpec(TensorFormat):
         return v
 
 
-REQUANT_MODES = ("dyadic", "float32")
+REQUANT_MODES = ("dyadic", "float32", "float32_fma")
 """How an integer result is rescaled into the output format: `dyadic` (integer multiplier and shift,
 round half up) or `float32` (a float32 multiply, round half to even: onnxruntime's integer kernels)."""
 
@@ -85,6 +85,12 @@ def _check_mode(mode: str, multipliers, shift: int | None) -> None:
             raise ValueError(f"float32 multipliers must be finite and in (0, 2^31), got {nums}")
 
 
+def _check_clip(fmt: TensorFormat, clip) -> None:
+    """A clip [lo, hi] of output codes must satisfy fmt.lo <= lo <= hi <= fmt.hi."""
+    if clip is not None and not fmt.lo <= clip[0] <= clip[1] <= fmt.hi:
+        raise ValueError(f"clip {list(clip)} must satisfy {fmt.lo} <= lo <= hi <= {fmt.hi} (codes of the format)")
+
+
 class Requant(TensorFormat):
     """conv2d/linear requantization of v = acc + bias into this format.
 
@@ -92,11 +98,14 @@ class Requant(TensorFormat):
     `multiplier` an int (per tensor) or the key of an int32 array of one per output channel.
     mode float32: out = clamp(round_half_even(float32(v) * float32(multiplier)) + zero_point, lo, hi);
     `multiplier` a float or the key of a float32 array of one per output channel; no shift.
+    `clip` [lo, hi] (optional): the result is then clamped to lo..hi as well (a ReLU6 / Clip whose
+    bounds fall inside the format's range, in codes).
     """
 
     mode: Literal["dyadic", "float32"] = "dyadic"
     multiplier: int | float | str
     shift: int | None = Field(None, ge=0, le=62)
+    clip: tuple[int, int] | None = None
 
     @field_validator("multiplier")
     @classmethod
@@ -108,6 +117,7 @@ class Requant(TensorFormat):
     @model_validator(mode="after")
     def _mode(self):
         _check_mode(self.mode, [self.multiplier], self.shift)
+        _check_clip(self, self.clip)
         return self
 
 
@@ -115,11 +125,16 @@ class MixRequant(TensorFormat):
     """add/concat: input i's term is (x_i - zp_i) * multipliers[i]; sum (add) or each (concat) is
     rescaled, zero_point added, clamped. mode dyadic (default): int multipliers, rounded half up by
     2^shift; mode float32: float32 terms float32(multipliers[i]) * float32(x_i - zp_i), summed in
-    input order in float32, rounded half to even, no shift."""
+    input order in float32, rounded half to even, no shift; mode float32_fma (add of two inputs):
+    c = float32(zero_point) - (float32(m_0 * zp_0) + float32(m_1 * zp_1)), then
+    round_half_even(fma(x_0, m_0, fma(x_1, m_1, c))) on the raw codes, each fma rounded once to
+    float32 (onnxruntime's QLinearAdd on x86 with AVX2). `clip` [lo, hi] (optional) clamps the
+    output codes to lo..hi as well, as for conv2d."""
 
-    mode: Literal["dyadic", "float32"] = "dyadic"
+    mode: Literal["dyadic", "float32", "float32_fma"] = "dyadic"
     multipliers: tuple[int | float, ...]
     shift: int | None = Field(None, ge=0, le=62)
+    clip: tuple[int, int] | None = None
 
     @field_validator("multipliers")
     @classmethod
@@ -132,6 +147,7 @@ class MixRequant(TensorFormat):
     @model_validator(mode="after")
     def _mode(self):
         _check_mode(self.mode, self.multipliers, self.shift)
+        _check_clip(self, self.clip)
         return self
 
 
@@ -200,25 +216,37 @@ class Linear(_Matrix):
 
 
 class Relu(_Unary):
-    """max(x, zero_point) in the input's format."""
+    """max(x, zero_point) in the input's format; with `clip` [lo, hi] (codes of the input's format)
+    clamp(x, lo, hi) instead (ReLU6, Hardtanh, Clip)."""
 
     op: Literal["relu"]
+    clip: tuple[int, int] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.clip is not None and self.clip[0] > self.clip[1]:
+            raise ValueError(f"clip {list(self.clip)} needs lo <= hi")
+        return self
 
 
 class Pool(_Unary):
     """maxpool (padding never wins) or avgpool (count includes padding filled with the zero point;
-    rounded half up in the input's format, or with `requant` rescaled into its format)."""
+    rounded half up in the input's format, or with `requant` rescaled into its format). maxpool with
+    `ceil_mode` rounds the output size up (the last window may hang over the bottom / right edge)."""
 
     op: Literal["maxpool", "avgpool"]
     kernel: Pair
     stride: Pair | None = None
     padding: Pair = 0
+    ceil_mode: bool = False
     requant: PoolRequant | None = Field(None, description="avgpool only: rescale into a new format")
 
     @model_validator(mode="after")
     def _avg_only(self):
         if self.requant is not None and self.op != "avgpool":
             raise ValueError("requant applies to avgpool only")
+        if self.ceil_mode and self.op != "maxpool":
+            raise ValueError("ceil_mode applies to maxpool only")
         return self
 
 

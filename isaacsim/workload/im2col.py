@@ -39,6 +39,21 @@ def conv_output_hw(
                  for h, kk, ss, pp, dd in zip(input_hw, k, s, p, d, strict=True))  # type: ignore[return-value]
 
 
+def pool_output_hw(input_hw: tuple[int, int], kernel, stride, padding, ceil_mode: bool = False) -> tuple[int, int]:
+    """Pool output size: conv_output_hw, or with ceil_mode ceil((H + 2p - k) / s) + 1 per axis, less
+    one where the last window would start in the bottom / right padding (the ONNX and torch rule)."""
+    if not ceil_mode:
+        return conv_output_hw(input_hw, kernel, stride, padding)
+    out = []
+    for h, k, s, p in zip(input_hw, _pair(kernel, "kernel"), _pair(stride, "stride"), _pair(padding, "padding"),
+                          strict=True):
+        o = -(-(h + 2 * p - k) // s) + 1
+        if (o - 1) * s >= h + p:
+            o -= 1
+        out.append(o)
+    return out[0], out[1]
+
+
 def im2col(
     x: np.ndarray,
     kernel: int | tuple[int, int],

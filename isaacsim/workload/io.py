@@ -23,7 +23,7 @@ from isaacsim.workload.format import (
     TensorFormat,
     parse_manifest,
 )
-from isaacsim.workload.im2col import conv_output_hw
+from isaacsim.workload.im2col import conv_output_hw, pool_output_hw
 
 
 def pair(v) -> tuple[int, int]:
@@ -140,7 +140,7 @@ def _pool_shape(n, ins, fin, arrays, where: str):
     p = pair(n.padding)
     if min(k) < 1 or min(s) < 1 or min(p) < 0 or p[0] * 2 > k[0] or p[1] * 2 > k[1]:
         raise WorkloadError(f"{where}: need kernel, stride >= 1 and 0 <= padding <= kernel/2")
-    ho, wo = conv_output_hw(s0[1:], k, s, p)
+    ho, wo = pool_output_hw(s0[1:], k, s, p, n.ceil_mode)
     if ho < 1 or wo < 1:
         raise WorkloadError(f"{where}: kernel {n.kernel} does not fit the {s0[1]}x{s0[2]} input")
     return (s0[0], ho, wo), fin[0] if n.requant is None else n.requant.fmt()
@@ -165,6 +165,8 @@ def _merge_shape(n, ins, fin, arrays, where: str):
         raise WorkloadError(f"{where}: {op} needs at least two inputs")
     if len(n.requant.multipliers) != len(n.inputs):
         raise WorkloadError(f"{where}: {len(n.requant.multipliers)} multipliers for {len(n.inputs)} inputs")
+    if n.requant.mode == "float32_fma" and (op != "add" or len(n.inputs) != 2):
+        raise WorkloadError(f"{where}: requant mode float32_fma applies to an add of two inputs")
     if op == "add":
         if any(s != s0 for s in ins):
             raise WorkloadError(f"{where}: add inputs have different shapes {ins}")

@@ -25,7 +25,7 @@ import numpy as np
 
 from isaacsim.errors import WorkloadError
 from isaacsim.workload.format import OPS, TensorFormat
-from isaacsim.workload.im2col import conv_output_hw, conv_weight_matrix, fold_output, im2col
+from isaacsim.workload.im2col import conv_output_hw, conv_weight_matrix, fold_output, im2col, pool_output_hw
 from isaacsim.workload.io import Dataset, Workload, build, pair, save_workload, weight_dtype
 from isaacsim.workload.reference import pool_windows
 
@@ -36,7 +36,7 @@ _KEYS = {
     "conv2d": {"weight", "bias", "out_channels", "kernel", "stride", "padding", "dilation", "groups",
                "activation", "weight_bits"},
     "linear": {"weight", "bias", "out_features", "activation", "weight_bits"},
-    "relu": set(), "maxpool": _POOL, "avgpool": _POOL, "global_avgpool": set(), "flatten": set(),
+    "relu": {"clip"}, "maxpool": _POOL | {"ceil_mode"}, "avgpool": _POOL, "global_avgpool": set(), "flatten": set(),
     "add": {"activation"}, "concat": set(),
 }
 _REQUIRED = {"conv2d": ("out_channels", "kernel"), "linear": ("out_features",), "maxpool": ("kernel",),
@@ -94,7 +94,48 @@ def _graph_node(i: int, d: Any, seen: set[str]) -> dict:
     _check_inputs(where, op, inputs, seen)
     if d.get("activation") not in (None, "relu"):
         raise WorkloadError(f"{where}: activation must be 'relu' or None")
+    if op == "relu" and d.get("clip") is not None:
+        _check_clip(where, d["clip"])
     return _with_defaults(name, op, inputs, d)
+
+
+def _check_clip(where: str, clip) -> None:
+    """A relu node's `clip`: two real bounds [lo, hi] (None: unbounded), lo <= 0 < hi."""
+    try:
+        lo, hi = (None if v is None else float(v) for v in clip)
+    except (TypeError, ValueError):
+        raise WorkloadError(f"{where}: clip must be two bounds [lo, hi], got {clip!r}") from None
+    lo = -np.inf if lo is None else lo
+    hi = np.inf if hi is None else hi
+    if not lo <= 0 < hi:
+        raise WorkloadError(f"{where}: clip [{lo}, {hi}] must hold 0 and a positive upper bound")
+
+
+def real_clip(n) -> tuple[float, float]:
+    """The real bounds a relu node clamps to: its `clip` [lo, hi] (None: unbounded), or [0, inf)."""
+    c = n.get("clip")
+    if c is None:
+        return 0.0, np.inf
+    return (-np.inf if c[0] is None else float(c[0])), (np.inf if c[1] is None else float(c[1]))
+
+
+def clip_codes(fmt: TensorFormat, lo: float, hi: float) -> list[int] | None:
+    """Real clip bounds as codes of `fmt` (rounded half to even, within the format), or None for a
+    plain relu (bounds [0, inf) on a format whose codes reach no further)."""
+    c_lo = fmt.lo if not np.isfinite(lo) else int(np.clip(np.rint(lo / fmt.scale) + fmt.zero_point, fmt.lo, fmt.hi))
+    c_hi = fmt.hi if not np.isfinite(hi) else int(np.clip(np.rint(hi / fmt.scale) + fmt.zero_point, fmt.lo, fmt.hi))
+    if lo == 0 and c_hi == fmt.hi:
+        return None
+    return [c_lo, c_hi]
+
+
+def relu_node(n, fin: TensorFormat) -> dict:
+    """A relu node as a manifest node: its real clip bounds (if any) as codes of its input's format."""
+    node = {"name": n["name"], "op": "relu", "inputs": list(n["inputs"])}
+    codes = clip_codes(fin, *real_clip(n))
+    if codes is not None:
+        node["clip"] = codes
+    return node
 
 
 def graph_nodes(spec: Mapping[str, Any]) -> list[dict]:
@@ -160,7 +201,7 @@ def infer_shapes(spec) -> dict[str, tuple[int, ...]]:
                 raise WorkloadError(f"{where}: linear needs a (features,) input, got {s0} (add a flatten)")
             out = (n["out_features"],)
         elif op in ("maxpool", "avgpool"):
-            out = (s0[0], *conv_output_hw(s0[1:], n["kernel"], n["stride"], n["padding"]))
+            out = (s0[0], *pool_output_hw(s0[1:], n["kernel"], n["stride"], n["padding"], bool(n.get("ceil_mode"))))
         elif op == "global_avgpool":
             out = (s0[0], 1, 1)
         elif op == "flatten":
@@ -259,11 +300,12 @@ def _float_node(n, ins, wb, dtype):
         if b is not None:
             y += b.astype(dtype)
     elif op == "relu":
-        y = np.maximum(a, 0)
+        lo, hi = real_clip(n)
+        y = np.clip(a, lo, hi)
     elif op in ("maxpool", "avgpool"):
         k, s, p = pair(n["kernel"]), pair(n["stride"]), pair(n["padding"])
         if op == "maxpool":
-            y = np.maximum.reduce(list(pool_windows(a, k, s, p, -np.inf)))
+            y = np.maximum.reduce(list(pool_windows(a, k, s, p, -np.inf, bool(n.get("ceil_mode")))))
         else:
             y = sum(pool_windows(a, k, s, p, 0)) / (k[0] * k[1])
     elif op == "global_avgpool":
@@ -325,7 +367,18 @@ def relu_out(n, consumers) -> bool:
     if n.get("activation") == "relu":
         return True
     cs = consumers[n["name"]]
-    return n["op"] in (*MATRIX_OPS, "add") and bool(cs) and all(c["op"] == "relu" for c in cs)
+    return n["op"] in (*MATRIX_OPS, "add") and bool(cs) and all(c["op"] == "relu" and real_clip(c)[0] >= 0
+                                                                 for c in cs)
+
+
+def consumer_bounds(n, consumers) -> tuple[float, float]:
+    """The widest real range the relu nodes reading `n` let through ((-inf, inf) unless all its
+    consumers are relu nodes): calibration need not cover values that every consumer clips."""
+    cs = consumers[n["name"]]
+    if not cs or any(c["op"] != "relu" for c in cs):
+        return -np.inf, np.inf
+    b = [real_clip(c) for c in cs]
+    return min(lo for lo, _ in b), max(hi for _, hi in b)
 
 
 def calibrate(spec, params, x, *, percentile: float = DEFAULT_PERCENTILE) -> dict[str, float]:
@@ -341,7 +394,8 @@ def calibrate(spec, params, x, *, percentile: float = DEFAULT_PERCENTILE) -> dic
 
     def visit(n, y):
         if n["op"] in (*MATRIX_OPS, "add"):
-            v = np.maximum(y, 0) if relu_out(n, cons) else np.abs(y)
+            v = np.clip(y, *consumer_bounds(n, cons))
+            v = np.maximum(v, 0) if relu_out(n, cons) else np.abs(v)
             v = v.reshape(-1)
             r = float(np.percentile(v, percentile)) if v.size else 0.0
             ranges[n["name"]] = r if r > 0 else (float(v.max()) if v.size and v.max() > 0 else 1.0)
@@ -377,6 +431,14 @@ def _out_format(r: float, relu: bool, bits: int) -> TensorFormat:
 
 def _real_max(f: TensorFormat) -> float:
     return f.scale * max(abs(f.lo - f.zero_point), abs(f.hi - f.zero_point))
+
+
+def concat_format(fin: list[TensorFormat], bits: int) -> TensorFormat:
+    """A concat's output format: unsigned with the coarsest input scale when every input is unsigned
+    with zero point 0, else signed symmetric over the widest input range."""
+    if all(not f.signed and f.zero_point == 0 for f in fin):
+        return TensorFormat(bits=bits, signed=False, scale=max(f.scale for f in fin), zero_point=0)
+    return _out_format(max(_real_max(f) for f in fin), False, bits)
 
 
 def fmt_dict(f: TensorFormat) -> dict:
@@ -504,16 +566,11 @@ def quantize_graph(spec, params: Mapping[str, np.ndarray], calib_x, *, name: str
             w, b = wb[nm]
             node = _matrix(n, w, b, fin[0], fout, relu, int(n.get("weight_bits", weight_bits)), arrays)
         elif op in ("add", "concat"):
-            if op == "add":
-                fout = _out_format(ranges[nm], relu, act_bits)
-            elif all(not f.signed and f.zero_point == 0 for f in fin):
-                fout = TensorFormat(bits=act_bits, signed=False, scale=max(f.scale for f in fin), zero_point=0)
-            else:
-                fout = _out_format(max(_real_max(f) for f in fin), False, act_bits)
+            fout = _out_format(ranges[nm], relu, act_bits) if op == "add" else concat_format(fin, act_bits)
             node = mix_node(n, fin, fout, relu)
         else:
             fout = fin[0]
-            node = pass_node(n)
+            node = relu_node(n, fin[0]) if op == "relu" else pass_node(n)
         fmts[nm] = fout
         graph.append(node)
     man = manifest(spec, graph, name=name, description=description)

@@ -14,7 +14,7 @@ import numpy as np
 
 from isaacsim.errors import WorkloadError
 from isaacsim.workload.format import TensorFormat
-from isaacsim.workload.im2col import conv_output_hw, conv_weight_matrix, fold_output, im2col
+from isaacsim.workload.im2col import conv_output_hw, conv_weight_matrix, fold_output, im2col, pool_output_hw
 from isaacsim.workload.io import Workload, pair
 
 MatMul = Callable[[str, np.ndarray, np.ndarray], np.ndarray]
@@ -65,9 +65,15 @@ def _matrix_requant(wl: Workload, n, acc: np.ndarray) -> np.ndarray:
         raise WorkloadError(f"layer {n.name!r}: accumulator + bias overflows int32")
     mult = wl.arrays[rq.multiplier] if isinstance(rq.multiplier, str) else rq.multiplier
     y = _rescale(v, rq, mult, acc.ndim) + rq.zero_point
-    if n.activation == "relu":
+    return _finish(y, rq, n.activation == "relu")
+
+
+def _finish(y: np.ndarray, rq, relu: bool) -> np.ndarray:
+    """Zero-point-shifted codes -> output codes: the fused relu, the format's clamp and the requant's clip."""
+    if relu:
         y = np.maximum(y, rq.zero_point)
-    return clamp(y, rq)
+    y = clamp(y, rq)
+    return y if rq.clip is None else np.clip(y, rq.clip[0], rq.clip[1])
 
 
 def _conv(wl: Workload, n, x: np.ndarray, matmul: MatMul, zp: int) -> np.ndarray:
@@ -80,12 +86,15 @@ def _conv(wl: Workload, n, x: np.ndarray, matmul: MatMul, zp: int) -> np.ndarray
     return fold_output(ys, conv_output_hw(x.shape[2:], k, s, p, d))
 
 
-def pool_windows(x: np.ndarray, k, s, p, fill):
+def pool_windows(x: np.ndarray, k, s, p, fill, ceil_mode: bool = False):
     """Yield the kh*kw strided views of the padded (B, C, H, W) input, one per kernel offset
-    (padding = fill, in x's dtype; the float forward of `ptq` shares this)."""
+    (padding = fill, in x's dtype, and more of it at the bottom / right for the windows that
+    `ceil_mode` adds; the float forward of `ptq` shares this)."""
     b, c, h, w = x.shape
-    ho, wo = conv_output_hw((h, w), k, s, p)
-    xp = np.full((b, c, h + 2 * p[0], w + 2 * p[1]), fill, dtype=x.dtype)
+    ho, wo = pool_output_hw((h, w), k, s, p, ceil_mode)
+    hp = max(h + 2 * p[0], (ho - 1) * s[0] + k[0])
+    wp = max(w + 2 * p[1], (wo - 1) * s[1] + k[1])
+    xp = np.full((b, c, hp, wp), fill, dtype=x.dtype)
     xp[:, :, p[0]:p[0] + h, p[1]:p[1] + w] = x
     for i in range(k[0]):
         for j in range(k[1]):
@@ -113,10 +122,26 @@ def _average(n, windows: list[np.ndarray], count: int, fin: TensorFormat) -> np.
     return clamp(float32_scale(total - count * fin.zero_point, rq.multiplier) + rq.zero_point, rq)
 
 
+def _fma32(x: np.ndarray, m: np.float32, c: np.ndarray) -> np.ndarray:
+    """float32 fma(x, m, c), rounded once: x an integer code, m and c float32, so x * m + c is exact
+    in float64 and one rounding to float32 remains."""
+    return (np.asarray(x, dtype=np.float64) * np.float64(m) + np.asarray(c, dtype=np.float64)).astype(np.float32)
+
+
+def _add_fma(ins, fin, rq) -> np.ndarray:
+    """mode float32_fma: round_half_even(fma(x_0, m_0, fma(x_1, m_1, c))) with the zero points in c."""
+    m0, m1 = (np.float32(m) for m in rq.multipliers)
+    c = np.float32(np.float32(rq.zero_point) - (np.float32(m0 * np.float32(fin[0].zero_point))
+                                                + np.float32(m1 * np.float32(fin[1].zero_point))))
+    return np.rint(_fma32(ins[0], m0, _fma32(ins[1], m1, c))).astype(np.int64)
+
+
 def _mix(n, ins, fin) -> np.ndarray:
     """add / concat: each input's centred codes times its multiplier, summed (add) or each on its own
     (concat), rescaled by the requant's mode, zero point added, clamped."""
     rq = n.requant
+    if rq.mode == "float32_fma":
+        return _finish(_add_fma(ins, fin, rq), rq, n.activation == "relu")
     f32 = rq.mode == "float32"
     terms = [np.asarray(v - f.zero_point).astype(np.float32) * np.float32(m) if f32 else (v - f.zero_point) * m
              for v, f, m in zip(ins, fin, rq.multipliers, strict=True)]
@@ -127,11 +152,8 @@ def _mix(n, ins, fin) -> np.ndarray:
         total = terms[0]
         for t in terms[1:]:
             total = total + t
-        y = scale(total) + rq.zero_point
-        if n.activation == "relu":
-            y = np.maximum(y, rq.zero_point)
-        return clamp(y, rq)
-    return np.concatenate([clamp(scale(t) + rq.zero_point, rq) for t in terms], axis=1)
+        return _finish(scale(total) + rq.zero_point, rq, n.activation == "relu")
+    return np.concatenate([_finish(scale(t) + rq.zero_point, rq, False) for t in terms], axis=1)
 
 
 def execute(wl: Workload, x, *, matmul: MatMul | None = None, return_nodes: bool = False):
@@ -158,11 +180,11 @@ def execute(wl: Workload, x, *, matmul: MatMul | None = None, return_nodes: bool
             w = wl.arrays[n.weight].astype(np.int64).T
             y = _matrix_requant(wl, n, np.asarray(mm(n.name, a, w), dtype=np.int64))
         elif n.op == "relu":
-            y = np.maximum(a, fin[0].zero_point)
+            y = np.maximum(a, fin[0].zero_point) if n.clip is None else np.clip(a, n.clip[0], n.clip[1])
         elif n.op == "maxpool":
             k = pair(n.kernel)
             s = pair(n.stride if n.stride is not None else n.kernel)
-            y = np.maximum.reduce(list(pool_windows(a, k, s, pair(n.padding), np.iinfo(np.int64).min)))
+            y = np.maximum.reduce(list(pool_windows(a, k, s, pair(n.padding), np.iinfo(np.int64).min, n.ceil_mode)))
         elif n.op == "avgpool":
             k = pair(n.kernel)
             s = pair(n.stride if n.stride is not None else n.kernel)
