@@ -70,14 +70,18 @@ class FloatGraph:
             w, b = self._fold(bn, w, b)
             self.done.add(bn.output[0])
             out = bn.output[0]
+        self._matrix(node, w, b, out, {"op": "conv2d", "out_channels": int(w.shape[0]),
+                                       "kernel": [int(k) for k in w.shape[2:]], "stride": _ints(a, "strides", [1, 1]),
+                                       "padding": _pads(a, err), "dilation": _ints(a, "dilations", [1, 1]),
+                                       "groups": int(a.get("group", 1))})
+
+    def _matrix(self, node, w, b, out: str, fields: dict) -> None:
+        """Add a conv2d/linear node: its weight and bias become the named arrays."""
         name = node_name(node, {n["name"] for n in self.nodes})
         self.params[f"{name}.w"] = w
         if b is not None:
             self.params[f"{name}.b"] = b
-        self._add(node, {"op": "conv2d", "inputs": [self._in(node)], "out_channels": int(w.shape[0]),
-                         "kernel": [int(k) for k in w.shape[2:]], "stride": _ints(a, "strides", [1, 1]),
-                         "padding": _pads(a, err), "dilation": _ints(a, "dilations", [1, 1]),
-                         "groups": int(a.get("group", 1)), "weight": f"{name}.w",
+        self._add(node, {**fields, "inputs": [self._in(node)], "weight": f"{name}.w",
                          "bias": f"{name}.b" if b is not None else None}, out)
 
     def _fold(self, bn, w, b):
@@ -104,12 +108,7 @@ class FloatGraph:
             b = np.broadcast_to(np.asarray(self.m.consts[c], dtype=np.float64), (w.shape[0],)).copy()
             self.done.add(nxt.output[0])
             out = nxt.output[0]
-        name = node_name(node, {n["name"] for n in self.nodes})
-        self.params[f"{name}.w"] = w
-        if b is not None:
-            self.params[f"{name}.b"] = b
-        self._add(node, {"op": "linear", "inputs": [self._in(node)], "out_features": int(w.shape[0]),
-                         "weight": f"{name}.w", "bias": f"{name}.b" if b is not None else None}, out)
+        self._matrix(node, w, b, out, {"op": "linear", "out_features": int(w.shape[0])})
 
     # ------------------------------------------------------------ the rest
 
