@@ -8,7 +8,10 @@ they are there), which is the node onnxruntime fuses it into. Either way the wei
 the zero points and the scales come in unchanged: activation zero points move into the bias (their
 correction term is digital), weights must be symmetric, and the rescale is the float32 multiplier
 ``scale_in * scale_w / scale_out`` computed in float32 in that order, as onnxruntime does.
-MaxPool, Flatten, Reshape, Relu, Identity and Dropout act on the codes themselves.
+MaxPool, Flatten, Reshape, Relu, Identity and Dropout act on the codes themselves; a Clip on codes
+(between QuantizeLinear and DequantizeLinear, as Brevitas writes a narrower activation) clamps them
+to its integer bounds. Clip, Identity and Cast nodes on constants only (Brevitas' clamp of stored
+weight codes to -127..127) are folded into constants.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ QOPERATOR = ("QLinearConv", "QLinearMatMul", "QGemm", "QLinearAdd", "QLinearConc
 PASS = ("MaxPool", "Flatten", "Reshape", "Relu", "Clip", "Identity", "Dropout")
 QUANTIZED_MARKERS = ("QuantizeLinear", "DequantizeLinear", *QOPERATOR)
 NO_ACT = (False, None)
+FOLDED = ("Clip", "Identity", "Cast")  # on constant inputs: folded into a constant
 
 
 @dataclass(frozen=True)
@@ -414,7 +418,7 @@ class QuantizedGraph:
             return
         name = self._name(node)
         if op in ("Relu", "Clip"):
-            relu, clip = self._activation([node], x.fmt)
+            relu, clip = self._code_clip(node, x.fmt) if op == "Clip" and not dq else self._activation([node], x.fmt)
             if not relu and clip is None:
                 self._alias(out, key, dq)
                 return
@@ -427,6 +431,16 @@ class QuantizedGraph:
         else:
             n, shape = self._maxpool(node, x, name)
         self._emit(node, n, out, x.fmt, shape, dequantized=dq)
+
+    def _code_clip(self, node, fmt: TensorFormat) -> tuple[bool, list[int] | None]:
+        """A Clip on the codes themselves, between a QuantizeLinear and its DequantizeLinear (a narrower
+        range than 8 bits, as Brevitas writes one): its integer bounds clamp the codes directly."""
+        lo, hi = self._clip_bounds(node)
+        c_lo = fmt.lo if not np.isfinite(lo) else max(fmt.lo, int(np.ceil(lo)))
+        c_hi = fmt.hi if not np.isfinite(hi) else min(fmt.hi, int(np.floor(hi)))
+        if c_lo > c_hi:
+            raise self._err(node, f"Clip bounds {lo} .. {hi} leave no code of the tensor's {fmt.lo} .. {fmt.hi}")
+        return False, None if (c_lo, c_hi) == (fmt.lo, fmt.hi) else [c_lo, c_hi]
 
     def batch_norm(self, node) -> None:
         raise self._err(node, "BatchNormalization in a quantized graph: fold it into the convolution before "
@@ -454,6 +468,35 @@ class QuantizedGraph:
              "padding": list(p), "ceil_mode": ceil}
         return n, (x.shape[0], *pool_output_hw(x.shape[1:], k, s, p, ceil))
 
+    # ------------------------------------------------------------ constants
+
+    def _fold(self, node) -> bool:
+        """Clip, Identity and Cast on constants only (an exporter's clamp of stored weight codes to the
+        narrow range, say) become constants themselves, computed as onnxruntime does; True when folded."""
+        ins = [i for i in node.input if i]
+        if node.op_type not in FOLDED or not ins or any(i not in self.m.consts for i in ins):
+            return False
+        x = self.m.consts[node.input[0]]
+        if node.op_type == "Clip":
+            y = x
+            for bound, up in zip(self._clip_bounds(node), (False, True), strict=True):
+                if np.isfinite(bound):
+                    y = (np.minimum if up else np.maximum)(y, np.asarray(bound).astype(x.dtype))
+        elif node.op_type == "Cast":
+            y = self._cast(node, x)
+        else:
+            y = x
+        self.m.consts[node.output[0]] = y
+        return True
+
+    def _cast(self, node, x: np.ndarray) -> np.ndarray:
+        from onnx import helper
+
+        to = helper.tensor_dtype_to_np_dtype(int(attrs(node)["to"]))
+        if x.dtype.kind == "f" and np.dtype(to).kind in "iu":
+            raise self._err(node, f"a Cast of float constants to {np.dtype(to)} is not supported")
+        return x.astype(to)
+
     # ------------------------------------------------------------ the walk
 
     def run(self) -> tuple[TensorFormat, list[dict], dict[str, np.ndarray]]:
@@ -462,7 +505,7 @@ class QuantizedGraph:
                     **{op: self.qdq_compute for op in QDQ_COMPUTE}, **{op: self.qoperator for op in QOPERATOR},
                     **{op: self.passthrough for op in PASS}, "BatchNormalization": self.batch_norm}
         for node in self.m.nodes:
-            if node.output[0] in self.done:
+            if node.output[0] in self.done or self._fold(node):
                 continue
             if node.op_type not in handlers:
                 raise unsupported(self.where, node)
