@@ -39,5 +39,5 @@ def test_full_size_layer_matches_reference(preset, adc):
     np.testing.assert_array_equal(stats["sample_hist"], hist_ref)
     assert stats["overflows"] == ovf_ref
     assert stats["conversions"] == MatrixGeometry.of(k, m, arch).conversions(n)
-    if adc["adc.mode"] == "ideal" and arch.adc.resolution >= arch.lossless_bits:
-        np.testing.assert_array_equal(y, x @ w)
+    if adc["adc.mode"] == "ideal" and arch.adc.resolution >= arch.lossless_bits and stats["overflows"] == 0:
+        np.testing.assert_array_equal(y, x @ w)  # isaac's 16-bit registers wrap on 16-bit operands

@@ -11,7 +11,10 @@ from isaacsim.adc import CLOSED_FORMS, ADCRegisters
 def reference_layer(x, w, arch, regs):
     """Obviously-correct datapath: per row partition, polarity, weight slice and input cycle, a
     sample matrix from plain numpy matmuls over (DAC bit, cell bit) planes, the closed-form ADC,
-    and psum_bits-wide wrapping registers. Returns (y, sample histogram, overflows)."""
+    and psum_bits-wide wrapping registers. With ISAAC's column flip, a slice column whose cells
+    in the partition sum to more than half their maximum is complemented, its register
+    subtracted and (2^Rc - 1) x the partition's input sum added. Returns (y, sample histogram,
+    overflows)."""
     c, d = arch.crossbar, arch.datapath
     ki, kw, rc, rda = d.input_bits, d.weight_bits, c.cell_bits, c.dac_bits
     if d.weight_encoding == "differential":
@@ -24,16 +27,21 @@ def reference_layer(x, w, arch, regs):
         cycles = [(b, min(rda, ki - 1 - b), 1) for b in range(0, ki - 1, rda)] + [(ki - 1, 1, -1)]
     else:
         cycles = [(b, min(rda, ki - b), 1) for b in range(0, ki, rda)]
-    max_sample = c.rows * (2**rda - 1) * (2**rc - 1)
+    top = 2**rc - 1
+    max_sample = arch.max_sample
     hist = np.zeros(max_sample + 1, np.int64)
     lim = 2 ** min(d.psum_bits - 1, 62)
     y = np.zeros((x.shape[0], w.shape[1]), np.int64)
+    fix = np.zeros_like(y)  # the flip's digital correction, in value units
     ovf = 0
     for r0 in range(0, x.shape[1], c.rows):
         rows = slice(r0, r0 + c.rows)
         for sign_q, mag in zip([1, -1], mags, strict=False):
             for s in range(n_slices):
-                cell = (mag[rows] >> (s * rc)) & (2**rc - 1)
+                cell = (mag[rows] >> (s * rc)) & top
+                flip = (2 * cell.sum(axis=0) > cell.shape[0] * top) if d.column_flip else np.zeros(cell.shape[1], bool)
+                cell = np.where(flip, top - cell, cell)
+                fix += sign_q * np.outer(x[:, rows].sum(axis=1), flip * top) << (s * rc)
                 psum = np.zeros_like(y)
                 for first, count, sign in cycles:
                     chunk = (u[:, rows] >> first) & (2**count - 1)
@@ -47,10 +55,10 @@ def reference_layer(x, w, arch, regs):
                     if d.psum_bits < 64:
                         ovf += int(((psum >= lim) | (psum < -lim)).sum())
                         psum = (psum + lim) % (2 * lim) - lim
-                y += sign_q * (psum << (s * rc))
+                y += sign_q * (np.where(flip, -psum, psum) << (s * rc))
     step = regs.step
     y = y * int(step) if float(step).is_integer() else y * step
-    return y - off * x.sum(axis=1, keepdims=True), hist, ovf
+    return y + fix - off * x.sum(axis=1, keepdims=True), hist, ovf
 
 
 @st.composite
