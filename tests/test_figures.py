@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from isaacsim.components import UNITS
+from isaacsim.report import compare as C
 from isaacsim.report import figures as F
 
 COLUMNS = ["tile", "pe", "layer", "component", "action", "count", "energy_j", "power_w"]
@@ -118,7 +119,7 @@ def test_ops_per_conversion(tmp_path):
     uni, trq = runs_for(layers)
     trq[-1]["ops_per_conversion"] = None  # no conversions: "n/a", no bar
     stem = tmp_path / "ops"
-    check_outputs(F.ops_per_conversion({"uniform 8b": uni, "trq": trq}, stem), stem)
+    check_outputs(C.ops_per_conversion({"uniform 8b": uni, "trq": trq}, stem), stem)
     svg = stem.with_suffix(".svg").read_text()
     assert "uniform 8b" in svg and "trq" in svg and "uniform SAR: 8" in svg and "n/a" in svg
 
@@ -127,7 +128,7 @@ def test_ops_per_conversion_one_run_and_mixed_resolutions(tmp_path):
     _, trq = runs_for(["a", "b", "c"])
     trq[1]["adc"]["resolution"] = 6
     stem = tmp_path / "one"
-    check_outputs(F.ops_per_conversion({"trq": trq}, stem), stem)
+    check_outputs(C.ops_per_conversion({"trq": trq}, stem), stem)
     assert "uniform SAR" in stem.with_suffix(".svg").read_text()
 
 
@@ -230,8 +231,8 @@ def test_other_bad_inputs(small, tmp_path):
     with pytest.raises(ValueError, match="chip-level"):
         F.power_per_tile(small[small["tile"].isna()], tmp_path / "p")
     with pytest.raises(ValueError, match="no runs"):
-        F.ops_per_conversion({}, tmp_path / "o")
+        C.ops_per_conversion({}, tmp_path / "o")
     with pytest.raises(ValueError, match="nothing to draw"):
-        F.ops_per_conversion({"trq": [{"name": "a", "ops_per_conversion": None, "adc": {}}]},
+        C.ops_per_conversion({"trq": [{"name": "a", "ops_per_conversion": None, "adc": {}}]},
                              tmp_path / "o")
     assert issubclass(F.FigureError, ValueError)

@@ -13,7 +13,7 @@ import isaacsim
 from isaacsim.calibrate import calibrate
 from isaacsim.cli import main
 from isaacsim.components import UNITS
-from isaacsim.report import figures
+from isaacsim.report import compare, figures
 
 ROOT = Path(__file__).resolve().parents[1]
 DIGITS = ROOT / "workloads" / "lenet5_digits"
@@ -89,9 +89,9 @@ def test_one_bar_per_run(folder):
 def test_power_breakdown_rejects_empty_input(tmp_path):
     rows = pd.DataFrame({"run": ["a"], "group": ["g"], "label": ["x"], "component": ["adc"], "power_w": [0.0]})
     with pytest.raises(figures.FigureError, match="nothing to draw"):
-        figures.power_breakdown(rows, tmp_path / "pb")
+        compare.power_breakdown(rows, tmp_path / "pb")
     with pytest.raises(figures.FigureError, match="lacks column"):
-        figures.power_breakdown(rows.drop(columns="group"), tmp_path / "pb")
+        compare.power_breakdown(rows.drop(columns="group"), tmp_path / "pb")
 
 
 def test_single_run_draws_no_comparison(tmp_path, folder):

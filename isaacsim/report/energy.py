@@ -130,10 +130,10 @@ def draw_run(s: dict, rep: EnergyReport, where: Path) -> list[Path]:
 
 def draw_ops(ops_runs: dict[str, list[dict]], dest: Path) -> list[Path]:
     """The A/D-operations-per-conversion figure of several runs' layers (label -> summary layers)."""
-    from isaacsim.report import figures
+    from isaacsim.report import compare
 
     dest.mkdir(parents=True, exist_ok=True)
-    return figures.ops_per_conversion(ops_runs, dest / "ops_per_conversion",
+    return compare.ops_per_conversion(ops_runs, dest / "ops_per_conversion",
                                       title="A/D operations per conversion, per layer")
 
 
@@ -208,9 +208,9 @@ def breakdown_table(entries: list[tuple[str, dict, EnergyReport]]) -> pd.DataFra
 
 
 def draw_power_breakdown(entries: list[tuple[str, dict, EnergyReport]], dest: Path) -> list[Path]:
-    """power_breakdown.csv (`breakdown_table`) and the figure (`figures.power_breakdown`): power when
+    """power_breakdown.csv (`breakdown_table`) and the figure (`compare.power_breakdown`): power when
     every run has a time, else energy per inference. Returns the figure files."""
-    from isaacsim.report import figures
+    from isaacsim.report import compare
 
     table = breakdown_table(entries)
     try:
@@ -227,7 +227,7 @@ def draw_power_breakdown(entries: list[tuple[str, dict, EnergyReport]], dest: Pa
                                for r, a in zip(table["run"], table["adc"], strict=True)])
     tables = sorted(set(table["table"]))
     what = "Power" if timed else "Energy per inference"
-    return figures.power_breakdown(rows, dest / "power_breakdown", value=value,
+    return compare.power_breakdown(rows, dest / "power_breakdown", value=value,
                                    title=f"{what} by component, uniform against TRQ ADC ({', '.join(tables)})")
 
 
