@@ -9,7 +9,9 @@ reference executor and `simulate` on trq with an ideal ADC and a signed 9-bit in
 prints, per ReLU bit width (8, and 4: QuantizeLinear -> Clip(0, 15) -> DequantizeLinear), how many
 output codes equal onnxruntime's.
 
-Run: python benchmarks/bench_brevitas.py [--samples 64]
+--smoke: 4 samples (a quick check that it runs).
+
+Run: python benchmarks/bench_brevitas.py [--samples 64] [--smoke]
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ def _models():
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=64)
+    ap.add_argument("--smoke", action="store_true", help="4 samples: a quick check that it runs")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.samples = 4
     import onnxruntime as ort
 
     import isaacsim

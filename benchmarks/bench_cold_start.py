@@ -9,7 +9,10 @@ run is the baseline, measured in the same invocation.
 --tree DIR benchmarks another checkout (its package first on PYTHONPATH, run from its root), so
 two versions can be compared: python benchmarks/bench_cold_start.py --tree ../main
 
-Run: python benchmarks/bench_cold_start.py [--tree DIR] [--warm-repeat 1] [-- run ARCH WORKLOAD ...]
+--smoke times a smaller job instead of the main job (one LeNet-5 zoo sample); the
+cold run still compiles the kernels that job uses.
+
+Run: python benchmarks/bench_cold_start.py [--tree DIR] [--warm-repeat 1] [--smoke] [-- run ARCH WORKLOAD ...]
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import time
 from pathlib import Path
 
 MAIN_JOB = ["run", "arch_configs/trq.yaml", "workloads/lenet5_mnist5k"]
+SMOKE_JOB = ["run", "arch_configs/trq.yaml", "zoo:lenet5", "--samples", "1"]
 
 
 def timed_run(args: list[str], tree: Path, cache: str) -> tuple[float, float, str]:
@@ -47,9 +51,11 @@ def main() -> None:
     ap.add_argument("--tree", type=Path, default=Path(__file__).resolve().parents[1],
                     help="checkout to benchmark (default: this one)")
     ap.add_argument("--warm-repeat", type=int, default=1, help="warm runs (the best is kept)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="one LeNet-5 zoo sample instead of the main job (a quick check)")
     ap.add_argument("command", nargs="*", help="isaacsim arguments (default: the main job)")
     a = ap.parse_args()
-    args = a.command or MAIN_JOB
+    args = a.command or (SMOKE_JOB if a.smoke else MAIN_JOB)
     tree = a.tree.resolve()
     print(f"isaacsim {' '.join(args)}  (tree {tree}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})")
     with tempfile.TemporaryDirectory(prefix="numba-cold-") as cache:

@@ -11,7 +11,9 @@ Weight slicing is done once per layer (crossbar programming) and not timed; inpu
 slicing is timed with each. Times are the best of --repeat runs. Prints BL samples/s for both,
 the ratio and peak RSS.
 
-Run: python benchmarks/bench_datapath.py [--repeat 3]
+--smoke: the same layer shape on 16 vectors, one repeat (a few seconds; outputs still compared).
+
+Run: python benchmarks/bench_datapath.py [--repeat 3] [--smoke]
 """
 
 from __future__ import annotations
@@ -88,9 +90,12 @@ def best_time(fn, repeat):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--smoke", action="store_true", help="16 vectors, one repeat: a quick check that it runs")
     args = ap.parse_args()
+    if args.smoke:
+        args.repeat = 1
     arch = isaacsim.load_arch("trq")
-    n, k, m = 28 * 28, 3 * 3 * 128, 128
+    n, k, m = (16 if args.smoke else 28 * 28), 3 * 3 * 128, 128
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (n, k))
     w = rng.integers(-127, 128, (k, m))

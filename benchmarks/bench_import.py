@@ -9,7 +9,9 @@ the float model, the import time, how many output codes and top-1 classes equal 
 (through `simulate`, whose outputs are the reference executor's with the crossbar products swapped
 in), and the `simulate` time (functional datapath only, no timing model).
 
-Run: python benchmarks/bench_import.py [--size 224] [--samples 2] [--calib 4] [--models resnet18 ...]
+--smoke: 32x32 inputs, one sample, one calibration image, ResNet-18 only (a quick check).
+
+Run: python benchmarks/bench_import.py [--size 224] [--samples 2] [--calib 4] [--models resnet18 ...] [--smoke]
 """
 
 from __future__ import annotations
@@ -70,7 +72,12 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=2, help="random input images compared (default 2)")
     p.add_argument("--calib", type=int, default=4, help="random calibration images (default 4)")
     p.add_argument("--models", nargs="+", help="a subset of the five (default all)")
+    p.add_argument("--smoke", action="store_true",
+                   help="32x32, one sample and calibration image, resnet18 only: a quick check")
     args = p.parse_args()
+    if args.smoke:
+        args.size, args.samples, args.calib = 32, 1, 1
+        args.models = args.models or ["resnet18"]
     warnings.filterwarnings("ignore")
     import logging
 

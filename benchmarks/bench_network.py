@@ -13,7 +13,9 @@ the ratio is printed per layer and over the subset.
 
 Targets: one inference in <= 10 s on the 2-core CI machine, peak RSS <= 2 GB.
 
-Run: python benchmarks/bench_network.py [--arch trq] [--layers 3] [--repeat 1]
+--smoke runs the same steps on the LeNet-5 zoo network instead (two baseline layers; a few seconds).
+
+Run: python benchmarks/bench_network.py [--arch trq] [--layers 3] [--repeat 1] [--smoke]
 """
 
 from __future__ import annotations
@@ -68,7 +70,12 @@ def main() -> None:
     ap.add_argument("--arch", default="trq", help="arch preset or YAML (default: trq)")
     ap.add_argument("--layers", type=int, default=3, help="layers in the baseline subset (default 3)")
     ap.add_argument("--repeat", type=int, default=1, help="timed simulate runs; the best is kept")
+    ap.add_argument("--smoke", action="store_true",
+                    help="LeNet-5 instead of ResNet-18, two baseline layers: a quick check that it runs")
     args = ap.parse_args()
+    net, label = ("lenet5", "LeNet-5") if args.smoke else ("resnet18", "ResNet-18")
+    if args.smoke:
+        args.layers, args.repeat = 2, 1
 
     arch = isaacsim.load_arch(args.arch)
     t = time.perf_counter()
@@ -76,7 +83,7 @@ def main() -> None:
     t_cold = time.perf_counter() - t
 
     t = time.perf_counter()
-    wl = make("resnet18", samples=1)
+    wl = make(net, samples=1)
     t_make = time.perf_counter() - t
     rss_before = rss_mb()
 
@@ -90,7 +97,8 @@ def main() -> None:
     macs = sum(ly.macs for ly in layers_of(wl))
     rss_sim = rss_mb()
 
-    print(f"ResNet-18 zoo workload, 1 x 3x224x224, {len(layers_of(wl))} conv/linear layers, "
+    shape = "x".join(str(d) for d in wl.eval.x.shape[1:])
+    print(f"{label} zoo workload, 1 x {shape}, {len(layers_of(wl))} conv/linear layers, "
           f"{macs / 1e9:.3f} GMAC, on {arch.name} ({arch.adc.mode} ADC), {numba.get_num_threads()} threads")
     print(f"zoo make               : {t_make:8.2f} s")
     print(f"warm-up (LeNet-5, cold): {t_cold:8.2f} s  (includes numba compile or cache load; "

@@ -10,6 +10,7 @@ Convolutional Neural Network Accelerator with In-Situ Analog Arithmetic in Cross
 
 Run: python benchmarks/bench_peak.py [ARCH ...]   (default: isaac, isaac with twin-crossbar
 weights, trq_baseline)
+     python benchmarks/bench_peak.py --smoke   (isaac with twin-crossbar weights only: a quick check)
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ DEFAULT = [("isaac", {}), ("isaac", {"datapath.weight_encoding": "differential",
 
 
 def main(argv: list[str]) -> int:
-    cases = [(a, {}) for a in argv] or DEFAULT
+    smoke = "--smoke" in argv
+    argv = [a for a in argv if a != "--smoke"]
+    cases = [(a, {}) for a in argv] or (DEFAULT[1:2] if smoke else DEFAULT)
     pub_a, pub_w = ISAAC_PUBLISHED["gops_per_mm2"], ISAAC_PUBLISHED["gops_per_w"]
     print("| arch | weights | crossbars | TOPs/s | area mm2 | peak W | GOPs/s/mm2 | / ISAAC | GOPs/W | / ISAAC "
           "| GOPs/W at run power | wall s |")

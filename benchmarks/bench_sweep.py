@@ -14,8 +14,9 @@ Printed: speed-up = (2) / (3) (target >= 1.8x), per-point overhead = ((2) - (1))
 (target <= 5%), absolute times per point, and a check that the three runs agree on every
 metric. These machines are shared: compare ratios from one run, not absolute times across runs.
 
-Run: python benchmarks/bench_sweep.py [--sweep FILE] [--every K] [--keep DIR]
-(`--every 5` times every 5th point only, for a quick look.)
+Run: python benchmarks/bench_sweep.py [--sweep FILE] [--every K] [--keep DIR] [--smoke]
+(`--every 5` times every 5th point only, for a quick look; `--smoke` runs a two-point sweep of
+LeNet-5 on 4 digits instead, a quick check that every step runs.)
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ from isaacsim.workload import load_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "arch_configs" / "sweeps" / "adc_design_space.yaml"
+SMOKE = """name: smoke
+base: {{arch: trq_baseline}}
+workloads:
+  - {{path: {lenet}, samples: 4, name: lenet5}}
+axes:
+  - zip: {{adc.mode: [uniform, trq], adc.bits: [8, null]}}
+"""
 COMPARE = ["energy_j", "latency_cycles", "power_w", "accuracy", "ops_per_conversion", "adc_share"]
 
 
@@ -95,9 +103,14 @@ def main() -> None:
     ap.add_argument("--sweep", type=Path, default=SHIPPED)
     ap.add_argument("--every", type=int, default=1, help="time every K-th point only (default: all)")
     ap.add_argument("--keep", type=Path, help="keep the sweep folders here")
+    ap.add_argument("--smoke", action="store_true",
+                    help="a two-point sweep of LeNet-5 on 4 digits instead: a quick check that it runs")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_sweep_"))
     try:
+        if a.smoke:
+            a.sweep = tmp / "smoke.yaml"
+            a.sweep.write_text(SMOKE.format(lenet=ROOT / "workloads" / "lenet5_digits"))
         sweep_file = a.sweep
         sw = load_sweep(sweep_file)
         points = sw.points[:: a.every]

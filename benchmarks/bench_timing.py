@@ -24,7 +24,10 @@ Numba compilation is excluded by a warm-up on LeNet-5 (its cold time is printed)
 Target: ResNet-18 timing in at most 5 s here: the network pipeline's wall
 (without a Timeline).
 
-Run: python benchmarks/bench_timing.py [--arch trq] [--fine-layer conv2] [--baseline-layer layer2.0.conv1]
+--smoke runs every step on the LeNet-5 zoo network instead of ResNet-18 (baseline layer conv2, the
+trace in a temporary folder; a few seconds), with the same assertions.
+
+Run: python benchmarks/bench_timing.py [--arch trq] [--fine-layer conv2] [--baseline-layer layer2.0.conv1] [--smoke]
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ from __future__ import annotations
 import argparse
 import math
 import resource
+import tempfile
 import time
 import warnings
 from fractions import Fraction
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -127,7 +132,18 @@ def main() -> None:
                     help="ResNet-18 layer for the plain-Python baseline (default layer2.0.conv1)")
     ap.add_argument("--trace-out", default="/tmp/bench_timing_resnet18.json",
                     help="where the network's Perfetto trace is written (default /tmp/...)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="LeNet-5 instead of ResNet-18 (baseline layer conv2): a quick check that it runs")
     args = ap.parse_args()
+    if args.smoke:
+        with tempfile.TemporaryDirectory(prefix="bench_timing_") as d:
+            args.trace_out = str(Path(d) / "bench_timing_lenet5.json")
+            run(args, "lenet5", "LeNet-5", "conv2")
+    else:
+        run(args, "resnet18", "ResNet-18", args.baseline_layer)
+
+
+def run(args, net: str, label: str, baseline_layer: str) -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -144,9 +160,9 @@ def main() -> None:
     simulate_layer(lp_s, tr_s, stages)
     t_cold = time.perf_counter() - t
 
-    # ---- ResNet-18: functional run with traces (not timed as timing)
+    # ---- the network (ResNet-18): functional run with traces (not timed as timing)
     t = time.perf_counter()
-    wl = make("resnet18", samples=1)
+    wl = make(net, samples=1)
     t_make = time.perf_counter() - t
     t = time.perf_counter()
     res = isaacsim.simulate(arch, wl, samples=1, traces=1, timing=False)
@@ -159,7 +175,8 @@ def main() -> None:
     cycles = sum(r[1].cycles for r in rows)
     bound = sum(r[3].bound_cycles for r in rows)
 
-    print(f"ResNet-18 zoo workload, 1 x 3x224x224, {len(rows)} conv/linear layers, on {arch.name} "
+    shape = "x".join(str(d) for d in wl.eval.x.shape[1:])
+    print(f"{label} zoo workload, 1 x {shape}, {len(rows)} conv/linear layers, on {arch.name} "
           f"({arch.adc.mode} ADC, early termination {arch.adc.early_termination}), clock {clock / 1e6:g} MHz, "
           f"{numba.get_num_threads()} numba threads")
     print(f"zoo make                 : {t_make:8.2f} s")
@@ -205,8 +222,8 @@ def main() -> None:
     print(f"  fine / default: {f_best / d_best:.1f}x wall, {f.events / d.events:.1f}x events")
 
     # ---- baseline: plain-Python recurrence vs the default kernel, one ResNet-18 layer
-    lp_b = res.mapping.layer(args.baseline_layer)
-    tr_b = res.traces()[args.baseline_layer][0]
+    lp_b = res.mapping.layer(baseline_layer)
+    tr_b = res.traces()[baseline_layer][0]
     t = time.perf_counter()
     lt_b = simulate_layer(lp_b, tr_b, stages)
     t_k = time.perf_counter() - t
@@ -215,7 +232,7 @@ def main() -> None:
     t_ref = time.perf_counter() - t
     assert ref_cycles == lt_b.cycles and np.array_equal(ref_ends, lt_b.window_end), (ref_cycles, lt_b.cycles)
     steps = sum(len(s.conv) for s in layer_steps(lp_b, tr_b, stages))
-    print(f"\nbaseline, ResNet-18 {args.baseline_layer} ({steps:,} PE steps on {lp_b.n_pes} PEs, "
+    print(f"\nbaseline, {label} {baseline_layer} ({steps:,} PE steps on {lp_b.n_pes} PEs, "
           f"{lt_b.cycles:,} cycles in both):")
     print(f"  default (numba per window + simpy) {t_k:7.3f} s  {steps / t_k:12,.0f} steps/s")
     print(f"  plain Python, exact Fractions      {t_ref:7.3f} s  {steps / t_ref:12,.0f} steps/s")
