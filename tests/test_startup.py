@@ -72,6 +72,8 @@ def test_compile_notice(monkeypatch):
     assert seen[-1] == DATAPATH_KERNELS + TIMING_KERNELS
     assert compile_notice(timing_only=True).startswith(NOTICE)
     assert seen[-1] == TIMING_KERNELS
+    compile_notice(timing=False)  # a run without timing never compiles the timing kernel
+    assert seen[-1] == DATAPATH_KERNELS
     state["cold"] = False
     assert compile_notice() is None
 

@@ -482,7 +482,7 @@ def calibrate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Work
     st = load_state(st_path, state_key(arch, wl, data, min_n, ideal_m, None if max_n_r2 is None else top))
     cal = Calibration(arch, data, opts, min_n=min_n, state=st, state_path=st_path, progress=progress, notes=notes)
     if progress:  # every input is checked: say so if the kernels are about to compile
-        announce_compile()
+        announce_compile(timing=False)
     try:
         cal.run_phases()
     finally:

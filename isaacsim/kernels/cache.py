@@ -42,11 +42,12 @@ def cold_kernels(names: tuple[str, ...] = DATAPATH_KERNELS + TIMING_KERNELS) -> 
     return cold
 
 
-def compile_notice(timing_only: bool = False) -> str | None:
+def compile_notice(timing_only: bool = False, timing: bool = True) -> str | None:
     """The line that says a run is about to compile its kernels (a cold cache: the first run after
     installing), else None; None too when numba's cache cannot be read (say nothing rather than
-    fail the run). A timing-only run uses the timing kernel alone."""
-    names = TIMING_KERNELS if timing_only else DATAPATH_KERNELS + TIMING_KERNELS
+    fail the run). A timing-only run uses the timing kernel alone; a run without timing
+    (`timing=False`) the datapath's alone."""
+    names = TIMING_KERNELS if timing_only else DATAPATH_KERNELS + (TIMING_KERNELS if timing else ())
     try:
         cold = cold_kernels(names)
     except Exception:  # numba's cache internals changed
@@ -54,10 +55,10 @@ def compile_notice(timing_only: bool = False) -> str | None:
     return f"isaacsim: compiling kernels (first run only, about {COMPILE_SECONDS} s)..." if cold else None
 
 
-def announce_compile(timing_only: bool = False) -> None:
+def announce_compile(timing_only: bool = False, timing: bool = True) -> None:
     """Print `compile_notice` on stderr when there is one. Callers do this after every input has
     been checked and just before the first kernel runs, so bad input still gets its one line."""
-    line = compile_notice(timing_only)
+    line = compile_notice(timing_only, timing)
     if line:
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
