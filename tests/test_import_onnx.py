@@ -18,39 +18,11 @@ import isaacsim  # noqa: E402
 from isaacsim import cli  # noqa: E402
 from isaacsim.importers import import_onnx, input_codes  # noqa: E402
 from isaacsim.workload.reference import execute  # noqa: E402
+from tests.support.torch_models import Branches, Residual  # noqa: E402
 
 N_EVAL = 24
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's legacy ONNX exporter
 ort.set_default_logger_severity(3)  # onnxruntime's notes on unused initializers
-
-
-class Residual(torch.nn.Module):
-    """Conv, ReLU, MaxPool, depthwise conv, residual Add, GlobalAveragePool, Flatten, Gemm."""
-
-    def __init__(self):
-        super().__init__()
-        self.c1 = torch.nn.Conv2d(3, 8, 3, padding=1)
-        self.c2 = torch.nn.Conv2d(8, 8, 3, padding=1, groups=8)
-        self.fc = torch.nn.Linear(8, 5)
-
-    def forward(self, x):
-        a = torch.nn.functional.max_pool2d(torch.relu(self.c1(x)), 2)
-        b = torch.relu(self.c2(a)) + a
-        return self.fc(torch.nn.functional.adaptive_avg_pool2d(b, 1).flatten(1))
-
-
-class Branches(torch.nn.Module):
-    """Strided and dilated convs, Concat, AveragePool, Flatten, MatMul."""
-
-    def __init__(self):
-        super().__init__()
-        self.a = torch.nn.Conv2d(3, 4, 3, stride=2, padding=1)
-        self.b = torch.nn.Conv2d(3, 4, 3, stride=2, padding=2, dilation=2)
-        self.w = torch.nn.Parameter(torch.randn(32, 5) * 0.1)
-
-    def forward(self, x):
-        y = torch.cat([torch.relu(self.a(x)), self.b(x)], 1)
-        return torch.nn.functional.avg_pool2d(y, 2).flatten(1) @ self.w
 
 
 MODELS = {"residual": Residual, "branches": Branches}

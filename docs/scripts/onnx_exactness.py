@@ -10,6 +10,7 @@ inputs enabled for int8 activations).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -20,34 +21,15 @@ from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantTy
 import isaacsim
 from isaacsim.workload.reference import execute
 
-
-class Residual(torch.nn.Module):
-    """Conv, ReLU, MaxPool, depthwise conv, residual Add, GlobalAveragePool, Flatten, Gemm."""
-
-    def __init__(self):
-        super().__init__()
-        self.c1 = torch.nn.Conv2d(3, 8, 3, padding=1)
-        self.c2 = torch.nn.Conv2d(8, 8, 3, padding=1, groups=8)
-        self.fc = torch.nn.Linear(8, 5)
-
-    def forward(self, x):
-        a = torch.nn.functional.max_pool2d(torch.relu(self.c1(x)), 2)
-        b = torch.relu(self.c2(a)) + a
-        return self.fc(torch.nn.functional.adaptive_avg_pool2d(b, 1).flatten(1))
+ROOT = Path(__file__).resolve().parents[2]
 
 
-class Branches(torch.nn.Module):
-    """Strided and dilated convs, Concat, AveragePool, Flatten, MatMul."""
-
-    def __init__(self):
-        super().__init__()
-        self.a = torch.nn.Conv2d(3, 4, 3, stride=2, padding=1)
-        self.b = torch.nn.Conv2d(3, 4, 3, stride=2, padding=2, dilation=2)
-        self.w = torch.nn.Parameter(torch.randn(32, 5) * 0.1)
-
-    def forward(self, x):
-        y = torch.cat([torch.relu(self.a(x)), self.b(x)], 1)
-        return torch.nn.functional.avg_pool2d(y, 2).flatten(1) @ self.w
+def _small_models():
+    """Residual and Branches of tests/support/torch_models.py (the importer's test models)."""
+    spec = importlib.util.spec_from_file_location("torch_models", ROOT / "tests" / "support" / "torch_models.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.Residual, mod.Branches
 
 
 class _Reader(CalibrationDataReader):
@@ -81,7 +63,7 @@ def main() -> None:
     print("| model | format | activations | codes | reference equal | simulate equal |")
     print("|---|---|---|---|---|---|")
     torch.manual_seed(0)
-    for cls in (Residual, Branches):
+    for cls in _small_models():
         f = args.dir / f"{cls.__name__.lower()}.onnx"
         torch.onnx.export(cls().eval(), torch.from_numpy(calib[:1]), str(f), input_names=["x"], output_names=["y"],
                           opset_version=13, dynamo=False, dynamic_axes={"x": {0: "n"}, "y": {0: "n"}})

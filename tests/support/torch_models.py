@@ -241,6 +241,37 @@ MODELS = {"resnet18": ResNet18, "mobilenet_v2": MobileNetV2, "squeezenet1_1": Sq
           "vgg11_bn": VGG11BN, "googlenet": GoogLeNet}
 
 
+# ---- two small models of the ONNX importer's tests and docs/scripts/onnx_exactness.py
+
+class Residual(nn.Module):
+    """Conv, ReLU, MaxPool, depthwise conv, residual Add, GlobalAveragePool, Flatten, Gemm."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.c2 = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        a = F.max_pool2d(torch.relu(self.c1(x)), 2)
+        b = torch.relu(self.c2(a)) + a
+        return self.fc(F.adaptive_avg_pool2d(b, 1).flatten(1))
+
+
+class Branches(nn.Module):
+    """Strided and dilated convs, Concat, AveragePool, Flatten, MatMul."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+        self.b = nn.Conv2d(3, 4, 3, stride=2, padding=2, dilation=2)
+        self.w = nn.Parameter(torch.randn(32, 5) * 0.1)
+
+    def forward(self, x):
+        y = torch.cat([torch.relu(self.a(x)), self.b(x)], 1)
+        return F.avg_pool2d(y, 2).flatten(1) @ self.w
+
+
 def build(name: str, classes: int = 1000, seed: int = 0, **kw) -> nn.Module:
     """Model `name` with seeded random weights and batch-norm statistics, in eval mode."""
     torch.manual_seed(seed)
