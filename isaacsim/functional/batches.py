@@ -85,7 +85,8 @@ def _matmul(arch: Arch, mapping: NetworkMapping, stats: dict[str, LayerStats], b
             if pw is None or (pw.geometry.k, pw.geometry.m) != w2d.shape:
                 pw = packed[key] = PackedWeights.of(w2d, arch)
             if rows:
-                y, st = mvm(x2d[:rows], pw, arch, adc=regs[name], trace=True, vector_copy=vec_copy[:rows])
+                y, st = mvm(x2d[:rows], pw, arch, adc=regs[name], trace=True, vector_copy=vec_copy[:rows],
+                            trace_segments=stats[name].trace_segments)
                 stats[name].add_trace(key[1], traced, st.pop("ad_ops_trace"))
                 stats[name].add_call(st, group=key[1])
                 if rows < x2d.shape[0]:

@@ -67,8 +67,24 @@ def _per_crossbar(counts: np.ndarray, geo: MatrixGeometry) -> np.ndarray:
     return np.ascontiguousarray(a.transpose(0, 3, 1, 2)).reshape(counts.shape[0], geo.crossbars)
 
 
+def _trace_slots(geo: MatrixGeometry, lanes: int, adcs: int, segments) -> tuple[np.ndarray, int, int]:
+    """(slot of each (row partition, column), slots / lanes, crossbars in the widest slot): the
+    trace's (crossbar, lane) slots, or (segment, lane) with `segments` (`mvm`'s trace_segments)."""
+    slots = geo.column_lanes(adcs)
+    if segments is None:
+        return slots, geo.crossbars, 1
+    starts = np.asarray(segments, np.int64)
+    if starts.ndim != 1 or not len(starts) or starts[0] != 0 or (np.diff(starts) <= 0).any() \
+            or starts[-1] >= geo.crossbars:
+        raise ValueError(f"trace_segments must increase from 0 below {geo.crossbars} crossbars, got {starts}")
+    seg = np.searchsorted(starts, np.arange(geo.crossbars), side="right") - 1
+    t, lane = np.divmod(slots, lanes)
+    widest = int(np.diff(np.append(starts, geo.crossbars)).max())
+    return np.ascontiguousarray(seg[t] * lanes + lane), len(starts), widest
+
+
 def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | None = None, *,
-        trace: bool = False, vector_copy=None):
+        trace: bool = False, vector_copy=None, trace_segments=None):
     """y = x @ w as the datapath computes it, and the ADC / S+A statistics.
 
     x: (N, K) integers in the arch's input format (unsigned, or signed two's complement);
@@ -100,7 +116,10 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
     polarity), polarity fastest (`MatrixGeometry.crossbar_index`); column j of a crossbar is
     converted by lane j % arch.pe.adcs, lanes = min(pe.adcs, crossbar.cols)
     (docs/datapath.md, "ADC operation traces"). It takes 4 x N x cycles x crossbars x lanes
-    bytes. y and the other statistics are the same with or without it.
+    bytes. y and the other statistics are the same with or without it. `trace_segments` (int
+    array, increasing, from 0): sum the trace's crossbars over segments t = trace_segments[s] ..
+    trace_segments[s + 1] - 1, so ad_ops_trace is (N, input_cycles, segments, lanes); the timing
+    model reads no finer (`isaacsim.timing.pe_work.pe_segments`).
     """
     if isinstance(w, PackedWeights):
         geo, ww, flipped = w.geometry, w.planes, w.flipped
@@ -119,15 +138,16 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
     ad_trace = None
     if trace:
         lanes = geo.lanes(arch.pe.adcs)
-        per_slot = -(-geo.xbar_cols // lanes) * int(ops.max())
+        slots, n_seg, widest = _trace_slots(geo, lanes, arch.pe.adcs, trace_segments)
+        per_slot = -(-geo.xbar_cols // lanes) * int(ops.max()) * widest
         if per_slot > np.iinfo(np.int32).max:  # an entry sums one cycle of one lane: far below
             raise ValueError(f"an ADC lane's A/D operations per window ({per_slot}) overflow int32")
         acc, hist, overflows, xb_ops, xb_r2, ad_trace = fused_layer_traced(
-            xw, ww, units, ops, msb, vec_copy, copies, geo.column_lanes(arch.pe.adcs), geo.crossbars * lanes,
+            xw, ww, units, ops, msb, vec_copy, copies, slots, n_seg * lanes,
             shift, sign, geo.cell_bits, geo.n_slices, geo.polarities, arch.datapath.psum_bits,
             numba.get_num_threads(), col_sign,
         )
-        ad_trace = ad_trace.reshape(x.shape[0], geo.input_cycles, geo.crossbars, lanes)
+        ad_trace = ad_trace.reshape(x.shape[0], geo.input_cycles, n_seg, lanes)
     else:
         acc, hist, overflows, xb_ops, xb_r2 = fused_layer(
             xw, ww, units, ops, msb, vec_copy, copies, shift, sign, geo.cell_bits, geo.n_slices,

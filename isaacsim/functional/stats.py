@@ -56,6 +56,13 @@ class LayerStats:
     (`simulate(..., traces=N)`; None when off): int32 (samples, groups, vectors, input_cycles,
     crossbars_per_group, lanes); `isaacsim.mvm`'s ad_ops_trace per sample and group, vectors =
     Ho * Wo (1 for linear). docs/datapath.md, "ADC operation traces"."""
+    trace_segments: np.ndarray | None = None
+    """When set, the traces are summed over these crossbar segments (`isaacsim.timing.pe_work.pe_segments`)
+    and kept in `timing_trace` instead of `ad_ops_trace`: the timing model's input, several times
+    smaller."""
+    timing_trace: Any = None
+    """A `isaacsim.timing.pe_work.SegmentTrace` of the first samples, (samples, groups, vectors,
+    input_cycles, segments, lanes), when `trace_segments` is set."""
     xbar_ad_ops: np.ndarray = field(init=False, repr=False)
     """A/D operations (detection comparisons included) of every crossbar of the layer, summed
     over all simulated samples: int64 (copies, groups, xbars_per_group); flattened, entry i is
@@ -78,7 +85,8 @@ class LayerStats:
 
     def empty_like(self) -> LayerStats:
         return LayerStats(self.name, self.op, self.k, self.m, self.groups, self.crossbars, self.copies,
-                          self.pes, self.tiles, dict(self.adc), xbars_per_group=self.xbars_per_group)
+                          self.pes, self.tiles, dict(self.adc), xbars_per_group=self.xbars_per_group,
+                          trace_segments=self.trace_segments)
 
     @staticmethod
     def _add_hist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -113,6 +121,14 @@ class LayerStats:
         """Store one group's `mvm` ad_ops_trace (samples * vectors, cycles, crossbars, lanes) of
         this accumulator's samples; groups arrive in order 0 .. groups - 1."""
         tr = trace.reshape(samples, -1, *trace.shape[1:])
+        if self.trace_segments is not None:  # summed over segments already (mvm's trace_segments)
+            from isaacsim.timing.pe_work import SegmentTrace
+
+            if self.timing_trace is None:
+                data = np.zeros((samples, self.groups, *tr.shape[1:]), np.int32)
+                self.timing_trace = SegmentTrace(data, self.trace_segments)
+            self.timing_trace.data[:, group] = tr
+            return
         if self.ad_ops_trace is None:
             self.ad_ops_trace = np.zeros((samples, self.groups, *tr.shape[1:]), np.int32)
         self.ad_ops_trace[:, group] = tr
@@ -126,6 +142,8 @@ class LayerStats:
         self.ops_hist = self._add_hist(self.ops_hist, other.ops_hist)
         self.xbar_ad_ops = self.xbar_ad_ops + other.xbar_ad_ops
         self.xbar_r2 = self.xbar_r2 + other.xbar_r2
+        if self.timing_trace is None:  # only the first samples keep one: the first batch's
+            self.timing_trace = other.timing_trace
         if other.ad_ops_trace is not None:  # a later batch's samples follow this one's
             self.ad_ops_trace = (other.ad_ops_trace if self.ad_ops_trace is None
                                  else np.concatenate([self.ad_ops_trace, other.ad_ops_trace]))

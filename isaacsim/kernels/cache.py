@@ -16,7 +16,7 @@ import sys
 DATAPATH_KERNELS = ("isaacsim.kernels.fused:_fused", "isaacsim.kernels.packing:pack_input_planes",
                     "isaacsim.kernels.packing:pack_weight_planes", "isaacsim.kernels.sar:sar_convert_array")
 """The kernels of a functional run (the bit-exact datapath)."""
-TIMING_KERNELS = ("isaacsim.kernels.pe_schedule:pe_rounds",)
+TIMING_KERNELS = ("isaacsim.kernels.pipeline:run_pipeline",)
 """The kernels of the timing model."""
 COMPILE_SECONDS = 15
 """About how long compiling every kernel of a run takes: 12 s of CPU measured on a 2-core machine

@@ -22,7 +22,13 @@ from isaacsim.workload import Workload
 
 
 def datapath(res: Result, plan: Plan, opts: RunOptions, x: np.ndarray) -> None:
-    """Run the samples `x` in batches through the datapath and the reference executor."""
+    """Run the samples `x` in batches through the datapath and the reference executor. A trace
+    kept for the timing model alone is summed per PE segment as it is made (`timing_trace`)."""
+    if opts.timing and not opts.traces and opts.timing_granularity == "default":
+        from isaacsim.timing.pe_work import pe_segments
+
+        for lp in plan.mapping.layers:
+            res.layers[lp.name].trace_segments = pe_segments(lp)
     run = BatchRun(res.layers)
     try:
         run_batches(run, plan.workload, plan.arch, plan.mapping, x, res.batch_size,
@@ -42,15 +48,17 @@ def timing(res: Result, plan: Plan, opts: RunOptions) -> None:
     from isaacsim.timing.network import simulate_network
 
     try:
-        res.timing = simulate_network(plan.workload, plan.mapping, res.traces(), build_stages(plan.arch),
+        traces = res.traces() or {n: s.timing_trace for n, s in res.layers.items() if s.timing_trace is not None}
+        res.timing = simulate_network(plan.workload, plan.mapping, traces, build_stages(plan.arch),
                                       arch=plan.arch, granularity=opts.timing_granularity,
                                       timeline=opts.timeline)
     except Exception as e:  # the functional results stand; say why timing is missing
         res.failures.append(Failure("timing", f"{type(e).__name__}: {e}", e))
         warnings.warn(f"timing model failed: {type(e).__name__}: {e}", TimingWarning, stacklevel=3)
     finally:
-        if not opts.traces:
-            for s in res.layers.values():
+        for s in res.layers.values():
+            s.timing_trace = None
+            if not opts.traces:
                 s.ad_ops_trace = None
 
 

@@ -78,11 +78,11 @@ def _layer_row(L: LayerState, stages: Stages, rates: Rates) -> dict:
     conversions = int(L.conv.sum())
     lb = layer_bound(L.lp, stages, ad_ops, conversions)
     cycles = end - int(L.start) if n else 0
-    cap = len(L.steps) * rates.adcs * rates.adc * cycles
+    cap = L.n_pes * rates.adcs * rates.adc * cycles
     return {"name": L.name, "cycles": cycles, "bound_cycles": lb.bound_cycles,
             "ratio": cycles / lb.bound_cycles if lb.bound_cycles else None,
             "bound_resource": lb.bottleneck, "start": int(L.start), "end": end,
-            "released": int(L.release.t[-1]) if n else 0, "windows": n, "pes": len(L.steps),
+            "released": int(L.release.t[-1]) if n else 0, "windows": n, "pes": L.n_pes,
             "copies": L.lp.copies, "occupancy_cycles": occupancy, "resource": _resource(L, occ_pe, rates.read_cycles),
             "ad_ops": ad_ops, "conversions": conversions,
             "adc_utilisation": float(Fraction(ad_ops) / cap) if cap else 0.0,
@@ -95,7 +95,7 @@ def _stall_fields(L: LayerState, read_cycles: int, cycles: int) -> dict:
     """stall_<cause>: cycles per PE (mean over the layer's PEs; buffer_full: cycles the layer's
     outputs waited, once per layer); stall_<cause>_share: that over the layer's cycles."""
     raw = _stalls(L, read_cycles)
-    pes = max(1, len(L.steps))
+    pes = max(1, L.n_pes)
     out = {}
     for k, v in raw.items():
         per = v if k == "buffer_full" else v / pes
@@ -159,20 +159,18 @@ class _Usage:
         adc, sa, ir, orr = [], [], [], []
         xbar_busy, xbar_cap, xbar_max = 0, 0, Fraction(0)
         for L in self.layers:
-            g = L.lp.geometry
-            rp = (np.arange(g.crossbars) // g.polarities) % g.row_parts
-            rows = np.minimum(g.xbar_rows, g.k - rp * g.xbar_rows)
-            for e, s in enumerate(L.steps):
-                conv = int(s.conv.sum())
-                adc.append(Fraction(int(s.work.sum())))
-                sa.append(Fraction(conv))
-                busy = s.work.shape[0] * len(s.crossbars) * rates.read_cycles
-                xbar_busy, xbar_cap = xbar_busy + busy, xbar_cap + len(s.crossbars) * lat
-                xbar_max = max(xbar_max, Fraction(busy, max(1, len(s.crossbars) * lat)))
-                reads = sum(sum(1 for ws in s.windows for w in ws if w % L.lp.copies == x.copy) * L.cyc * int(rows[x.t])
-                            for x in s.crossbars)
-                ir.append(reads * g.dac_bits + ir_w.get(L.lp.first_pe + e, 0))
-                orr.append(st.psum_bits * conv * (1 + Fraction(1, L.cyc)))
+            pw, lp, g = L.pw, L.lp, L.lp.geometry
+            conv = pw.per_pe(pw.conv).tolist()
+            adc += [Fraction(int(v)) for v in pw.per_pe(pw.work.sum(axis=1)).tolist()]
+            sa += [Fraction(c) for c in conv]
+            xbars = (pw.xbar_hi - pw.xbar_lo).tolist()
+            for steps, nx in zip(np.diff(pw.offsets).tolist(), xbars, strict=True):
+                busy = steps * nx * rates.read_cycles
+                xbar_busy, xbar_cap = xbar_busy + busy, xbar_cap + nx * lat
+                xbar_max = max(xbar_max, Fraction(busy, max(1, nx * lat)))
+            for e, r in enumerate(self._reads(L).tolist()):
+                ir.append(r * g.dac_bits + ir_w.get(lp.first_pe + e, 0))
+            orr += [st.psum_bits * c * (1 + Fraction(1, pw.cyc)) for c in conv]
         out = {"adc": _usage(adc, rates.adc * rates.adcs, lat),
                "crossbar": Usage(_frac(xbar_busy, xbar_cap), float(xbar_max), len(adc)),
                "shift_add": _usage(sa, rates.shift_add, lat)}
@@ -180,6 +178,20 @@ class _Usage:
             if name in st:
                 out[name] = _usage(work, st[name].rate * st[name].per_pe * 8, lat)
         return out
+
+    @staticmethod
+    def _reads(L: LayerState) -> np.ndarray:
+        """(PEs,): the crossbar row reads of each PE in the run: per crossbar, its copy's windows x
+        input cycles x its rows."""
+        lp, g, pw = L.lp, L.lp.geometry, L.pw
+        i = np.arange(lp.crossbars, dtype=np.int64)
+        t = i % g.crossbars
+        rp = (t // g.polarities) % g.row_parts
+        rows = np.minimum(g.xbar_rows, g.k - rp * g.xbar_rows)
+        k = i // lp.crossbars_per_copy
+        windows = np.maximum(0, -((k - pw.n) // lp.copies))
+        return np.bincount(i // lp.crossbars_per_pe, weights=windows * pw.cyc * rows,
+                           minlength=pw.n_pes).astype(np.int64)
 
     def served(self) -> dict[str, Usage]:
         """The tile, router and chip units the pipeline reserved: every used tile's (router's) unit."""

@@ -164,49 +164,28 @@ def lane_columns(lp: LayerPlacement, adcs: int) -> np.ndarray:
 
 def layer_steps(lp: LayerPlacement, trace: np.ndarray, stages: Stages,
                 ready: np.ndarray | None = None) -> tuple[PESteps, ...]:
-    """Every PE's step inputs (module docstring); `ready` (N,) defaults to all windows at 0."""
-    rates = Rates.of(stages)
-    cols = lane_columns(lp, rates.adcs)
-    lanes = cols.shape[1]
-    tr = _trace5(lp, trace, lanes)
-    n = tr.shape[1]
+    """Every PE's step inputs (module docstring); `ready` (N,) defaults to all windows at 0.
+    `trace` may also be a `isaacsim.timing.pe_work.SegmentTrace`."""
+    from isaacsim.timing.pe_work import pe_work
+
+    pw = pe_work(lp, trace, stages)
+    n = pw.n
     ready = np.zeros(n, np.int64) if ready is None else np.asarray(ready, np.int64)
     if ready.shape != (n,) or (ready < 0).any():
         raise ValueError(f"layer {lp.name!r}: ready must be ({n},) cycles >= 0, got shape {ready.shape}")
-    g, copies, per_copy, cyc = lp.geometry, lp.copies, lp.crossbars_per_copy, lp.geometry.input_cycles
-    addr = lp.addresses()
+    per_copy, x = lp.crossbars_per_copy, lp.geometry.crossbars
     out = []
-    for e in range(lp.n_pes):
-        lo, hi = e * lp.crossbars_per_pe, min((e + 1) * lp.crossbars_per_pe, lp.crossbars)
-        xbars = tuple(Crossbar(i // per_copy, i % per_copy // g.crossbars, i % g.crossbars) for i in range(lo, hi))
-        ks = sorted({x.copy for x in xbars})
-        n_k = {k: len(range(k, n, copies)) for k in ks}
-        rounds = max(n_k.values())  # 0 on a PE whose copies get no window
-        work = np.zeros((rounds, cyc, rates.adcs), np.int64)
-        conv = np.zeros((rounds, cyc), np.int64)
-        i = lo
-        while i < hi:  # runs of one copy and group: contiguous t
-            x = xbars[i - lo]
-            j = i
-            while j < hi and xbars[j - lo].copy == x.copy and xbars[j - lo].group == x.group:
-                j += 1
-            t0, t1, m = x.t, x.t + (j - i), n_k[x.copy]
-            if m:
-                if rates.early_termination:
-                    work[:m, :, :lanes] += tr[x.group, x.copy::copies, :, t0:t1, :].sum(axis=2, dtype=np.int64)
-                else:
-                    work[:m, :, :lanes] += rates.resolution * cols[t0:t1].sum(axis=0)
-                conv[:m] += int(cols[t0:t1].sum())
-            i = j
-        full = min(n_k.values())  # rounds in which every copy on this PE has a window
-        windows = tuple(zip(*(range(k, k + full * copies, copies) for k in ks), strict=True)) + tuple(
-            tuple(r * copies + k for k in ks if r < n_k[k]) for r in range(full, rounds))
-        cand = np.arange(rounds)[:, None] * copies + np.array(ks, np.int64)[None, :]  # r*copies + k
+    for e in range(pw.n_pes):
+        lo, hi = int(pw.xbar_lo[e]), int(pw.xbar_hi[e])
+        xbars = tuple(Crossbar(i // per_copy, i % per_copy // x, i % x) for i in range(lo, hi))
+        ks = np.arange(pw.k_lo[e], pw.k_hi[e] + 1, dtype=np.int64)
+        rounds = int(pw.rounds[e])
+        cand = np.arange(rounds)[:, None] * lp.copies + ks[None, :]  # r*copies + k
         r_ready = np.where(cand < n, ready[np.minimum(cand, max(n - 1, 0))], -1).max(axis=1, initial=0) \
             if rounds else np.zeros(0, np.int64)
-        tile, pe, _ = (int(v) for v in addr[lo])
-        out.append(PESteps(tile, pe, xbars, windows, r_ready, work.reshape(rounds * cyc, rates.adcs),
-                           conv.reshape(-1), cyc))
+        sl = slice(pw.offsets[e], pw.offsets[e + 1])
+        out.append(PESteps(int(pw.tile[e]), int(pw.pe[e]), xbars, pw.windows(e), r_ready, pw.work[sl], pw.conv[sl],
+                           pw.cyc))
     return tuple(out)
 
 

@@ -44,6 +44,7 @@ from isaacsim.mapping.placement import NetworkMapping
 from isaacsim.mapping.traffic import graph_homes, nfu_work
 from isaacsim.timing.collect import collect
 from isaacsim.timing.edges import connect_layers, producer_deps
+from isaacsim.timing.flat import run_flat
 from isaacsim.timing.layer import GRANULARITIES, Rates, fine_round
 from isaacsim.timing.movement import Movement
 from isaacsim.timing.resources import Resources, write_share
@@ -271,13 +272,25 @@ def _network_io_out(wl, mapping: NetworkMapping, layers: dict[str, LayerState], 
     return move.network_output(layers[home].out_end, math.prod(wl.shapes[last]) * move.bits)
 
 
+ENGINES = ("auto", "numba", "simpy")
+
+
 def simulate_network(wl, mapping: NetworkMapping, traces, stages: Stages, *, arch: Arch,
-                     granularity: str = "default", timeline=None) -> NetworkTiming:
+                     granularity: str = "default", timeline=None, engine: str = "auto") -> NetworkTiming:
     """One inference of `wl` placed as `mapping` (module docstring). `traces`: {layer: one
     sample's A/D-operation trace}, (groups, N, cycles, crossbars, lanes) or `Result.traces()`'s
-    (samples, ...) whose sample 0 is used. `timeline`: an `isaacsim.timing.events.Timeline`."""
+    (samples, ...) whose sample 0 is used. `timeline`: an `isaacsim.timing.events.Timeline`.
+
+    engine: "simpy" steps the processes on simpy; "numba" runs the same processes in the event
+    loop of `isaacsim.kernels.pipeline` (default granularity, no timeline), cycle-identical and
+    far faster; "auto" takes numba where it can and simpy otherwise (also when numba's loop
+    reports an int64 overflow)."""
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}, got {granularity!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "numba" and (granularity != "default" or timeline is not None):
+        raise ValueError("the numba engine runs the default granularity without a timeline")
     t_wall = time.perf_counter()
     env = simpy.Environment()
     rates = Rates.of(stages)
@@ -290,9 +303,13 @@ def simulate_network(wl, mapping: NetworkMapping, traces, stages: Stages, *, arc
     res.timeline = timeline
     move = Movement(res, arch.chip.tiles_per_router, stages.input_bits)
     _network_io_in(wl, layers, move)
-    pipeline = _Pipeline(env, layers, stages, rates, granularity, traces, timeline, move)
-    pipeline.start()
-    events = _run(env)
+    events = None
+    if engine != "simpy" and granularity == "default" and timeline is None:
+        events = run_flat(layers, res, move, stage_cycles(stages, "config_load"), rates)
+    if events is None:
+        pipeline = _Pipeline(env, layers, stages, rates, granularity, traces, timeline, move)
+        pipeline.start()
+        events = _run(env)
     _check_finished(layers)
     out_end = _network_io_out(wl, mapping, layers, move)
     wall = time.perf_counter() - t_wall

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,8 @@ import simpy
 from isaacsim.kernels.pe_schedule import COUNTERS
 from isaacsim.mapping.placement import LayerPlacement
 from isaacsim.mapping.traffic import copy_traffic
-from isaacsim.timing.layer import Rates, layer_steps
+from isaacsim.timing.layer import Crossbar, PESteps, Rates
+from isaacsim.timing.pe_work import PEWork, SegmentTrace, pe_work
 from isaacsim.timing.stages import Stages
 
 
@@ -57,19 +59,8 @@ class LayerState:
 
     lp: LayerPlacement
     node: Any
-    steps: tuple
-    work: np.ndarray
-    """(steps of all PEs, ADCs): A/D operations per step and ADC, the PEs' steps back to back."""
-    conv: np.ndarray
-    """(steps of all PEs,): conversions per step."""
-    offsets: np.ndarray
-    """(PEs + 1,): PE e's steps are work[offsets[e]:offsets[e + 1]]."""
-    cyc: int
-    """Input cycles (steps) per round."""
-    trigger: list
-    """Per window n: (PE indices, rounds) whose round completes with window n."""
-    round_windows: list
-    """Per PE, per round: the windows it processes."""
+    pw: PEWork
+    """Every PE's steps and rounds (`isaacsim.timing.pe_work.PEWork`)."""
     ready: np.ndarray
     end: np.ndarray
     remaining: np.ndarray
@@ -102,6 +93,55 @@ class LayerState:
     start: int = -1
 
     @property
+    def work(self) -> np.ndarray:
+        """(steps of all PEs, ADCs): A/D operations per step and ADC, the PEs' steps back to back."""
+        return self.pw.work
+
+    @property
+    def conv(self) -> np.ndarray:
+        """(steps of all PEs,): conversions per step."""
+        return self.pw.conv
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """(PEs + 1,): PE e's steps are work[offsets[e]:offsets[e + 1]]."""
+        return self.pw.offsets
+
+    @property
+    def cyc(self) -> int:
+        """Input cycles (steps) per round."""
+        return self.pw.cyc
+
+    @property
+    def n_pes(self) -> int:
+        return self.pw.n_pes
+
+    @cached_property
+    def steps(self) -> tuple[PESteps, ...]:
+        """Per PE its `isaacsim.timing.layer.PESteps` (the simpy model's and the fine rounds' view)."""
+        pw, lp = self.pw, self.lp
+        per_copy, x = lp.crossbars_per_copy, lp.geometry.crossbars
+        out = []
+        for e in range(pw.n_pes):
+            xbars = tuple(Crossbar(i // per_copy, i % per_copy // x, i % x)
+                          for i in range(int(pw.xbar_lo[e]), int(pw.xbar_hi[e])))
+            sl = slice(pw.offsets[e], pw.offsets[e + 1])
+            out.append(PESteps(int(pw.tile[e]), int(pw.pe[e]), xbars, pw.windows(e),
+                               np.zeros(int(pw.rounds[e]), np.int64), pw.work[sl], pw.conv[sl], pw.cyc))
+        return tuple(out)
+
+    @cached_property
+    def trigger(self) -> list:
+        """Per window n: (PE indices, rounds) whose round completes with window n."""
+        ptr, pe, r = self.pw.triggers
+        return [(pe[ptr[n]:ptr[n + 1]], r[ptr[n]:ptr[n + 1]]) for n in range(self.pw.n)]
+
+    @cached_property
+    def round_windows(self) -> list:
+        """Per PE, per round: the windows it processes."""
+        return [self.pw.windows(e) for e in range(self.pw.n_pes)]
+
+    @property
     def name(self) -> str:
         return self.lp.name
 
@@ -111,47 +151,27 @@ def stage_cycles(stages: Stages, name: str) -> int:
     return stages[name].latency_cycles if name in stages else 0
 
 
-def trace_of(traces, name: str) -> np.ndarray:
-    """One sample's trace of layer `name` (sample 0 of a (samples, ...) trace)."""
+def trace_of(traces, name: str) -> np.ndarray | SegmentTrace:
+    """One sample's trace of layer `name` (sample 0 of a (samples, ...) trace); a `SegmentTrace`
+    as it is (sample 0 of its data)."""
     if name not in traces:
         raise KeyError(f"no A/D-operation trace for layer {name!r}")
-    tr = np.asarray(traces[name])
+    tr = traces[name]
+    if isinstance(tr, SegmentTrace):
+        return SegmentTrace(tr.data[0], tr.starts) if tr.data.ndim == 6 else tr
+    tr = np.asarray(tr)
     return tr[0] if tr.ndim == 6 else tr
 
 
-def _triggers(steps, n: int) -> tuple[list, list, np.ndarray]:
-    """(trigger, round_windows, remaining) of `LayerState` for a layer of `n` windows."""
-    trig: list[tuple[list, list]] = [([], []) for _ in range(n)]
-    round_windows = []
-    remaining = np.zeros(n, np.int64)
-    for e, s in enumerate(steps):
-        round_windows.append(s.windows)
-        for r, ws in enumerate(s.windows):
-            trig[max(ws)][0].append(e)
-            trig[max(ws)][1].append(r)
-            for w in ws:
-                remaining[w] += 1
-    trigger = [(np.array(p, np.int64), np.array(r, np.int64)) for p, r in trig]
-    return trigger, round_windows, remaining
-
-
-def build_layer(env: simpy.Environment, lp: LayerPlacement, node, trace: np.ndarray, stages: Stages,
+def build_layer(env: simpy.Environment, lp: LayerPlacement, node, trace, stages: Stages,
                 rates: Rates, nfu_total: dict[str, int] | None = None) -> LayerState:
     """A layer's pipeline state before its first window; `nfu_total`: {unit: work per inference}
     of its output path (`isaacsim.mapping.traffic.nfu_work`)."""
-    steps = layer_steps(lp, trace, stages)
-    n = lp.layer.n_vectors
-    sizes = [len(s.conv) for s in steps]
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    work = np.concatenate([s.work for s in steps]) if steps else np.zeros((0, rates.adcs), np.int64)
-    conv = np.concatenate([s.conv for s in steps]) if steps else np.zeros(0, np.int64)
-    trigger, round_windows, remaining = _triggers(steps, n)
-    n_pes = len(steps)
+    pw = pe_work(lp, trace, stages)
+    n, n_pes = pw.n, pw.n_pes
     nfu = {u: int(w) for u, w in (nfu_total or {}).items() if w and n}
-    return LayerState(lp, node, steps, np.ascontiguousarray(work, dtype=np.int64), conv.astype(np.int64), offsets,
-                      lp.geometry.input_cycles, trigger, round_windows, np.zeros(n, np.int64), np.zeros(n, np.int64),
-                      remaining, Series(env, n), Series(env, n), np.zeros(n_pes, np.int64),
-                      np.zeros(n_pes, np.int64), np.zeros((n_pes, len(COUNTERS)), np.int64),
-                      np.full(n_pes, -1, np.int64),
+    return LayerState(lp, node, pw, np.zeros(n, np.int64), np.zeros(n, np.int64), pw.remaining.copy(),
+                      Series(env, n), Series(env, n), np.zeros(n_pes, np.int64), np.zeros(n_pes, np.int64),
+                      np.zeros((n_pes, len(COUNTERS)), np.int64), np.full(n_pes, -1, np.int64),
                       traffic=copy_traffic(lp, stages.input_bits, stages.psum_bits), nfu=nfu,
                       pe_ready=np.zeros(n_pes, np.int64))
