@@ -3,6 +3,7 @@ vectorised per-PE step inputs and per-segment traces it reads, against slow refe
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -131,12 +132,16 @@ def test_pe_work_equals_the_reference(net, case):
     for lp in mapping.layers:
         ref = reference_pe_steps(lp, traces[lp.name], stages)
         for tr in (traces[lp.name], segment_trace(lp, traces[lp.name])):
-            pw = pe_work(lp, tr, stages)
+            pw = pe_work(lp, tr, stages, keep_work=True)
             assert pw.n_pes == len(ref)
+            rate, sa_rate = stages["adc"].rate, stages["shift_add"].rate * stages["shift_add"].per_pe
             for e, (windows, work, conv) in enumerate(ref):
                 sl = slice(pw.offsets[e], pw.offsets[e + 1])
                 assert pw.windows(e) == windows
                 assert np.array_equal(pw.work[sl], work) and np.array_equal(pw.conv[sl], conv)
+                assert np.array_equal(pw.ad_ops[e], work.sum(axis=0))
+                assert pw.adc[sl].tolist() == [max([math.ceil(v / rate) for v in row], default=0) for row in work]
+                assert pw.sa[sl].tolist() == [math.ceil(c / sa_rate) for c in conv]
             ptr, pes, rounds = pw.triggers
             for n in range(pw.n):  # window n completes the rounds whose largest window it is
                 want = [(e, r) for e, (ws, _, _) in enumerate(ref) for r, w in enumerate(ws) if max(w) == n]

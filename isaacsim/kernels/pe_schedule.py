@@ -97,13 +97,14 @@ def pe_schedule(work, conv, step_window, ready, l_r, adc_num, adc_den, sa_num, s
 
 
 @njit(cache=True)
-def pe_rounds(work, conv, starts, n_steps, pes, ready, l_r, adc_num, adc_den, sa_num, sa_den,
-              read_state, conv_state, counters):
-    """Run the recurrence for several (PE, round) calls at once: call i runs PE pes[i]'s steps
-    starts[i] .. starts[i] + n_steps - 1 from the PE's carried state (read_state[pe],
-    conv_state[pe], updated in place), all of the round's inputs ready at ready[i]; the
-    counters of each call are added to counters[pe, :]. Returns, per call, the first step's
-    latch, the last step's conv_end (the round's end) and the ADC busy cycles of the round."""
+def pe_rounds(adc_c, sa_c, starts, n_steps, pes, ready, l_r, read_state, conv_state, counters):
+    """Run the recurrence for several (PE, round) calls at once, each step's converter cycles
+    given: adc_c[i] = max_a ceil(work[i, a] * adc_den / adc_num) and sa_c[i] = ceil(conv[i] *
+    sa_den / sa_num) (`isaacsim.timing.pe_work.PEWork`). Call i runs PE pes[i]'s steps starts[i]
+    .. starts[i] + n_steps - 1 from the PE's carried state (read_state[pe], conv_state[pe],
+    updated in place), all of the round's inputs ready at ready[i]; the counters of each call are
+    added to counters[pe, :]. Returns, per call, the first step's latch, the last step's conv_end
+    (the round's end) and the ADC busy cycles of the round."""
     n = pes.shape[0]
     first = np.empty(n, np.int64)
     end = np.empty(n, np.int64)
@@ -125,7 +126,8 @@ def pe_rounds(work, conv, starts, n_steps, pes, ready, l_r, adc_num, adc_den, sa
                     counters[e, 4] += r - latch
                     latch = r
                 first[k] = latch
-            adc, sa = _step_cycles(work, conv, i, adc_num, adc_den, sa_num, sa_den)
+            adc = adc_c[i]
+            sa = sa_c[i]
             busy = adc if adc > sa else sa
             counters[e, 0] += adc
             counters[e, 1] += sa

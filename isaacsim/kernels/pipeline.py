@@ -189,11 +189,11 @@ def _fetch(srv, st, fetch, pe_ready, lc, t):
 
 
 @njit(cache=True)
-def _round(pes, work, conv, rates, e, step0, cyc, ready):
+def _round(pes, adc_c, sa_c, rates, e, step0, cyc, ready):
     """One PE round of `cyc` steps from step `step0` (`isaacsim.kernels.pe_schedule.pe_rounds`
     for one call), its inputs in the register at `ready`; (first latch, end)."""
     read_state, conv_state, counters = pes[0], pes[1], pes[2]
-    l_r, an, ad, sn, sd = rates[0], rates[1], rates[2], rates[3], rates[4]
+    l_r = rates[0]
     prev_read = read_state[e]
     prev_conv = conv_state[e]
     first = np.int64(0)
@@ -209,12 +209,8 @@ def _round(pes, work, conv, rates, e, step0, cyc, ready):
                 counters[e, 4] += r - latch
                 latch = r
             first = latch
-        adc = np.int64(0)
-        for a in range(work.shape[1]):
-            c = -((-work[i, a] * ad) // an)
-            if c > adc:
-                adc = c
-        sa = -((-conv[i] * sd) // sn)
+        adc = adc_c[i]
+        sa = sa_c[i]
         busy = adc if adc > sa else sa
         counters[e, 0] += adc
         counters[e, 1] += sa
@@ -229,7 +225,7 @@ def _round(pes, work, conv, rates, e, step0, cyc, ready):
 
 
 @njit(cache=True)
-def _body(ly, n, t, lay, wins, pes, work, conv, rates, trig, rwin, fetch, srv, ser, h, st, waits):
+def _body(ly, n, t, lay, wins, pes, adc_c, sa_c, rates, trig, rwin, fetch, srv, ser, h, st, waits):
     """Window n of layer ly starts at t: inputs, the PE rounds it completes, windows done."""
     win_off, copies, lc_off, done_ser = lay[0], lay[2], lay[4], lay[6]
     w_ready, w_end, w_rem, start = wins
@@ -250,7 +246,7 @@ def _body(ly, n, t, lay, wins, pes, work, conv, rates, trig, rwin, fetch, srv, s
     for k in range(a, b):
         e = trig_pe[k]
         r = trig_round[k]
-        first, end = _round(pes, work, conv, rates, e, step_off[e] + r * cyc, cyc, ready[k - a])
+        first, end = _round(pes, adc_c, sa_c, rates, e, step_off[e] + r * cyc, cyc, ready[k - a])
         if first_pe[e] < 0:
             first_pe[e] = first
         q = pr_off[e] + r
@@ -269,7 +265,7 @@ def _source(ly, n, t, lay, srv, st, rates, part, nfu, out_end):
     copies, lc_off, n_win = lay[2], lay[4], lay[3]
     pa_ptr, pa_tile, pa_bus, pa_adds, pa_noc, last_tile, final_bits, final_adds = part
     nfu_ptr, nfu_stage, nfu_total = nfu
-    tpr, hop = rates[5], rates[6]
+    tpr, hop = rates[1], rates[2]
     lc = lc_off[ly] + n % copies[ly]
     last = last_tile[lc]
     arrive = t
@@ -298,7 +294,7 @@ def _source(ly, n, t, lay, srv, st, rates, part, nfu, out_end):
 def _deliver(srv, st, rates, src, dt_tile, a, b, lo_r, hi_r, t, bits):
     """`bits` from tile src at t into the eDRAM of tiles dt_tile[a:b] (routers lo_r .. hi_r); the
     cycle the last write ends."""
-    tpr, hop = rates[5], rates[6]
+    tpr, hop = rates[1], rates[2]
     local = False
     remote = False
     for j in range(a, b):
@@ -318,11 +314,11 @@ def _deliver(srv, st, rates, src, dt_tile, a, b, lo_r, hi_r, t, bits):
 
 
 @njit(cache=True)
-def _compute(ly, proc, lay, wins, pes, work, conv, rates, trig, rwin, fetch, srv, ser, h, st, waits, cst, edges):
+def _compute(ly, proc, lay, wins, pes, adc_c, sa_c, rates, trig, rwin, fetch, srv, ser, h, st, waits, cst, edges):
     """Resume layer l's compute process until it waits, sleeps or ends."""
     copies, n_win, input_ready, rel_ser = lay[2], lay[3], lay[5], lay[7]
     ie_ptr, ie_edge, need_off, need, arr_ser = edges[0], edges[1], edges[2], edges[3], edges[4]
-    config_load = rates[7]
+    config_load = rates[3]
     now = st[_NOW]
     phase = cst[0, ly]
     if phase == _INIT:
@@ -364,7 +360,7 @@ def _compute(ly, proc, lay, wins, pes, work, conv, rates, trig, rwin, fetch, srv
                 return
             phase = _BODY
         if phase == _BODY:
-            _body(ly, n, cst[2, ly], lay, wins, pes, work, conv, rates, trig, rwin, fetch, srv, ser, h, st, waits)
+            _body(ly, n, cst[2, ly], lay, wins, pes, adc_c, sa_c, rates, trig, rwin, fetch, srv, ser, h, st, waits)
             cst[1, ly] = n + 1
             phase = _NEXT
         if st[_ERR]:
@@ -431,7 +427,7 @@ def _emit(ly, proc, lay, srv, ser, h, st, waits, est, edges, rates, part, nfu, o
 
 
 @njit(cache=True)
-def run_pipeline(lay, wins, pes, work, conv, rates, trig, rwin, fetch, srv, ser, edges, part, nfu, out_end):
+def run_pipeline(lay, wins, pes, adc_c, sa_c, rates, trig, rwin, fetch, srv, ser, edges, part, nfu, out_end):
     """Run every layer's compute and emit process to the end (module docstring). Returns
     (events, error): the events simpy would have processed, and 1 when an int64 product could
     overflow (the results are then void). Layer l's compute is process 2l, its emit 2l + 1."""
@@ -452,7 +448,7 @@ def run_pipeline(lay, wins, pes, work, conv, rates, trig, rwin, fetch, srv, ser,
             continue
         ly = proc // 2
         if proc % 2 == 0:
-            _compute(ly, proc, lay, wins, pes, work, conv, rates, trig, rwin, fetch, srv, ser, h, st, waits, cst,
+            _compute(ly, proc, lay, wins, pes, adc_c, sa_c, rates, trig, rwin, fetch, srv, ser, h, st, waits, cst,
                      edges)
         else:
             _emit(ly, proc, lay, srv, ser, h, st, waits, est, edges, rates, part, nfu, out_end)

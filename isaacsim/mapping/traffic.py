@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -88,8 +89,10 @@ def _output_span(lp: LayerPlacement, cp: np.ndarray) -> tuple[np.ndarray, np.nda
     return start // g.n_slices, -(-end // g.n_slices)
 
 
+@lru_cache(maxsize=1024)
 def copy_traffic(lp: LayerPlacement, input_bits: int, psum_bits: int) -> tuple[CopyTraffic, ...]:
-    """Per copy of `lp`, what one of its windows moves, in bits (module docstring)."""
+    """Per copy of `lp`, what one of its windows moves, in bits (module docstring). Cached: the
+    timing, bound and energy models all ask."""
     g = lp.geometry
     per_copy = lp.crossbars_per_copy
     i = np.arange(lp.crossbars, dtype=np.int64)
@@ -117,7 +120,13 @@ def copy_traffic(lp: LayerPlacement, input_bits: int, psum_bits: int) -> tuple[C
 def _fetch(tile, pe, group, rp, rows, bits: int) -> tuple[TileFetch, ...]:
     """Per tile: its distinct (group, row partition) rows read once; per PE: its own such rows."""
     row_of = dict(zip(zip(group.tolist(), rp.tolist(), strict=True), rows.tolist(), strict=True))
-    keys = np.unique(np.stack([tile, pe, group, rp], axis=1), axis=0).tolist()
+    n_g, n_r = int(group.max()) + 1, int(rp.max()) + 1
+    code = np.unique((pe * n_g + group) * n_r + rp)  # (pe, group, rp) sorted; a PE's tile is fixed
+    p_, gr = np.divmod(code, n_g * n_r)
+    g_u, r_u = np.divmod(gr, n_r)
+    pe_tile = np.zeros(int(pe.max()) + 1, np.int64)
+    pe_tile[pe] = tile
+    keys = zip(pe_tile[p_].tolist(), p_.tolist(), g_u.tolist(), r_u.tolist(), strict=True)
     by_tile: dict[int, dict[int, int]] = {}
     tile_rows: dict[int, set] = {}
     for tl, p, g_, r_ in keys:
@@ -136,11 +145,15 @@ def _partials(tile, pe, group, lo, hi, last: int, psum: int, fetch, out_bits: in
     x = np.repeat(np.arange(len(lo)), n)
     out = lo[x] + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
     key = group[x] * m + out  # (group, output)
-    pe_parts = np.unique(np.stack([tile[x], pe[x], key], axis=1), axis=0)
-    tile_parts = np.unique(pe_parts[:, [0, 2]], axis=0)
+    n_key = int(key.max()) + 1
+    pe_tile = np.zeros(int(pe.max()) + 1, np.int64)
+    pe_tile[pe] = tile
+    pe_parts = np.unique(pe[x] * n_key + key)  # (PE, key) pairs; a PE's tile is fixed
+    part_tile, part_key = pe_tile[pe_parts // n_key], pe_parts % n_key
+    tile_parts = np.unique(part_tile * n_key + part_key) // n_key  # the tile of each distinct (tile, key)
     tiles = np.unique(tile)
-    pieces = np.bincount(np.searchsorted(tiles, pe_parts[:, 0]), minlength=len(tiles))
-    distinct = np.bincount(np.searchsorted(tiles, tile_parts[:, 0]), minlength=len(tiles))
+    pieces = np.bincount(np.searchsorted(tiles, part_tile), minlength=len(tiles))
+    distinct = np.bincount(np.searchsorted(tiles, tile_parts), minlength=len(tiles))
     partials = tuple(TilePartials(int(tl), psum * int(p), int(p - d), 0 if tl == last else psum * int(d))
                      for tl, p, d in zip(tiles, pieces, distinct, strict=True))
     whole = len(np.unique(key))

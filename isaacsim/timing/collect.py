@@ -74,7 +74,7 @@ def _layer_row(L: LayerState, stages: Stages, rates: Rates) -> dict:
     end = int(L.end.max()) if n else 0
     occ_pe = L.conv_state - L.counters[:, _IDX["input_stall"]]
     occupancy = int(occ_pe.max()) if len(occ_pe) else 0
-    ad_ops = int(L.work.sum())
+    ad_ops = int(L.pw.ad_ops.sum())
     conversions = int(L.conv.sum())
     lb = layer_bound(L.lp, stages, ad_ops, conversions)
     cycles = end - int(L.start) if n else 0
@@ -161,7 +161,7 @@ class _Usage:
         for L in self.layers:
             pw, lp, g = L.pw, L.lp, L.lp.geometry
             conv = pw.per_pe(pw.conv).tolist()
-            adc += [Fraction(int(v)) for v in pw.per_pe(pw.work.sum(axis=1)).tolist()]
+            adc += [Fraction(int(v)) for v in pw.ad_ops.sum(axis=1).tolist()]
             sa += [Fraction(c) for c in conv]
             xbars = (pw.xbar_hi - pw.xbar_lo).tolist()
             for steps, nx in zip(np.diff(pw.offsets).tolist(), xbars, strict=True):

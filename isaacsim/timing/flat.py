@@ -69,9 +69,9 @@ class _Flat:
         self.pr_off = _ptr(np.concatenate([L.pw.rounds for L in self.L] or [_i64([])]))
         pes = (cat("read_state"), cat("conv_state"), np.ascontiguousarray(counters), cat("first"), cat("pe_ready"),
                step_off.astype(np.int64), self.pr_off[:-1].copy())
-        work = np.ascontiguousarray(np.concatenate([L.work for L in self.L]), np.int64)
-        conv = np.concatenate([L.conv for L in self.L]).astype(np.int64)
-        return pes, work, conv
+        adc = np.concatenate([L.pw.adc for L in self.L]).astype(np.int64)
+        sa = np.concatenate([L.pw.sa for L in self.L]).astype(np.int64)
+        return pes, adc, sa
 
     def triggers(self):
         """(trig_ptr, trig_pe, trig_round) over the run's windows, (rw_ptr, rw_win) over its PE rounds."""
@@ -221,18 +221,16 @@ def run_flat(layers: dict[str, LayerState], res: Resources, move: Movement, conf
     """Run the pipeline in the numba loop (module docstring); the events, or None on overflow."""
     f = _Flat(layers, res, move)
     lay, wins = f.layers()
-    pes, work, conv = f.pes()
+    pes, adc, sa = f.pes()
     trig, rwin = f.triggers()
     fetch = f.fetch()
     part, nfu = f.partials()
     edges = f.edge_arrays()
     ser = f.series()
     srv = f.servers()
-    an, ad = rates.adc.numerator, rates.adc.denominator
-    sn, sd = rates.shift_add.numerator, rates.shift_add.denominator
-    r = _i64([rates.read_cycles, an, ad, sn, sd, move.tpr, move.hop, config_load])
+    r = _i64([rates.read_cycles, move.tpr, move.hop, config_load])
     out_end = _i64([L.out_end for L in f.L])
-    events, err, stall = kernel.run_pipeline(lay, wins, pes, work, conv, r, trig, rwin, fetch, srv, ser, edges,
+    events, err, stall = kernel.run_pipeline(lay, wins, pes, adc, sa, r, trig, rwin, fetch, srv, ser, edges,
                                              part, nfu, out_end)
     if err:
         return None

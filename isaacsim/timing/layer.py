@@ -168,7 +168,7 @@ def layer_steps(lp: LayerPlacement, trace: np.ndarray, stages: Stages,
     `trace` may also be a `isaacsim.timing.pe_work.SegmentTrace`."""
     from isaacsim.timing.pe_work import pe_work
 
-    pw = pe_work(lp, trace, stages)
+    pw = pe_work(lp, trace, stages, keep_work=True)
     n = pw.n
     ready = np.zeros(n, np.int64) if ready is None else np.asarray(ready, np.int64)
     if ready.shape != (n,) or (ready < 0).any():

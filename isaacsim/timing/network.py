@@ -115,8 +115,6 @@ class _Pipeline:
         self.env, self.layers, self.rates, self.timeline, self.move = env, layers, rates, timeline, move
         self.config_load = stage_cycles(stages, "config_load")
         self.read_cycles = rates.read_cycles
-        self.adc_sa = (rates.adc.numerator, rates.adc.denominator,
-                       rates.shift_add.numerator, rates.shift_add.denominator)
         self.fine_traces = {name: trace_of(traces, name) for name in layers} if granularity == "fine" else {}
         self.rounds = self._kernel_rounds if granularity == "default" else self._fine_rounds
 
@@ -166,10 +164,8 @@ class _Pipeline:
     def _kernel_rounds(self, L: LayerState, pes: np.ndarray, rounds: np.ndarray, ready: np.ndarray):
         """(first latch, end, ADC busy) of the PEs' rounds by the numba kernel, each PE's inputs in
         its register at `ready`; updates L's PE state."""
-        an, ad, sn, sd = self.adc_sa
-        return pe_rounds(L.work, L.conv, L.offsets[pes] + rounds * L.cyc, L.cyc, pes,
-                         ready.astype(np.int64), self.read_cycles, an, ad, sn, sd,
-                         L.read_state, L.conv_state, L.counters)
+        return pe_rounds(L.pw.adc, L.pw.sa, L.offsets[pes] + rounds * L.cyc, L.cyc, pes,
+                         ready.astype(np.int64), self.read_cycles, L.read_state, L.conv_state, L.counters)
 
     def _fine_rounds(self, L: LayerState, pes: np.ndarray, rounds: np.ndarray, ready: np.ndarray):
         """As `_kernel_rounds`, by `layer.fine_round` (one event per read and ADC job)."""
@@ -295,8 +291,9 @@ def simulate_network(wl, mapping: NetworkMapping, traces, stages: Stages, *, arc
     env = simpy.Environment()
     rates = Rates.of(stages)
     nfu = nfu_work(wl, mapping)
-    layers = {lp.name: build_layer(env, lp, wl.node(lp.name), trace_of(traces, lp.name), stages, rates, nfu[lp.name])
-              for lp in mapping.layers}
+    keep = granularity == "fine" or timeline is not None  # their PE views need each step's A/D operations
+    layers = {lp.name: build_layer(env, lp, wl.node(lp.name), trace_of(traces, lp.name), stages, rates, nfu[lp.name],
+                                   keep_work=keep) for lp in mapping.layers}
     notes = connect_layers(wl, layers, stages, arch, env)
     res = Resources(stages, arch.chip.tiles_per_router,
                     write_share(arch.crossbar.dac_bits, arch.datapath.input_bits, arch.input_cycles), arch.tile.pes)

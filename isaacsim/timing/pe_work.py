@@ -76,12 +76,19 @@ class PEWork:
     """(P,): the copies with crossbars on PE e, k_lo[e] .. k_hi[e]."""
     rounds: np.ndarray
     offsets: np.ndarray
-    work: np.ndarray
-    """int64 (steps, adcs): A/D operations per step and ADC."""
+    adc: np.ndarray
+    """int64 (steps,): the cycles the step's slowest ADC converts, max over ADCs of
+    ceil(A/D operations / rate)."""
+    sa: np.ndarray
+    """int64 (steps,): the cycles the PE's S+A units take for the step's results."""
     conv: np.ndarray
     """int64 (steps,): conversions per step."""
+    ad_ops: np.ndarray
+    """int64 (PEs, adcs): A/D operations per PE and ADC over the layer."""
     tile: np.ndarray
     pe: np.ndarray
+    work: np.ndarray | None = None
+    """int64 (steps, adcs): A/D operations per step and ADC (`pe_work(..., keep_work=True)`)."""
 
     @property
     def n_pes(self) -> int:
@@ -150,9 +157,10 @@ def as_segments(lp: LayerPlacement, trace, lanes: int) -> SegmentTrace:
     return SegmentTrace(tr, np.arange(g.crossbars, dtype=np.int64) if st is None else st.starts)
 
 
-def pe_work(lp: LayerPlacement, trace, stages: Stages) -> PEWork:
+def pe_work(lp: LayerPlacement, trace, stages: Stages, keep_work: bool = False) -> PEWork:
     """Every PE's step inputs (module docstring) from one sample's trace: (groups, N, cycles,
-    crossbars, lanes), (N, ...) for one group, or a `SegmentTrace`."""
+    crossbars, lanes), (N, ...) for one group, or a `SegmentTrace`. The A/D operations per step
+    and ADC are reduced to each step's ADC cycles and kept only with `keep_work`."""
     from isaacsim.timing.layer import Rates, lane_columns
 
     rates = Rates.of(stages)
@@ -183,8 +191,14 @@ def pe_work(lp: LayerPlacement, trace, stages: Stages) -> PEWork:
                     w[:, :, :cols.shape[1]] += rates.resolution * seg_cols[s0:s1].sum(axis=0)
                 conv[offsets[e]:offsets[e] + m * cyc] += int(seg_cols[s0:s1].sum())
     pe_global = lp.first_pe + lo // per_pe
-    return PEWork(n, copies, cyc, lo, hi, k_lo, k_hi, rounds.astype(np.int64), offsets, work, conv,
-                  pe_global // lp.pes_per_tile, pe_global % lp.pes_per_tile)
+    an, ad = rates.adc.numerator, rates.adc.denominator
+    sn, sd = rates.shift_add.numerator, rates.shift_add.denominator
+    adc = (-((-work * ad) // an)).max(axis=1, initial=0)
+    pw = PEWork(n, copies, cyc, lo, hi, k_lo, k_hi, rounds.astype(np.int64), offsets, adc, -((-conv * sd) // sn), conv,
+                np.zeros((lp.n_pes, rates.adcs), np.int64), pe_global // lp.pes_per_tile, pe_global % lp.pes_per_tile,
+                work if keep_work else None)
+    pw.ad_ops[:] = pw.per_pe(work)
+    return pw
 
 
 __all__ = ["PEWork", "SegmentTrace", "as_segments", "pe_segments", "pe_work", "segment_trace"]

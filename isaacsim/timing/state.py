@@ -93,11 +93,6 @@ class LayerState:
     start: int = -1
 
     @property
-    def work(self) -> np.ndarray:
-        """(steps of all PEs, ADCs): A/D operations per step and ADC, the PEs' steps back to back."""
-        return self.pw.work
-
-    @property
     def conv(self) -> np.ndarray:
         """(steps of all PEs,): conversions per step."""
         return self.pw.conv
@@ -118,8 +113,11 @@ class LayerState:
 
     @cached_property
     def steps(self) -> tuple[PESteps, ...]:
-        """Per PE its `isaacsim.timing.layer.PESteps` (the simpy model's and the fine rounds' view)."""
+        """Per PE its `isaacsim.timing.layer.PESteps` (the fine rounds' and the timeline's view; the
+        layer must be built with `keep_work`)."""
         pw, lp = self.pw, self.lp
+        if pw.work is None:
+            raise ValueError(f"layer {lp.name!r}: built without keep_work, so its PE steps are not kept")
         per_copy, x = lp.crossbars_per_copy, lp.geometry.crossbars
         out = []
         for e in range(pw.n_pes):
@@ -164,10 +162,11 @@ def trace_of(traces, name: str) -> np.ndarray | SegmentTrace:
 
 
 def build_layer(env: simpy.Environment, lp: LayerPlacement, node, trace, stages: Stages,
-                rates: Rates, nfu_total: dict[str, int] | None = None) -> LayerState:
+                rates: Rates, nfu_total: dict[str, int] | None = None, keep_work: bool = False) -> LayerState:
     """A layer's pipeline state before its first window; `nfu_total`: {unit: work per inference}
-    of its output path (`isaacsim.mapping.traffic.nfu_work`)."""
-    pw = pe_work(lp, trace, stages)
+    of its output path (`isaacsim.mapping.traffic.nfu_work`); `keep_work`: keep each step's A/D
+    operations per ADC (`LayerState.steps` needs them)."""
+    pw = pe_work(lp, trace, stages, keep_work=keep_work)
     n, n_pes = pw.n, pw.n_pes
     nfu = {u: int(w) for u, w in (nfu_total or {}).items() if w and n}
     return LayerState(lp, node, pw, np.zeros(n, np.int64), np.zeros(n, np.int64), pw.remaining.copy(),
