@@ -99,7 +99,7 @@ def test_auto_falls_back_to_simpy_on_overflow(net, monkeypatch):
     ref = simulate_network(net, mapping, traces, build_stages(a), arch=a, engine="simpy").as_dict()
 
     def overflowing(*args):
-        return 0, 1, np.zeros(len(args[0][0]), np.int64)
+        return 0, 1
 
     monkeypatch.setattr(kernel, "run_pipeline", overflowing)
     got = simulate_network(net, mapping, traces, build_stages(a), arch=a).as_dict()
@@ -184,3 +184,21 @@ def test_a_run_times_its_segment_traces_as_the_full_ones(net):
     f.pop("wall_s")
     assert d == f
     assert all(s.timing_trace is None for s in inner.layers.values())
+
+
+def test_auto_takes_simpy_for_a_small_network_on_a_cold_cache(net, monkeypatch):
+    """A small network does not compile the loop; a large one, or a compiled loop, takes it."""
+    import isaacsim.kernels.cache as cache
+    from isaacsim.timing import network
+
+    a = arch("trq", **SMALL)
+    mapping = place_network(layers_of(net), a)
+    monkeypatch.setattr(cache, "is_cached", lambda d: False)
+    assert not network.uses_numba(mapping)
+    assert network.uses_numba(mapping, engine="numba") and not network.uses_numba(mapping, engine="simpy")
+    assert not network.uses_numba(mapping, granularity="fine", engine="auto")
+    monkeypatch.setattr(network, "NUMBA_MIN_WINDOWS", 1)
+    assert network.uses_numba(mapping)
+    monkeypatch.setattr(network, "NUMBA_MIN_WINDOWS", 10**9)
+    monkeypatch.setattr(cache, "is_cached", lambda d: True)
+    assert network.uses_numba(mapping)

@@ -17,7 +17,9 @@ DATAPATH_KERNELS = ("isaacsim.kernels.fused:_fused", "isaacsim.kernels.packing:p
                     "isaacsim.kernels.packing:pack_weight_planes", "isaacsim.kernels.sar:sar_convert_array")
 """The kernels of a functional run (the bit-exact datapath)."""
 TIMING_KERNELS = ("isaacsim.kernels.pipeline:run_pipeline",)
-"""The kernels of the timing model."""
+"""The kernel of the timing model's numba engine."""
+SIMPY_TIMING_KERNELS = ("isaacsim.kernels.pe_schedule:pe_rounds",)
+"""The kernel of its simpy engine (small networks on a cold cache, fine granularity, timelines)."""
 COMPILE_SECONDS = 15
 """About how long compiling every kernel of a run takes: 12 s of CPU measured on a 2-core machine
 (benchmarks/bench_cold_start.py), more wall time on a busy one."""
@@ -42,12 +44,14 @@ def cold_kernels(names: tuple[str, ...] = DATAPATH_KERNELS + TIMING_KERNELS) -> 
     return cold
 
 
-def compile_notice(timing_only: bool = False, timing: bool = True) -> str | None:
+def compile_notice(timing_only: bool = False, timing: bool = True, numba_timing: bool = True) -> str | None:
     """The line that says a run is about to compile its kernels (a cold cache: the first run after
     installing), else None; None too when numba's cache cannot be read (say nothing rather than
     fail the run). A timing-only run uses the timing kernel alone; a run without timing
-    (`timing=False`) the datapath's alone."""
-    names = TIMING_KERNELS if timing_only else DATAPATH_KERNELS + (TIMING_KERNELS if timing else ())
+    (`timing=False`) the datapath's alone; `numba_timing`: the timing model runs its numba engine
+    (`isaacsim.timing.network.uses_numba`), else its simpy one."""
+    timing_kernels = TIMING_KERNELS if numba_timing else SIMPY_TIMING_KERNELS
+    names = timing_kernels if timing_only else DATAPATH_KERNELS + (timing_kernels if timing else ())
     try:
         cold = cold_kernels(names)
     except Exception:  # numba's cache internals changed
@@ -55,14 +59,15 @@ def compile_notice(timing_only: bool = False, timing: bool = True) -> str | None
     return f"isaacsim: compiling kernels (first run only, about {COMPILE_SECONDS} s)..." if cold else None
 
 
-def announce_compile(timing_only: bool = False, timing: bool = True) -> None:
+def announce_compile(timing_only: bool = False, timing: bool = True, numba_timing: bool = True) -> None:
     """Print `compile_notice` on stderr when there is one. Callers do this after every input has
     been checked and just before the first kernel runs, so bad input still gets its one line."""
-    line = compile_notice(timing_only, timing)
+    line = compile_notice(timing_only, timing, numba_timing)
     if line:
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
 
 
-__all__ = ["COMPILE_SECONDS", "DATAPATH_KERNELS", "TIMING_KERNELS", "announce_compile", "cold_kernels",
+__all__ = ["COMPILE_SECONDS", "DATAPATH_KERNELS", "SIMPY_TIMING_KERNELS", "TIMING_KERNELS", "announce_compile",
+           "cold_kernels",
            "compile_notice", "is_cached"]

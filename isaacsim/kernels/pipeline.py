@@ -1,455 +1,448 @@
 """The network pipeline's event loop in numba: the same processes, waits and reservations as the
 simpy model of `isaacsim.timing.network`, stepped in the same order, at kernel speed.
 
-`run_pipeline` takes the flat arrays `isaacsim.timing.flat` builds and runs every layer's
-*compute* process (windows in order: wait for the producers' pixels and the copy's output
-register, fetch the inputs, run the PE rounds the window completes) and *emit* process (outputs
-in order: wait for the window's end and the consumers' buffer room, release, merge, NFU,
-deliver). Events are ordered as simpy orders them, (time, priority, event id): process starts are
-urgent, timeouts and fired waits normal, and ids are handed out in the order simpy would create
-them, so every shared server sees its requests in the same order and the run is cycle-identical
-to the simpy model (tests/test_timing_engine.py holds it to that on random networks).
+`run_pipeline(a, o, h)` runs every layer's *compute* process (windows in order: wait for the
+producers' pixels and the copy's output register, fetch the inputs, run the PE rounds the window
+completes) and *emit* process (outputs in order: wait for the window's end and the consumers'
+buffer room, release, merge, NFU, deliver). Events are ordered as simpy orders them, (time,
+priority, event id): process starts are urgent, timeouts and fired waits normal, and ids are
+handed out in the order simpy would create them, so every shared server sees its requests in the
+same order and the run is cycle-identical to the simpy model (tests/test_timing_engine.py holds
+it to that on random networks).
 
-Servers (`isaacsim.timing.resources.Server`): per server its rate p/q as integers, the tick its
-last request ends (`free`, in 1/p cycle) and the work done. A product that could leave int64
-sets the error flag and the caller falls back to the simpy model.
+Every array lives in one int64 arena `a`: segment k (`SEGMENTS[k]`) is a[o[k]:o[k + 1]]
+(`isaacsim.timing.flat` packs and unpacks it); `h` is the event heap. One flat arena keeps the
+kernels' signatures small, which keeps numba's compile time short. Servers
+(`isaacsim.timing.resources.Server`) hold their rate p/q as integers, the tick their last
+request ends (in 1/p cycle) and the work done; a product that could leave int64 sets the error
+flag, and the caller falls back to the simpy model.
 """
 
 import numpy as np
 from numba import njit
 
-# st: the loop's scalar state
-_HN, _EID, _EVENTS, _SEQ, _NOW, _ERR = range(6)
+SEGMENTS = (
+    # per layer
+    "win_off", "copies", "n_win", "lc_off", "input_ready", "cyc", "start", "out_end", "ie_ptr", "oe_ptr",
+    "nfu_ptr", "cst", "est",
+    # per window, PE round trigger, PE, step, PE round
+    "w_ready", "w_end", "w_rem", "trig_ptr", "trig_pe", "trig_round", "read_state", "conv_state", "first",
+    "pe_ready", "step_off", "pr_off", "counters", "adc", "sa", "rw_ptr", "rw_win",
+    # what moves: per copy slot (layer, copy), fetch group, partial, NFU unit
+    "fg_ptr", "fg_tile", "fg_bits", "fp_ptr", "fp_pe", "fp_inst", "fp_bits", "pa_ptr", "pa_tile", "pa_bus",
+    "pa_adds", "pa_noc", "last_tile", "final_bits", "final_adds", "nfu_stage", "nfu_total",
+    # edges
+    "ie_edge", "need_off", "need", "arr_ser", "oe_edge", "gate_off", "gate", "e_dst", "e_bits", "e_last",
+    "dt_ptr", "dt_tile", "e_lo", "e_hi",
+    # series, servers, waits, scalars
+    "ser_t", "ser_set", "ser_off", "ser_len", "known", "nwait", "sbase", "rp", "rq", "free", "done",
+    "w_ser", "w_idx", "w_seq", "rates", "st",
+)
+"""The arena's segments, in order (module docstring)."""
+(WIN_OFF, COPIES, N_WIN, LC_OFF, INPUT_READY, CYC, START, OUT_END, IE_PTR, OE_PTR, NFU_PTR, CST, EST,
+ W_READY, W_END, W_REM, TRIG_PTR, TRIG_PE, TRIG_ROUND, READ_STATE, CONV_STATE, FIRST, PE_READY, STEP_OFF,
+ PR_OFF, COUNTERS, ADC, SA, RW_PTR, RW_WIN,
+ FG_PTR, FG_TILE, FG_BITS, FP_PTR, FP_PE, FP_INST, FP_BITS, PA_PTR, PA_TILE, PA_BUS, PA_ADDS, PA_NOC,
+ LAST_TILE, FINAL_BITS, FINAL_ADDS, NFU_STAGE, NFU_TOTAL,
+ IE_EDGE, NEED_OFF, NEED, ARR_SER, OE_EDGE, GATE_OFF, GATE, E_DST, E_BITS, E_LAST, DT_PTR, DT_TILE, E_LO, E_HI,
+ SER_T, SER_SET, SER_OFF, SER_LEN, KNOWN, NWAIT, SBASE, RP, RQ, FREE, DONE, W_SER, W_IDX, W_SEQ, RATES,
+ ST) = range(len(SEGMENTS))
+
+N_COUNTERS = 6
+"""Counters per PE (`isaacsim.kernels.pe_schedule.COUNTERS`)."""
+CST_FIELDS = 4
+"""Per layer compute state: phase, window, ready cycle, input edge."""
+EST_FIELDS = 7
+"""Per layer emit state: phase, output, release cycle, base cycle, output edge, previous release,
+buffer stall."""
+ST_FIELDS = 6
+_HN, _EID, _EVENTS, _SEQ, _NOW, _ERR = range(ST_FIELDS)
+"""Scalars: heap size, next event id, events processed, next wait id, now, error."""
+R_READ, R_TPR, R_HOP, R_CONFIG = range(4)
+"""The `rates` segment: read cycles, tiles per router, router hop cycles, config load cycles."""
+EDRAM, TILE_BUS, INPUT_REGISTER, TILE_OUTPUT_REGISTER, TILE_SHIFT_ADD, NOC_LINK = range(6)
+"""Stage ids of the servers (`isaacsim.timing.flat.FIXED_STAGES`); NFU units follow."""
+
 _URGENT, _NORMAL = 0, 1
 _LIM = np.int64(1) << np.int64(62)
-
-# stage ids of the servers (`isaacsim.timing.flat.STAGE_IDS`); NFU units follow
-EDRAM, TILE_BUS, INPUT_REGISTER, TILE_OUTPUT_REGISTER, TILE_SHIFT_ADD, NOC_LINK = range(6)
-
-# process phases
 _INIT, _NEXT, _INPUTS, _HELD, _BODY, _DONE = range(6)
 _ROOM, _RELEASE = 2, 3
 
 
 @njit(cache=True)
-def _less(h, i, j):
-    if h[i, 0] != h[j, 0]:
-        return h[i, 0] < h[j, 0]
-    if h[i, 1] != h[j, 1]:
-        return h[i, 1] < h[j, 1]
-    return h[i, 2] < h[j, 2]
-
-
-@njit(cache=True)
-def _swap(h, i, j):
-    for c in range(4):
-        v = h[i, c]
-        h[i, c] = h[j, c]
-        h[j, c] = v
-
-
-@njit(cache=True)
-def _push(h, st, t, prio, proc):
-    """Schedule `proc` (-1: a process's end, which only counts) at cycle t."""
-    i = st[_HN]
-    st[_HN] += 1
-    h[i, 0] = t
-    h[i, 1] = prio
-    h[i, 2] = st[_EID]
-    h[i, 3] = proc
-    st[_EID] += 1
+def _push(a, o, h, t, prio, proc):
+    """Schedule process `proc` (-1: a process's end, which only counts) at cycle t; events are
+    ordered by (time, priority, id)."""
+    s = o[ST]
+    i = a[s + _HN]
+    a[s + _HN] += 1
+    eid = a[s + _EID]
+    a[s + _EID] += 1
     while i > 0:
         parent = (i - 1) // 2
-        if not _less(h, i, parent):
+        pt, pp = h[parent, 0], h[parent, 1]
+        if pt < t or (pt == t and (pp < prio or (pp == prio and h[parent, 2] < eid))):
             break
-        _swap(h, i, parent)
+        for c in range(4):
+            h[i, c] = h[parent, c]
         i = parent
+    h[i, 0] = t
+    h[i, 1] = prio
+    h[i, 2] = eid
+    h[i, 3] = proc
 
 
 @njit(cache=True)
-def _pop(h, st):
+def _pop(a, o, h):
     """Remove the first event; (time, process)."""
-    t = h[0, 0]
-    proc = h[0, 3]
-    st[_HN] -= 1
-    n = st[_HN]
-    if n > 0:
-        for c in range(4):
-            h[0, c] = h[n, c]
+    s = o[ST]
+    t0, proc = h[0, 0], h[0, 3]
+    a[s + _HN] -= 1
+    n = a[s + _HN]
+    if n > 0:  # sift the last entry down from the root
+        t, prio, eid, p = h[n, 0], h[n, 1], h[n, 2], h[n, 3]
         i = 0
         while True:
-            a = 2 * i + 1
-            if a >= n:
+            m = 2 * i + 1
+            if m >= n:
                 break
-            b = a + 1
-            m = b if b < n and _less(h, b, a) else a
-            if not _less(h, m, i):
+            if m + 1 < n and (h[m + 1, 0] < h[m, 0] or (h[m + 1, 0] == h[m, 0] and (
+                    h[m + 1, 1] < h[m, 1] or (h[m + 1, 1] == h[m, 1] and h[m + 1, 2] < h[m, 2])))):
+                m += 1
+            mt, mp = h[m, 0], h[m, 1]
+            if not (mt < t or (mt == t and (mp < prio or (mp == prio and h[m, 2] < eid)))):
                 break
-            _swap(h, i, m)
+            for c in range(4):
+                h[i, c] = h[m, c]
             i = m
-    return t, proc
+        h[i, 0], h[i, 1], h[i, 2], h[i, 3] = t, prio, eid, p
+    return t0, proc
 
 
 @njit(cache=True)
-def _reserve(srv, st, stage, inst, t, work):
+def _reserve(a, o, stage, inst, t, work):
     """`Server.reserve` of instance `inst` of `stage` from cycle t; t when there is no such unit."""
-    sbase, rp, rq, free, done = srv
-    if work == 0 or sbase[stage] < 0:
+    base = a[o[SBASE] + stage]
+    if work == 0 or base < 0:
         return t
-    i = sbase[stage] + inst
-    p = rp[i]
-    q = rq[i]
+    i = base + inst
+    p = a[o[RP] + i]
+    q = a[o[RQ] + i]
     if t > _LIM // p or work > _LIM // q:
-        st[_ERR] = 1
+        a[o[ST] + _ERR] = 1
         return t
     start = t * p
-    if free[i] > start:
-        start = free[i]
+    f0 = a[o[FREE] + i]
+    if f0 > start:
+        start = f0
     if start > _LIM - work * q:
-        st[_ERR] = 1
+        a[o[ST] + _ERR] = 1
         return t
     f = start + work * q
-    free[i] = f
-    done[i] += work
+    a[o[FREE] + i] = f
+    a[o[DONE] + i] += work
     return -((-f) // p)
 
 
 @njit(cache=True)
-def _routers(srv, st, tpr, hop, src_tile, lo_r, hi_r, t, bits):
-    """One multicast over routers lo_r .. hi_r (they include src_tile's); the arrival cycle."""
+def _routers(a, o, src_tile, lo_r, hi_r, t, bits):
+    """One multicast over routers lo_r .. hi_r and src_tile's; the arrival cycle."""
+    tpr = a[o[RATES] + R_TPR]
     r = src_tile // tpr
     lo = min(lo_r, r)
     hi = max(hi_r, r)
     end = t
     for k in range(lo, hi + 1):
-        e = _reserve(srv, st, NOC_LINK, k, t, bits)
+        e = _reserve(a, o, NOC_LINK + 0 * k, k, t, bits)
         if e > end:
             end = e
-    return end + (hi - lo + 1) * hop
+    return end + (hi - lo + 1) * a[o[RATES] + R_HOP]
 
 
 @njit(cache=True)
-def _publish(ser, h, st, waits, s, i, t):
+def _publish(a, o, h, s, i, t):
     """Series s: index i at cycle t; wake, in (index, wait order), the processes now able to go on."""
-    ser_t, ser_set, ser_off, ser_len, known, nwait = ser
-    w_ser, w_idx, w_seq = waits
-    o = ser_off[s]
-    ser_t[o + i] = t
-    ser_set[o + i] = 1
-    k = known[s]
-    while k < ser_len[s] and ser_set[o + k]:
+    off = a[o[SER_OFF] + s]
+    a[o[SER_T] + off + i] = t
+    a[o[SER_SET] + off + i] = 1
+    k = a[o[KNOWN] + s]
+    n = a[o[SER_LEN] + s]
+    while k < n and a[o[SER_SET] + off + k]:
         k += 1
-    known[s] = k
-    while nwait[s] > 0:
+    a[o[KNOWN] + s] = k
+    n_proc = o[W_SER + 1] - o[W_SER]
+    while a[o[NWAIT] + s] > 0:
         best = -1
-        for p in range(w_ser.shape[0]):
-            if w_ser[p] == s and w_idx[p] < k:
-                if best < 0 or w_idx[p] < w_idx[best] or (w_idx[p] == w_idx[best] and w_seq[p] < w_seq[best]):
+        for p in range(n_proc):
+            if a[o[W_SER] + p] == s and a[o[W_IDX] + p] < k:
+                if best < 0 or a[o[W_IDX] + p] < a[o[W_IDX] + best] or (
+                        a[o[W_IDX] + p] == a[o[W_IDX] + best] and a[o[W_SEQ] + p] < a[o[W_SEQ] + best]):
                     best = p
         if best < 0:
             break
-        w_ser[best] = -1
-        nwait[s] -= 1
-        _push(h, st, st[_NOW], _NORMAL, best)
+        a[o[W_SER] + best] = -1
+        a[o[NWAIT] + s] -= 1
+        _push(a, o, h, a[o[ST] + _NOW], _NORMAL + 0 * best, best)
 
 
 @njit(cache=True)
-def _wait(ser, st, waits, proc, s, i):
+def _wait(a, o, proc, s, i):
     """True (and proc registered as waiting) unless index i of series s is already known."""
-    if i < ser[4][s]:
+    if i < a[o[KNOWN] + s]:
         return False
-    w_ser, w_idx, w_seq = waits
-    w_ser[proc] = s
-    w_idx[proc] = i
-    w_seq[proc] = st[_SEQ]
-    st[_SEQ] += 1
-    ser[5][s] += 1
+    a[o[W_SER] + proc] = s
+    a[o[W_IDX] + proc] = i
+    a[o[W_SEQ] + proc] = a[o[ST] + _SEQ]
+    a[o[ST] + _SEQ] += 1
+    a[o[NWAIT] + s] += 1
     return True
 
 
 @njit(cache=True)
-def _series_t(ser, s, i):
-    """The published cycle of index i of series s."""
-    return ser[0][ser[2][s] + i]
+def _fetch(a, o, lc, t):
+    """Window inputs of copy slot lc from cycle t: per tile an eDRAM read streamed over its bus,
+    then into each PE's input register; each PE's `pe_ready` takes the cycle its rows are in."""
+    for g in range(a[o[FG_PTR] + lc], a[o[FG_PTR] + lc + 1]):
+        tile = a[o[FG_TILE] + g]
+        bits = a[o[FG_BITS] + g]
+        end = max(_reserve(a, o, EDRAM + 0 * g, tile, t, bits), _reserve(a, o, TILE_BUS + 0 * g, tile, t, bits))
+        for j in range(a[o[FP_PTR] + g], a[o[FP_PTR] + g + 1]):
+            r = _reserve(a, o, INPUT_REGISTER + 0 * j, a[o[FP_INST] + j], end, a[o[FP_BITS] + j])
+            pe = o[PE_READY] + a[o[FP_PE] + j]
+            if r > a[pe]:
+                a[pe] = r
 
 
 @njit(cache=True)
-def _fetch(srv, st, fetch, pe_ready, lc, t):
-    """Window inputs of copy-slot lc from cycle t into the PEs' input registers."""
-    fg_ptr, fg_tile, fg_bits, fp_ptr, fp_pe, fp_inst, fp_bits = fetch
-    for g in range(fg_ptr[lc], fg_ptr[lc + 1]):
-        tile = fg_tile[g]
-        a = _reserve(srv, st, EDRAM, tile, t, fg_bits[g])
-        b = _reserve(srv, st, TILE_BUS, tile, t, fg_bits[g])
-        end = a if a > b else b
-        for j in range(fp_ptr[g], fp_ptr[g + 1]):
-            r = _reserve(srv, st, INPUT_REGISTER, fp_inst[j], end, fp_bits[j])
-            if r > pe_ready[fp_pe[j]]:
-                pe_ready[fp_pe[j]] = r
+def _window(a, o, h, ly, n, t):
+    """Window n of layer ly starts at t: its inputs from each tile's eDRAM over the bus into the
+    PEs' input registers, the PE rounds it completes (`isaacsim.kernels.pe_schedule.pe_rounds`,
+    one call each), and the windows those rounds finish."""
+    wi = a[o[WIN_OFF] + ly] + n
+    a[o[W_READY] + wi] = t
+    if a[o[START] + ly] < 0:
+        a[o[START] + ly] = t
+    _fetch(a, o, a[o[LC_OFF] + ly] + n % a[o[COPIES] + ly], t)
+    lo, hi = a[o[TRIG_PTR] + wi], a[o[TRIG_PTR] + wi + 1]
+    ready = np.empty(hi - lo, np.int64)
+    for k in range(lo, hi):
+        e = o[PE_READY] + a[o[TRIG_PE] + k]
+        ready[k - lo] = a[e]
+        a[e] = 0
+    cyc = a[o[CYC] + ly]
+    l_r = a[o[RATES] + R_READ]
+    for k in range(lo, hi):
+        e = a[o[TRIG_PE] + k]
+        r = a[o[TRIG_ROUND] + k]
+        step0 = a[o[STEP_OFF] + e] + r * cyc
+        c0 = o[COUNTERS] + e * N_COUNTERS
+        prev_read = a[o[READ_STATE] + e]
+        prev_conv = a[o[CONV_STATE] + e]
+        for j in range(cyc):  # the PE's read / convert recurrence over the round's steps
+            latch = prev_read + l_r
+            if prev_conv > latch:
+                a[c0 + 3] += prev_conv - latch
+                latch = prev_conv
+            if j == 0:
+                if ready[k - lo] + l_r > latch:
+                    a[c0 + 4] += ready[k - lo] + l_r - latch
+                    latch = ready[k - lo] + l_r
+                if a[o[FIRST] + e] < 0:
+                    a[o[FIRST] + e] = latch
+            adc = a[o[ADC] + step0 + j]
+            sa = a[o[SA] + step0 + j]
+            busy = adc if adc > sa else sa
+            a[c0] += adc
+            a[c0 + 1] += sa
+            a[c0 + 2] += busy
+            if sa > adc:
+                a[c0 + 5] += sa - adc
+            prev_read = latch
+            prev_conv = latch + busy
+        a[o[READ_STATE] + e] = prev_read
+        a[o[CONV_STATE] + e] = prev_conv
+        q = a[o[PR_OFF] + e] + r
+        for j in range(a[o[RW_PTR] + q], a[o[RW_PTR] + q + 1]):
+            w = a[o[RW_WIN] + j]
+            gw = a[o[WIN_OFF] + ly] + w
+            if prev_conv > a[o[W_END] + gw]:
+                a[o[W_END] + gw] = prev_conv
+            a[o[W_REM] + gw] -= 1
+            if a[o[W_REM] + gw] == 0:
+                _publish(a, o, h, ly, w, a[o[W_END] + gw])
 
 
 @njit(cache=True)
-def _round(pes, adc_c, sa_c, rates, e, step0, cyc, ready):
-    """One PE round of `cyc` steps from step `step0` (`isaacsim.kernels.pe_schedule.pe_rounds`
-    for one call), its inputs in the register at `ready`; (first latch, end)."""
-    read_state, conv_state, counters = pes[0], pes[1], pes[2]
-    l_r = rates[0]
-    prev_read = read_state[e]
-    prev_conv = conv_state[e]
-    first = np.int64(0)
-    for j in range(cyc):
-        i = step0 + j
-        latch = prev_read + l_r
-        if prev_conv > latch:
-            counters[e, 3] += prev_conv - latch
-            latch = prev_conv
-        if j == 0:
-            r = ready + l_r
-            if r > latch:
-                counters[e, 4] += r - latch
-                latch = r
-            first = latch
-        adc = adc_c[i]
-        sa = sa_c[i]
-        busy = adc if adc > sa else sa
-        counters[e, 0] += adc
-        counters[e, 1] += sa
-        counters[e, 2] += busy
-        if sa > adc:
-            counters[e, 5] += sa - adc
-        prev_read = latch
-        prev_conv = latch + busy
-    read_state[e] = prev_read
-    conv_state[e] = prev_conv
-    return first, prev_conv
-
-
-@njit(cache=True)
-def _body(ly, n, t, lay, wins, pes, adc_c, sa_c, rates, trig, rwin, fetch, srv, ser, h, st, waits):
-    """Window n of layer ly starts at t: inputs, the PE rounds it completes, windows done."""
-    win_off, copies, lc_off, done_ser = lay[0], lay[2], lay[4], lay[6]
-    w_ready, w_end, w_rem, start = wins
-    read_state, conv_state, counters, first_pe, pe_ready, step_off, pr_off = pes
-    trig_ptr, trig_pe, trig_round = trig
-    rw_ptr, rw_win = rwin
-    wi = win_off[ly] + n
-    w_ready[wi] = t
-    if start[ly] < 0:
-        start[ly] = t
-    _fetch(srv, st, fetch, pe_ready, lc_off[ly] + n % copies[ly], t)
-    a, b = trig_ptr[wi], trig_ptr[wi + 1]
-    ready = np.empty(b - a, np.int64)
-    for k in range(a, b):
-        ready[k - a] = pe_ready[trig_pe[k]]
-        pe_ready[trig_pe[k]] = 0
-    cyc = lay[8][ly]
-    for k in range(a, b):
-        e = trig_pe[k]
-        r = trig_round[k]
-        first, end = _round(pes, adc_c, sa_c, rates, e, step_off[e] + r * cyc, cyc, ready[k - a])
-        if first_pe[e] < 0:
-            first_pe[e] = first
-        q = pr_off[e] + r
-        for j in range(rw_ptr[q], rw_ptr[q + 1]):
-            w = win_off[ly] + rw_win[j]
-            if end > w_end[w]:
-                w_end[w] = end
-            w_rem[w] -= 1
-            if w_rem[w] == 0:
-                _publish(ser, h, st, waits, done_ser[ly], rw_win[j], w_end[w])
-
-
-@njit(cache=True)
-def _source(ly, n, t, lay, srv, st, rates, part, nfu, out_end):
-    """Output n of layer ly, released at t, through its merges and the NFU; the cycle it is ready."""
-    copies, lc_off, n_win = lay[2], lay[4], lay[3]
-    pa_ptr, pa_tile, pa_bus, pa_adds, pa_noc, last_tile, final_bits, final_adds = part
-    nfu_ptr, nfu_stage, nfu_total = nfu
-    tpr, hop = rates[1], rates[2]
-    lc = lc_off[ly] + n % copies[ly]
-    last = last_tile[lc]
-    arrive = t
-    for j in range(pa_ptr[lc], pa_ptr[lc + 1]):
-        tile = pa_tile[j]
-        a = _reserve(srv, st, TILE_BUS, tile, t, pa_bus[j])
-        b = _reserve(srv, st, TILE_OUTPUT_REGISTER, tile, t, pa_bus[j])
-        a = a if a > b else b
-        a = _reserve(srv, st, TILE_SHIFT_ADD, tile, a, pa_adds[j])
-        if pa_noc[j]:
-            a = _routers(srv, st, tpr, hop, tile, last // tpr, last // tpr, a, pa_noc[j])
-        if a > arrive:
-            arrive = a
-    arrive = _reserve(srv, st, TILE_OUTPUT_REGISTER, last, arrive, final_bits[lc])
-    done = _reserve(srv, st, TILE_SHIFT_ADD, last, arrive, final_adds[lc])
-    nw = n_win[ly]
-    for j in range(nfu_ptr[ly], nfu_ptr[ly + 1]):
-        tot = nfu_total[j]
-        done = _reserve(srv, st, nfu_stage[j], last, done, (n + 1) * tot // nw - n * tot // nw)
-    if done > out_end[ly]:
-        out_end[ly] = done
-    return done, last
-
-
-@njit(cache=True)
-def _deliver(srv, st, rates, src, dt_tile, a, b, lo_r, hi_r, t, bits):
-    """`bits` from tile src at t into the eDRAM of tiles dt_tile[a:b] (routers lo_r .. hi_r); the
-    cycle the last write ends."""
-    tpr, hop = rates[1], rates[2]
-    local = False
-    remote = False
-    for j in range(a, b):
-        if dt_tile[j] == src:
-            local = True
-        else:
-            remote = True
-    on_bus = _reserve(srv, st, TILE_BUS, src, t, bits) if local else t
-    over_noc = _routers(srv, st, tpr, hop, src, lo_r, hi_r, t, bits) if remote else t
-    end = t
-    for j in range(a, b):
-        d = dt_tile[j]
-        e = _reserve(srv, st, EDRAM, d, on_bus if d == src else over_noc, bits)
-        if e > end:
-            end = e
-    return end
-
-
-@njit(cache=True)
-def _compute(ly, proc, lay, wins, pes, adc_c, sa_c, rates, trig, rwin, fetch, srv, ser, h, st, waits, cst, edges):
-    """Resume layer l's compute process until it waits, sleeps or ends."""
-    copies, n_win, input_ready, rel_ser = lay[2], lay[3], lay[5], lay[7]
-    ie_ptr, ie_edge, need_off, need, arr_ser = edges[0], edges[1], edges[2], edges[3], edges[4]
-    config_load = rates[3]
-    now = st[_NOW]
-    phase = cst[0, ly]
+def _compute(a, o, h, ly, proc):
+    """Resume layer ly's compute process until it waits, sleeps or ends."""
+    c = o[CST] + ly * CST_FIELDS
+    now = a[o[ST] + _NOW]
+    config_load = a[o[RATES] + R_CONFIG]
+    phase = a[c]
     if phase == _INIT:
-        if config_load:
-            cst[0, ly] = _NEXT
-            _push(h, st, now + config_load, _NORMAL, proc)
-            return
         phase = _NEXT
-    while True:
-        n = cst[1, ly]
+        if config_load:
+            a[c] = _NEXT
+            _push(a, o, h, now + config_load, _NORMAL + 0 * ly, proc)
+            return
+    while not a[o[ST] + _ERR]:
+        n = a[c + 1]
         if phase == _NEXT:
-            if n == n_win[ly]:
-                cst[0, ly] = _DONE
-                _push(h, st, now, _NORMAL, -1)
+            if n == a[o[N_WIN] + ly]:
+                a[c] = _DONE
+                _push(a, o, h, now, _NORMAL + 0 * ly, -1 + 0 * ly)
                 return
-            cst[2, ly] = max(config_load, input_ready[ly])
-            cst[3, ly] = ie_ptr[ly]
+            a[c + 2] = max(config_load, a[o[INPUT_READY] + ly])
+            a[c + 3] = a[o[IE_PTR] + ly]
             phase = _INPUTS
         if phase == _INPUTS:
-            while cst[3, ly] < ie_ptr[ly + 1]:
-                e = ie_edge[cst[3, ly]]
-                p = need[need_off[e] + n]
-                if _wait(ser, st, waits, proc, arr_ser[e], p):
-                    cst[0, ly] = _INPUTS
+            while a[c + 3] < a[o[IE_PTR] + ly + 1]:
+                e = a[o[IE_EDGE] + a[c + 3]]
+                p = a[o[NEED] + a[o[NEED_OFF] + e] + n]
+                s = a[o[ARR_SER] + e]
+                if _wait(a, o, proc, s, p):
+                    a[c] = _INPUTS
                     return
-                cst[2, ly] = max(cst[2, ly], _series_t(ser, arr_ser[e], p))
-                cst[3, ly] += 1
+                a[c + 2] = max(a[c + 2], a[o[SER_T] + a[o[SER_OFF] + s] + p])
+                a[c + 3] += 1
             phase = _HELD
         if phase == _HELD:
-            held = n - 2 * copies[ly]
+            held = n - 2 * a[o[COPIES] + ly]
             if held >= 0:
-                if _wait(ser, st, waits, proc, rel_ser[ly], held):
-                    cst[0, ly] = _HELD
+                s = (o[N_WIN + 1] - o[N_WIN]) + ly  # the release series of ly
+                if _wait(a, o, proc, s, held):
+                    a[c] = _HELD
                     return
-                cst[2, ly] = max(cst[2, ly], _series_t(ser, rel_ser[ly], held))
-            if cst[2, ly] > now:
-                cst[0, ly] = _BODY
-                _push(h, st, cst[2, ly], _NORMAL, proc)
+                a[c + 2] = max(a[c + 2], a[o[SER_T] + a[o[SER_OFF] + s] + held])
+            if a[c + 2] > now:
+                a[c] = _BODY
+                _push(a, o, h, a[c + 2], _NORMAL + 0 * ly, proc)
                 return
             phase = _BODY
         if phase == _BODY:
-            _body(ly, n, cst[2, ly], lay, wins, pes, adc_c, sa_c, rates, trig, rwin, fetch, srv, ser, h, st, waits)
-            cst[1, ly] = n + 1
+            _window(a, o, h, ly, n, a[c + 2])
+            a[c + 1] = n + 1
             phase = _NEXT
-        if st[_ERR]:
-            return
 
 
 @njit(cache=True)
-def _emit(ly, proc, lay, srv, ser, h, st, waits, est, edges, rates, part, nfu, out_end):
-    """Resume layer l's emit process until it waits, sleeps or ends."""
-    n_win, done_ser, rel_ser = lay[3], lay[6], lay[7]
-    arr_ser, oe_ptr, oe_edge, gate_off, gate, e_dst = edges[4], edges[5], edges[6], edges[7], edges[8], edges[9]
-    e_bits, e_last, dt_ptr, dt_tile, e_lo, e_hi = edges[10], edges[11], edges[12], edges[13], edges[14], edges[15]
-    now = st[_NOW]
-    phase = est[0, ly]
+def _release(a, o, h, ly, n, t):
+    """Output n of layer ly leaves at t: the release; its partial sums over each tile's bus into
+    the output register, the tile merges, the routers to the copy's last tile, its merge and the
+    NFU; then, per output edge, into the eDRAM of every consumer tile (over the source tile's bus
+    or one multicast over the routers), and the edge's arrival."""
+    _publish(a, o, h, (o[N_WIN + 1] - o[N_WIN]) + ly, n, t)
+    lc = a[o[LC_OFF] + ly] + n % a[o[COPIES] + ly]
+    src = a[o[LAST_TILE] + lc]
+    tpr = a[o[RATES] + R_TPR]
+    arrive = t
+    for j in range(a[o[PA_PTR] + lc], a[o[PA_PTR] + lc + 1]):
+        tile = a[o[PA_TILE] + j]
+        bus = a[o[PA_BUS] + j]
+        x = max(_reserve(a, o, TILE_BUS + 0 * j, tile, t, bus),
+                _reserve(a, o, TILE_OUTPUT_REGISTER + 0 * j, tile, t, bus))
+        x = _reserve(a, o, TILE_SHIFT_ADD + 0 * j, tile, x, a[o[PA_ADDS] + j])
+        if a[o[PA_NOC] + j]:
+            x = _routers(a, o, tile, src // tpr, src // tpr, x, a[o[PA_NOC] + j])
+        if x > arrive:
+            arrive = x
+    arrive = _reserve(a, o, TILE_OUTPUT_REGISTER + 0 * lc, src, arrive, a[o[FINAL_BITS] + lc])
+    out = _reserve(a, o, TILE_SHIFT_ADD + 0 * lc, src, arrive, a[o[FINAL_ADDS] + lc])
+    nw = a[o[N_WIN] + ly]
+    for j in range(a[o[NFU_PTR] + ly], a[o[NFU_PTR] + ly + 1]):
+        tot = a[o[NFU_TOTAL] + j]
+        out = _reserve(a, o, a[o[NFU_STAGE] + j], src, out, (n + 1) * tot // nw - n * tot // nw)
+    if out > a[o[OUT_END] + ly]:
+        a[o[OUT_END] + ly] = out
+    for i in range(a[o[OE_PTR] + ly], a[o[OE_PTR] + ly + 1]):
+        e = a[o[OE_EDGE] + i]
+        lo, hi = a[o[DT_PTR] + e], a[o[DT_PTR] + e + 1]
+        bits = a[o[E_BITS] + e]
+        local = False
+        remote = False
+        for j in range(lo, hi):
+            if a[o[DT_TILE] + j] == src:
+                local = True
+            else:
+                remote = True
+        on_bus = _reserve(a, o, TILE_BUS + 0 * e, src, out, bits) if local else out
+        over_noc = _routers(a, o, src, a[o[E_LO] + e], a[o[E_HI] + e], out, bits) if remote else out
+        end = out
+        for j in range(lo, hi):
+            d = a[o[DT_TILE] + j]
+            x = _reserve(a, o, EDRAM + 0 * j, d, on_bus if d == src else over_noc, bits)
+            if x > end:
+                end = x
+        if end > a[o[E_LAST] + e]:
+            a[o[E_LAST] + e] = end
+        _publish(a, o, h, a[o[ARR_SER] + e], n, a[o[E_LAST] + e])
+
+
+@njit(cache=True)
+def _emit(a, o, h, ly, proc):
+    """Resume layer ly's emit process until it waits, sleeps or ends."""
+    c = o[EST] + ly * EST_FIELDS
+    now = a[o[ST] + _NOW]
+    phase = a[c]
     if phase == _INIT:
         phase = _NEXT
-    while True:
-        n = est[1, ly]
+    while not a[o[ST] + _ERR]:
+        n = a[c + 1]
         if phase == _NEXT:
-            if n == n_win[ly]:
-                est[0, ly] = _DONE
-                _push(h, st, now, _NORMAL, -1)
+            if n == a[o[N_WIN] + ly]:
+                a[c] = _DONE
+                _push(a, o, h, now, _NORMAL + 0 * ly, -1 + 0 * ly)
                 return
-            if _wait(ser, st, waits, proc, done_ser[ly], n):
-                est[0, ly] = _NEXT
+            if _wait(a, o, proc, ly, n):
+                a[c] = _NEXT
                 return
-            base = max(_series_t(ser, done_ser[ly], n), est[5, ly])
-            est[2, ly] = base
-            est[3, ly] = base
-            est[4, ly] = oe_ptr[ly]
+            base = max(a[o[SER_T] + a[o[SER_OFF] + ly] + n], a[c + 5])
+            a[c + 2] = base
+            a[c + 3] = base
+            a[c + 4] = a[o[OE_PTR] + ly]
             phase = _ROOM
         if phase == _ROOM:
-            while est[4, ly] < oe_ptr[ly + 1]:
-                e = oe_edge[est[4, ly]]
-                w = gate[gate_off[e] + n]
+            while a[c + 4] < a[o[OE_PTR] + ly + 1]:
+                e = a[o[OE_EDGE] + a[c + 4]]
+                w = a[o[GATE] + a[o[GATE_OFF] + e] + n]
                 if w >= 0:
-                    if _wait(ser, st, waits, proc, done_ser[e_dst[e]], w):
-                        est[0, ly] = _ROOM
+                    s = a[o[E_DST] + e]  # the consumer's done series
+                    if _wait(a, o, proc, s, w):
+                        a[c] = _ROOM
                         return
-                    est[2, ly] = max(est[2, ly], _series_t(ser, done_ser[e_dst[e]], w))
-                est[4, ly] += 1
-            est[6, ly] += est[2, ly] - est[3, ly]
-            if est[2, ly] > now:
-                est[0, ly] = _RELEASE
-                _push(h, st, est[2, ly], _NORMAL, proc)
+                    a[c + 2] = max(a[c + 2], a[o[SER_T] + a[o[SER_OFF] + s] + w])
+                a[c + 4] += 1
+            a[c + 6] += a[c + 2] - a[c + 3]
+            if a[c + 2] > now:
+                a[c] = _RELEASE
+                _push(a, o, h, a[c + 2], _NORMAL + 0 * ly, proc)
                 return
             phase = _RELEASE
         if phase == _RELEASE:
-            t = est[2, ly]
-            _publish(ser, h, st, waits, rel_ser[ly], n, t)
-            est[5, ly] = t
-            out, src = _source(ly, n, t, lay, srv, st, rates, part, nfu, out_end)
-            for j in range(oe_ptr[ly], oe_ptr[ly + 1]):
-                e = oe_edge[j]
-                d = _deliver(srv, st, rates, src, dt_tile, dt_ptr[e], dt_ptr[e + 1], e_lo[e], e_hi[e], out,
-                             e_bits[e])
-                if d > e_last[e]:
-                    e_last[e] = d
-                _publish(ser, h, st, waits, arr_ser[e], n, e_last[e])
-            est[1, ly] = n + 1
+            a[c + 5] = a[c + 2]
+            _release(a, o, h, ly, n, a[c + 2])
+            a[c + 1] = n + 1
             phase = _NEXT
-        if st[_ERR]:
-            return
 
 
 @njit(cache=True)
-def run_pipeline(lay, wins, pes, adc_c, sa_c, rates, trig, rwin, fetch, srv, ser, edges, part, nfu, out_end):
-    """Run every layer's compute and emit process to the end (module docstring). Returns
-    (events, error): the events simpy would have processed, and 1 when an int64 product could
-    overflow (the results are then void). Layer l's compute is process 2l, its emit 2l + 1."""
-    n_lay = lay[0].shape[0]
-    n_proc = 2 * n_lay
-    h = np.zeros((3 * n_proc + 8, 4), np.int64)
-    st = np.zeros(6, np.int64)
-    waits = (np.full(n_proc, -1, np.int64), np.zeros(n_proc, np.int64), np.zeros(n_proc, np.int64))
-    cst = np.zeros((4, n_lay), np.int64)
-    est = np.zeros((7, n_lay), np.int64)
+def run_pipeline(a, o, h):
+    """Run every layer's compute (process 2 ly) and emit (2 ly + 1) to the end (module docstring).
+    Series: done of layer ly is ly, its release layers + ly; an edge's arrivals are in `arr_ser`.
+    Returns (events processed, error): error 1 when an int64 product could overflow (the arena
+    is then void)."""
+    n_proc = 2 * (o[N_WIN + 1] - o[N_WIN])
+    s = o[ST]
     for p in range(n_proc):
-        _push(h, st, 0, _URGENT, p)
-    while st[_HN] > 0 and not st[_ERR]:
-        t, proc = _pop(h, st)
-        st[_EVENTS] += 1
-        st[_NOW] = t
+        _push(a, o, h, 0 * p, _URGENT + 0 * p, p)
+    while a[s + _HN] > 0 and not a[s + _ERR]:
+        t, proc = _pop(a, o, h)
+        a[s + _EVENTS] += 1
+        a[s + _NOW] = t
         if proc < 0:
             continue
-        ly = proc // 2
         if proc % 2 == 0:
-            _compute(ly, proc, lay, wins, pes, adc_c, sa_c, rates, trig, rwin, fetch, srv, ser, h, st, waits, cst,
-                     edges)
+            _compute(a, o, h, proc // 2, proc)
         else:
-            _emit(ly, proc, lay, srv, ser, h, st, waits, est, edges, rates, part, nfu, out_end)
-    return st[_EVENTS], st[_ERR], est[6]
+            _emit(a, o, h, proc // 2, proc)
+    return a[s + _EVENTS], a[s + _ERR]

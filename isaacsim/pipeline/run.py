@@ -79,7 +79,10 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
         bs = opts.batch_size or auto_batch_size(plan.workload, plan.arch, n)
         res = new_result(plan, source, available, opts.samples, n, bs, labels=y)
     if opts.progress:  # every input is checked: say so if the kernels are about to compile
-        announce_compile(opts.timing_only, opts.timing)
+        from isaacsim.timing.network import uses_numba
+
+        numba_timing = uses_numba(plan.mapping, opts.timing_granularity, opts.timeline)
+        announce_compile(opts.timing_only, opts.timing, numba_timing)
     with recording(opts.out, res):
         if x is None:
             run_timing_only(res, plan, opts)

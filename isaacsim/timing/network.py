@@ -269,6 +269,29 @@ def _network_io_out(wl, mapping: NetworkMapping, layers: dict[str, LayerState], 
 
 
 ENGINES = ("auto", "numba", "simpy")
+NUMBA_MIN_WINDOWS = 5000
+"""With engine "auto" and the numba loop not yet compiled (a cold cache), networks of fewer
+windows run on simpy: compiling the loop (a few seconds, once) would cost more than it saves."""
+
+
+def uses_numba(mapping: NetworkMapping, granularity: str = "default", timeline=None, engine: str = "auto") -> bool:
+    """Whether `simulate_network` runs the numba loop (`isaacsim.kernels.pipeline`): engine
+    "numba", or "auto" at the default granularity without a timeline when the loop is compiled
+    already or the network has `NUMBA_MIN_WINDOWS` windows or more. Both engines give the same
+    results."""
+    if engine != "auto":
+        return engine == "numba"
+    if granularity != "default" or timeline is not None:
+        return False
+    if sum(lp.layer.n_vectors for lp in mapping.layers) >= NUMBA_MIN_WINDOWS:
+        return True
+    from isaacsim.kernels import pipeline as kernel
+    from isaacsim.kernels.cache import is_cached
+
+    try:
+        return is_cached(kernel.run_pipeline)
+    except Exception:  # numba's cache internals changed: say no rather than fail
+        return False
 
 
 def simulate_network(wl, mapping: NetworkMapping, traces, stages: Stages, *, arch: Arch,
@@ -279,8 +302,8 @@ def simulate_network(wl, mapping: NetworkMapping, traces, stages: Stages, *, arc
 
     engine: "simpy" steps the processes on simpy; "numba" runs the same processes in the event
     loop of `isaacsim.kernels.pipeline` (default granularity, no timeline), cycle-identical and
-    far faster; "auto" takes numba where it can and simpy otherwise (also when numba's loop
-    reports an int64 overflow)."""
+    far faster; "auto" chooses by `uses_numba`, and falls back to simpy when numba's loop
+    reports an int64 overflow."""
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}, got {granularity!r}")
     if engine not in ENGINES:
@@ -301,7 +324,7 @@ def simulate_network(wl, mapping: NetworkMapping, traces, stages: Stages, *, arc
     move = Movement(res, arch.chip.tiles_per_router, stages.input_bits)
     _network_io_in(wl, layers, move)
     events = None
-    if engine != "simpy" and granularity == "default" and timeline is None:
+    if uses_numba(mapping, granularity, timeline, engine):
         events = run_flat(layers, res, move, stage_cycles(stages, "config_load"), rates)
     if events is None:
         pipeline = _Pipeline(env, layers, stages, rates, granularity, traces, timeline, move)
