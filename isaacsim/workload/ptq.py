@@ -255,28 +255,47 @@ def count_macs(spec) -> dict[str, int]:
     return macs
 
 
-def _params(spec, params: Mapping[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+class _Weights(Mapping):
+    """Node name -> (float64 weight, float64 bias or None), made on each access from the user's
+    arrays (checked once, up front), so a large network's weights are not all held twice."""
+
+    def __init__(self, params: Mapping[str, np.ndarray], keys: dict[str, tuple[str, str | None]]):
+        self._params, self._keys = params, keys
+
+    def __getitem__(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+        wk, bk = self._keys[name]
+        b = self._params.get(bk) if bk is not None else None
+        return np.asarray(self._params[wk], dtype=np.float64), None if b is None else np.asarray(b, dtype=np.float64)
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def _params(spec, params: Mapping[str, np.ndarray]) -> _Weights:
     """Node name -> (float weight, float bias or None), shape-checked against the spec."""
     want = param_shapes(spec)
-    out = {}
+    keys = {}
     for n in graph_nodes(spec):
         if n["op"] not in MATRIX_OPS:
             continue
         where = f"float graph: layer {n['name']!r}"
         if n["weight"] not in params:
             raise WorkloadError(f"{where}: weight {n['weight']!r} missing from params")
-        w = np.asarray(params[n["weight"]], dtype=np.float64)
+        w = np.asarray(params[n["weight"]])
         b = params.get(n["bias"]) if n["bias"] is not None else None
-        b = None if b is None else np.asarray(b, dtype=np.float64)
         for key, a in ((n["weight"], w), (n["bias"], b)):
             if a is None:
                 continue
+            a = np.asarray(a)
             if a.shape != want[key]:
                 raise WorkloadError(f"{where}: {key!r} has shape {a.shape}, expected {want[key]}")
-            if not np.all(np.isfinite(a)):
+            if not np.all(np.isfinite(a.astype(np.float64, copy=False))):
                 raise WorkloadError(f"{where}: {key!r} holds NaN or infinite values")
-        out[n["name"]] = (w, b)
-    return out
+        keys[n["name"]] = (n["weight"], n["bias"] if b is not None else None)
+    return _Weights(params, keys)
 
 
 # ---------------------------------------------------------------- float forward
@@ -321,9 +340,11 @@ def _float_node(n, ins, wb, dtype):
     return np.asarray(y, dtype=dtype)
 
 
-def _run(spec, params, x, dtype, visit):
+def _run(spec, params, x, dtype, visit, wb=None):
+    """The float graph on x, `visit(node, output)` after each node (whose inputs are then freed
+    once no later node reads them); `wb`: `_params(spec, params)` when the caller has it."""
     nodes = graph_nodes(spec)
-    wb = _params(spec, params)
+    wb = _params(spec, params) if wb is None else wb
     shape = _input(spec)["shape"]
     x = np.asarray(x, dtype=dtype)
     if x.shape[1:] != shape:
@@ -381,10 +402,11 @@ def consumer_bounds(n, consumers) -> tuple[float, float]:
     return min(lo for lo, _ in b), max(hi for _, hi in b)
 
 
-def calibrate(spec, params, x, *, percentile: float = DEFAULT_PERCENTILE) -> dict[str, float]:
+def calibrate(spec, params, x, *, percentile: float = DEFAULT_PERCENTILE, wb=None) -> dict[str, float]:
     """Real range of each conv2d/linear/add output on real inputs x (quantized to the input
     format first, so calibration sees what the integer graph sees): the `percentile` of the values
-    of a ReLU'd output, of the absolute values otherwise."""
+    of a ReLU'd output, of the absolute values otherwise. `wb`: the checked float weights
+    (`_params`) when the caller has them, so they are not copied twice."""
     if not 0 < percentile <= 100:
         raise WorkloadError(f"percentile must lie in (0, 100], got {percentile}")
     f = input_format(spec)
@@ -400,7 +422,7 @@ def calibrate(spec, params, x, *, percentile: float = DEFAULT_PERCENTILE) -> dic
             r = float(np.percentile(v, percentile)) if v.size else 0.0
             ranges[n["name"]] = r if r > 0 else (float(v.max()) if v.size and v.max() > 0 else 1.0)
 
-    _run(spec, params, xq, np.float32, visit)
+    _run(spec, params, xq, np.float32, visit, wb)
     return ranges
 
 
@@ -551,7 +573,7 @@ def quantize_graph(spec, params: Mapping[str, np.ndarray], calib_x, *, name: str
         raise WorkloadError(f"weight_bits and act_bits must lie in 2..16, got {weight_bits}, {act_bits}")
     nodes = graph_nodes(spec)
     wb = _params(spec, params)
-    ranges = calibrate(spec, params, calib_x, percentile=percentile)
+    ranges = calibrate(spec, params, calib_x, percentile=percentile, wb=wb)
     cons = consumers(nodes)
     fin_input = input_format(spec)
     fmts: dict[str, TensorFormat] = {"input": fin_input}
