@@ -54,6 +54,7 @@ from isaacsim.timing import build_stages, layer_bound, simulate_layer
 from isaacsim.timing.events import Timeline
 from isaacsim.timing.layer import Rates, layer_steps
 from isaacsim.timing.network import simulate_network
+from isaacsim.timing.pe_work import segment_trace
 from isaacsim.workload.zoo import make
 
 TARGET_S = 5.0
@@ -184,6 +185,7 @@ def run(args, net: str, label: str, baseline_layer: str) -> None:
     t_func = time.perf_counter() - t
     datapath_s = min(res.wall_s, isaacsim.simulate(arch, wl, samples=1, timing=False).wall_s)
     trace_gb = sum(v.nbytes for v in res.traces().values()) / 1e9
+    seg_gb = sum(segment_trace(lp, res.traces()[lp.name][0]).nbytes for lp in res.mapping.layers) / 1e9
 
     rows = per_layer(res, stages)
     wall = sum(r[2] for r in rows)
@@ -197,7 +199,9 @@ def run(args, net: str, label: str, baseline_layer: str) -> None:
           f"{numba.get_num_threads()} numba threads")
     print(f"zoo make                 : {t_make:8.2f} s")
     print(f"warm-up (cold kernel)    : {t_cold:8.2f} s  (LeNet-5 {args.fine_layer}: numba compile or cache load)")
-    print(f"functional, traces=1     : {t_func:8.2f} s  ({trace_gb:.2f} GB of traces; not part of the timing)")
+    print(f"functional, traces=1     : {t_func:8.2f} s  ({trace_gb:.3f} GB of traces; not part of the timing)")
+    print(f"traces per PE segment    : {seg_gb:8.3f} GB  (what a run keeps for timing alone: "
+          f"{seg_gb / trace_gb:.2f} of the full traces)")
     print("\nper layer, default granularity (each layer alone, inputs ready at cycle 0):")
     print(f"  {'layer':20s} {'windows':>7s} {'PEs':>4s} {'cycles':>9s} {'bound':>9s} {'bottleneck':>13s} "
           f"{'events':>7s} {'wall s':>7s}")
