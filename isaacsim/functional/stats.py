@@ -57,11 +57,11 @@ class LayerStats:
     crossbars_per_group, lanes); `isaacsim.mvm`'s ad_ops_trace per sample and group, vectors =
     Ho * Wo (1 for linear). docs/datapath.md, "ADC operation traces"."""
     trace_segments: np.ndarray | None = None
-    """When set, the traces are summed over these crossbar segments (`isaacsim.timing.pe_work.pe_segments`)
+    """When set, the traces are summed over these crossbar segments (`isaacsim.mapping.segments.pe_segments`)
     and kept in `timing_trace` instead of `ad_ops_trace`: the timing model's input, several times
     smaller."""
     timing_trace: Any = None
-    """A `isaacsim.timing.pe_work.SegmentTrace` of the first samples, (samples, groups, vectors,
+    """A `isaacsim.mapping.segments.SegmentTrace` of the first samples, (samples, groups, vectors,
     input_cycles, segments, lanes), when `trace_segments` is set."""
     xbar_ad_ops: np.ndarray = field(init=False, repr=False)
     """A/D operations (detection comparisons included) of every crossbar of the layer, summed
@@ -122,7 +122,7 @@ class LayerStats:
         this accumulator's samples; groups arrive in order 0 .. groups - 1."""
         tr = trace.reshape(samples, -1, *trace.shape[1:])
         if self.trace_segments is not None:  # summed over segments already (mvm's trace_segments)
-            from isaacsim.timing.pe_work import SegmentTrace
+            from isaacsim.mapping.segments import SegmentTrace
 
             if self.timing_trace is None:
                 data = np.zeros((samples, self.groups, *tr.shape[1:]), np.int32)

@@ -25,7 +25,7 @@ def datapath(res: Result, plan: Plan, opts: RunOptions, x: np.ndarray) -> None:
     """Run the samples `x` in batches through the datapath and the reference executor. A trace
     kept for the timing model alone is summed per PE segment as it is made (`timing_trace`)."""
     if opts.timing and not opts.traces and opts.timing_granularity == "default":
-        from isaacsim.timing.pe_work import pe_segments
+        from isaacsim.mapping.segments import pe_segments
 
         for lp in plan.mapping.layers:
             res.layers[lp.name].trace_segments = pe_segments(lp)

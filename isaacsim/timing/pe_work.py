@@ -6,10 +6,8 @@ and which windows each PE round serves (docs/timing.md, "One PE's schedule"). Ro
 serves the windows r x copies + k of the copies k with crossbars on it (a contiguous range, as
 crossbars are placed copy after copy); a round ends the window with the largest index.
 
-A trace may be kept per PE segment rather than per crossbar (`SegmentTrace`): the crossbars of
-a group summed over the runs that no PE boundary of any copy splits (`pe_segments`). The timing
-model reads only those sums, so a run that keeps a trace for timing alone keeps this one, which
-is several times smaller (`segment_trace`).
+A trace may be kept per PE segment rather than per crossbar (`isaacsim.mapping.segments`): the
+timing model reads only those sums.
 """
 
 from __future__ import annotations
@@ -20,43 +18,13 @@ from functools import cached_property
 import numpy as np
 
 from isaacsim.mapping.placement import LayerPlacement
+from isaacsim.mapping.segments import SegmentTrace, pe_segments, segment_trace
 from isaacsim.timing.stages import Stages
 
 
 def _ptr(counts) -> np.ndarray:
     """CSR row pointers of rows with `counts` entries."""
     return np.concatenate([[0], np.cumsum(np.asarray(counts, np.int64))]).astype(np.int64)
-
-
-@dataclass(frozen=True)
-class SegmentTrace:
-    """A trace summed over PE segments: `data` int32 (groups, N, input_cycles, segments, lanes),
-    segment s covering crossbars starts[s] .. starts[s + 1] - 1 of a group (the last to the end)."""
-
-    data: np.ndarray
-    starts: np.ndarray
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.data.nbytes)
-
-
-def pe_segments(lp: LayerPlacement) -> np.ndarray:
-    """int64: the first crossbar (index t within a group) of each segment: every t at which some
-    copy's and group's crossbars pass to the next PE, and 0."""
-    per_pe, per_copy, x = lp.crossbars_per_pe, lp.crossbars_per_copy, lp.geometry.crossbars
-    base = (np.arange(lp.copies)[:, None] * per_copy + np.arange(lp.layer.groups)[None, :] * x).ravel()
-    cut = (-base) % per_pe  # the first t of a group's next PE
-    ts = [np.arange(c, x, per_pe) for c in np.unique(cut)]
-    return np.unique(np.concatenate([[0], *ts])).astype(np.int64)
-
-
-def segment_trace(lp: LayerPlacement, trace: np.ndarray, starts: np.ndarray | None = None) -> SegmentTrace:
-    """A (groups, N, cycles, crossbars, lanes) trace summed over `starts` (default `pe_segments`)."""
-    starts = pe_segments(lp) if starts is None else starts
-    tr = np.asarray(trace)
-    data = np.add.reduceat(tr, starts, axis=3) if len(starts) < tr.shape[3] else tr
-    return SegmentTrace(np.ascontiguousarray(data), starts)
 
 
 @dataclass(frozen=True, eq=False)
