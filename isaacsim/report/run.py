@@ -21,10 +21,20 @@ def _num(v: float | None, fmt: str = ".3f") -> str:
 
 
 def _bits(layer: dict) -> str:
-    """A layer's own weight / input bits ("8/4"), with an "s" for signed inputs."""
-    if "weight_bits" not in layer:
-        return ""
+    """A layer's own weight / input bits ("8/4"), with "s" for signed inputs."""
     return f"{layer['weight_bits']}/{layer['input_bits']}{'s' if layer.get('input_signed') else ''}"
+
+
+def _print_bits(con, layers: list[dict]) -> None:
+    """One line of the layers' own widths, grouped: "bits (weights/inputs) 8/8: conv1, fc3; 4/4: ..."."""
+    groups: dict[str, list[str]] = {}
+    for ly in layers:
+        if "weight_bits" in ly:
+            groups.setdefault(_bits(ly), []).append(ly["name"])
+    if len(groups) == 1:
+        con.print(f"bits (weights/inputs): {next(iter(groups))} every layer")
+    elif groups:
+        con.print("bits (weights/inputs) " + "; ".join(f"{b}: {', '.join(n)}" for b, n in groups.items()))
 
 
 def per_inference(total: int, samples: int) -> str:
@@ -66,17 +76,17 @@ def print_text(res: Result, con=None) -> None:
     else:
         con.print(f"ADC (every layer): {next(iter(adcs))}")
     n = s["samples"]
-    key = [Column("layer", "left"), Column("bits\nW/A")] + ([Column("ADC", "left")] if per_layer_adc else [])
+    _print_bits(con, s["layers"])
+    key = [Column("layer", "left")] + ([Column("ADC", "left")] if per_layer_adc else [])
     groups = [[Column("conversions\n/ inference"), Column("A/D ops\n/ inference"), Column("A/D ops\n/ conv.")],
               [Column("R1 share"), Column("overflows\n/ inference")]]
-    rows = [Row([ly["name"], _bits(ly), *([ly["adc"]["mode"]] if per_layer_adc else []),
-                 per_inference(ly["conversions"], n),
+    rows = [Row([ly["name"], *([ly["adc"]["mode"]] if per_layer_adc else []), per_inference(ly["conversions"], n),
                  per_inference(ly["ad_ops"], n), _num(ly["ops_per_conversion"]), _pct(ly["r1_share"]),
                  per_inference(ly["overflows"], n)]) for ly in s["layers"]]
     a = s["adc"]
     trq = any(kind(ly["adc"]["mode"]).has_ranges for ly in s["layers"])
     r1 = a["r1_conversions"] / a["conversions"] if trq and a["conversions"] else None
-    rows.append(Row(["total", "", *([""] if per_layer_adc else []), per_inference(a["conversions"], n),
+    rows.append(Row(["total", *([""] if per_layer_adc else []), per_inference(a["conversions"], n),
                      per_inference(a["ad_ops"], n), _num(a["ops_per_conversion"]), _pct(r1),
                      per_inference(a["overflows"], n)], style="bold", rule_before=True))
     caption = (f"/ inference = the total over the {n:,} sample{'s' if n != 1 else ''} run (run --json) / {n:,}"
