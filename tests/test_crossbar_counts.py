@@ -17,11 +17,11 @@ from isaacsim.kernels import fused_layer, fused_layer_traced, sar_table
 from isaacsim.mapping import slicing
 from isaacsim.mapping.geometry import MatrixGeometry
 from isaacsim.mapping.layers import layers_of
-from tests.support.datapath import layer_case
+from tests.support.datapath import layer_bits, layer_case, precision_case
 from tests.support.runs import BASE
 
 
-def reference_counts(x, w, arch, regs, vector_copy, copies):
+def reference_counts(x, w, arch, regs, vector_copy, copies, bits=None):
     """(ad_ops, r2) int64 (copies, crossbars) built bit-line sample by bit-line sample.
 
     Per row partition, polarity, weight slice and input cycle, the samples of every output's
@@ -31,14 +31,15 @@ def reference_counts(x, w, arch, regs, vector_copy, copies):
     column partition c // crossbar.cols, crossbar (col_part * row_parts + row_part) * polarities + q.
     Written from docs/datapath.md and docs/mapping.md, not from the kernel."""
     c, d = arch.crossbar, arch.datapath
-    ki, kw, rc, rda = d.input_bits, d.weight_bits, c.cell_bits, c.dac_bits
+    ki, kw, signed = layer_bits(arch, bits)  # the layer's own widths (None: the arch's)
+    rc, rda = c.cell_bits, c.dac_bits
     if d.weight_encoding == "differential":
         mags, nbits = [np.maximum(w, 0), np.maximum(-w, 0)], kw - 1
     else:
         mags, nbits = [w + 2 ** (kw - 1)], kw
     n_slices = -(-nbits // rc)
     u = x & (2**ki - 1)
-    if d.input_signed:
+    if signed:
         cycles = [(b, min(rda, ki - 1 - b)) for b in range(0, ki - 1, rda)] + [(ki - 1, 1)]
     else:
         cycles = [(b, min(rda, ki - b)) for b in range(0, ki, rda)]
@@ -104,6 +105,18 @@ def test_crossbar_counts_match_plane_by_plane_reference(case):
         per = np.zeros((copies, geo.crossbars), np.int64)
         np.add.at(per, vc, stats["ad_ops_trace"].sum(axis=(1, 3), dtype=np.int64))
         np.testing.assert_array_equal(per, stats["crossbar_ad_ops"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=precision_case(flip=False), copies=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
+def test_crossbar_counts_at_layer_bits(case, copies, seed):
+    """A layer narrower than the arch: per-crossbar counts at the layer's own bits."""
+    arch, regs, x, w, bits = case
+    vc = np.random.default_rng(seed).integers(0, copies, x.shape[0])
+    _, stats = isaacsim.mvm(x, w, arch, adc=regs, vector_copy=vc, **bits)
+    ad_ref, r2_ref = reference_counts(x, w, arch, regs, vc, int(vc.max()) + 1, bits)
+    np.testing.assert_array_equal(stats["crossbar_ad_ops"], ad_ref)
+    np.testing.assert_array_equal(stats["crossbar_r2"], r2_ref)
 
 
 def test_trace_sums_to_crossbar_counts_on_a_partitioned_layer():

@@ -48,7 +48,8 @@ def test_lenet5_mnist5k_accuracy_matches_readme(lenet):
     assert abs(acc - readme_figure("float test accuracy")) <= 1.0
 
 
-TRAINED = ["lenet5_digits", "lenet5_digits_ab_w4a4", "lenet5_mnist5k_ab_w4a4", "resnet20_digits"]
+TRAINED = ["lenet5_digits", "lenet5_digits_ab_w4a4", "lenet5_mnist5k_ab_w4a4", "lenet5_mnist5k_ab_w3a3",
+           "lenet5_mnist5k_ab_w2a2", "resnet20_digits"]
 
 
 def table_accuracy(name: str) -> float:
@@ -68,7 +69,7 @@ def test_trained_workloads_score_the_readme_figure_and_run(name, capsys):
     acc = 100 * float(np.mean(predict(wl, wl.eval.x) == wl.eval.y))
     assert acc == pytest.approx(table_accuracy(name), abs=0.005)
     bits = [n.weight_bits for n in wl.nodes if n.op in ("conv2d", "linear")]
-    want = 4 if "w4a4" in name else 8
+    want = next((int(name[-1]) for b in "234" if name.endswith(f"_w{b}a{b}")), 8)
     assert len(bits) == (5 if name.startswith("lenet5") else 22)  # ResNet-20: 19 conv, 2 projections, fc
     assert bits[0] == bits[-1] == 8 and set(bits[1:-1]) == {want}
     assert sum(p.stat().st_size for p in (ROOT / name).iterdir()) < 600_000

@@ -180,7 +180,8 @@ def test_packed_weights_are_reused_and_exact(net, monkeypatch):
         isaacsim.mvm(x[:, :10], PackedWeights.of(w, arch), arch)
     built = []
     real = PackedWeights.of
-    monkeypatch.setattr(PackedWeights, "of", classmethod(lambda cls, w, a: built.append(w.shape) or real(w, a)))
+    monkeypatch.setattr(PackedWeights, "of",
+                        classmethod(lambda cls, w, a, **kw: built.append(w.shape) or real(w, a, **kw)))
     res = isaacsim.simulate(arch, net, batch_size=4, timing=False)
     assert res.batches == 3 and len(built) == 7  # c1, 4 groups of c2, c3, fc: packed once per run
 

@@ -13,23 +13,24 @@ import isaacsim
 from isaacsim.adc import ADCRegisters, convert
 from isaacsim.mapping import LayerShape, place_network
 from isaacsim.mapping.geometry import MatrixGeometry
-from tests.support.datapath import adc_registers
+from tests.support.datapath import adc_registers, layer_bits, precision_case
 from tests.support.runs import BASE
 
 
-def reference_trace(x, w, arch, regs):
+def reference_trace(x, w, arch, regs, bits=None):
     """trace[n, c, t, lane] built crossbar by crossbar and column by column: every sample as the
     plain integer sum over the crossbar's rows of input chunk x cell level, converted with
     isaacsim.adc.convert. Written from the datapath and mapping docs, not from the kernel."""
     c, d = arch.crossbar, arch.datapath
-    rows, cols, rc, rda, ki, kw = c.rows, c.cols, c.cell_bits, c.dac_bits, d.input_bits, d.weight_bits
+    rows, cols, rc, rda = c.rows, c.cols, c.cell_bits, c.dac_bits
+    ki, kw, signed = layer_bits(arch, bits)  # the layer's own widths (None: the arch's)
     if d.weight_encoding == "differential":
         mags, nbits = [np.maximum(w, 0), np.maximum(-w, 0)], kw - 1
     else:
         mags, nbits = [w + 2 ** (kw - 1)], kw
     n_slices = -(-nbits // rc)
     u = x & (2**ki - 1)
-    if d.input_signed:
+    if signed:
         cycles = [(b, min(rda, ki - 1 - b)) for b in range(0, ki - 1, rda)] + [(ki - 1, 1)]
     else:
         cycles = [(b, min(rda, ki - b)) for b in range(0, ki, rda)]
@@ -102,6 +103,19 @@ def test_traced_kernel_matches_sample_by_sample_reference(case):
     assert stats.keys() == st0.keys()
     for key, v in st0.items():
         np.testing.assert_array_equal(stats[key], v, err_msg=key)
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=precision_case(flip=False), adcs=st.sampled_from([1, 3, 8, 128]))
+def test_traced_kernel_at_layer_bits(case, adcs):
+    """A layer narrower than the arch: the trace has the layer's input cycles and crossbars, and
+    equals the sample-by-sample reference at the layer's bits."""
+    arch, regs, x, w, bits = case
+    arch = isaacsim.load_arch(arch.model_dump(mode="json"), {"pe.adcs": adcs})
+    _, stats = isaacsim.mvm(x, w, arch, adc=regs, trace=True, **bits)
+    geo = MatrixGeometry.of(*w.shape, arch, **bits)
+    assert stats["ad_ops_trace"].shape == (x.shape[0], geo.input_cycles, geo.crossbars, geo.lanes(adcs))
+    np.testing.assert_array_equal(stats["ad_ops_trace"], reference_trace(x, w, arch, regs, bits))
 
 
 @pytest.mark.parametrize("adcs", [1, 3, 8, 128, 200])

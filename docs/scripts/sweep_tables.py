@@ -1,10 +1,13 @@
-"""The tables of docs/sweeps.md from a finished run of the shipped sweep.
+"""The tables of docs/sweeps.md from a finished run of a shipped sweep.
 
     isaacsim sweep arch_configs/sweeps/adc_design_space.yaml
     python docs/scripts/sweep_tables.py [runs/sweeps/adc_design_space]
+    isaacsim sweep arch_configs/sweeps/precision.yaml
+    python docs/scripts/sweep_tables.py runs/sweeps/precision --precision
 
 Prints two Markdown tables: every ADC design at 128x128 and 64x64 crossbars with 8 ADCs per
-PE, and the ADC count per PE against latency, power and area at 128x128.
+PE, and the ADC count per PE against latency, power and area at 128x128. With --precision, one
+table of the precision sweep: every workload (its layers at their own bits) and ADC width.
 """
 
 from __future__ import annotations
@@ -43,5 +46,22 @@ def main(root: str) -> None:
               f"{r['power_w'] * 1e3:.2f} | {r['area_mm2']:.1f} | {r['area_used_mm2']:.2f} |")
 
 
+def precision(root: str) -> None:
+    d = read_table(root)
+    d = d[d["status"] == "ok"]
+    print("| workload | ADC | accuracy | conversions / inference | A/D ops / inference | ADC energy (nJ) "
+          "| energy (uJ) | latency (cycles) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for _, r in d.iterrows():
+        n = int(r["samples"])
+        print(f"| {r['workload']} | uniform {int(r['adc.bits'])} b | {r['accuracy']:.1%} | "
+              f"{int(r['conversions']) // n:,} | {int(r['ad_ops']) // n:,} | {r['adc_energy_j'] * 1e9:.1f} | "
+              f"{r['energy_j'] * 1e6:.3f} | {int(r['latency_cycles']):,} |")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "runs/sweeps/adc_design_space")
+    args = [a for a in sys.argv[1:] if a != "--precision"]
+    if "--precision" in sys.argv[1:]:
+        precision(args[0] if args else "runs/sweeps/precision")
+    else:
+        main(args[0] if args else "runs/sweeps/adc_design_space")

@@ -109,13 +109,23 @@ class CrossbarConfig(Node):
 
 
 class DatapathConfig(Node):
-    """Number formats of inputs, weights and partial sums."""
+    """Number formats of inputs, weights and partial sums; input and weight widths are the widest supported."""
 
-    input_bits: int = Field(16, ge=1, le=32, description="Input (activation) bits Ki, fed bit-serially.")
-    input_signed: bool = Field(
-        False, description="Signed inputs in two's complement (MSB cycle subtracted); false after ReLU."
+    input_bits: int = Field(
+        16, ge=1, le=32,
+        description="Widest input (activation) bits Ki the hardware supports, fed bit-serially; each layer "
+                    "runs at its own input tensor's bits, at most this.",
     )
-    weight_bits: int = Field(16, ge=2, le=32, description="Weight bits Kw, signed symmetric (8-bit: -127..127).")
+    input_signed: bool = Field(
+        False,
+        description="The hardware takes signed inputs in two's complement (MSB cycle subtracted); a layer "
+                    "whose input tensor is unsigned (after ReLU) runs unsigned.",
+    )
+    weight_bits: int = Field(
+        16, ge=2, le=32,
+        description="Widest weight bits Kw the hardware supports, signed symmetric (8-bit: -127..127); each "
+                    "layer runs at its own weight_bits, at most this.",
+    )
     weight_encoding: Literal["differential", "offset"] = Field(
         "differential",
         description="differential: +/- magnitudes on a crossbar pair; offset: w + 2^(Kw-1) stored unsigned.",
@@ -203,7 +213,8 @@ class Arch(Node):
 
     @property
     def input_cycles(self) -> int:
-        """Bit-serial input cycles per input vector (`MatrixGeometry.input_cycles`)."""
+        """Bit-serial input cycles per input vector at the widest inputs (`datapath.input_bits`); a
+        layer's own are `MatrixGeometry.input_cycles` at its bits. Peak rates use this one."""
         d, b = self.datapath, self.crossbar.dac_bits
         if d.input_signed:
             return math.ceil((d.input_bits - 1) / b) + 1

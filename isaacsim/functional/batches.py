@@ -69,6 +69,7 @@ def _matmul(arch: Arch, mapping: NetworkMapping, stats: dict[str, LayerStats], b
     of its sample (n_windows = rows per sample, 1 for linear) and runs on copy
     (r % n_windows) % copies, which the per-crossbar counts follow (`LayerStats.xbar_ad_ops`)."""
     regs = {lp.name: lp.adc for lp in mapping.layers}
+    bits = {lp.name: lp.geometry.bits for lp in mapping.layers}  # each layer at its own widths
     groups = {lp.name: lp.layer.groups for lp in mapping.layers}
     copies = {lp.name: lp.copies for lp in mapping.layers}
     calls: dict[str, int] = {}
@@ -83,7 +84,7 @@ def _matmul(arch: Arch, mapping: NetworkMapping, stats: dict[str, LayerStats], b
         try:
             pw = packed.get(key)
             if pw is None or (pw.geometry.k, pw.geometry.m) != w2d.shape:
-                pw = packed[key] = PackedWeights.of(w2d, arch)
+                pw = packed[key] = PackedWeights.of(w2d, arch, **bits[name])
             if rows:
                 y, st = mvm(x2d[:rows], pw, arch, adc=regs[name], trace=True, vector_copy=vec_copy[:rows],
                             trace_segments=stats[name].trace_segments)

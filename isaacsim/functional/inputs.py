@@ -14,6 +14,7 @@ import numpy as np
 from isaacsim.config import Arch
 from isaacsim.errors import ConfigWarning, MappingError, WorkloadError
 from isaacsim.mapping import slicing
+from isaacsim.mapping.geometry import input_fits, input_format
 from isaacsim.mapping.layers import layers_of
 from isaacsim.workload import Workload
 
@@ -26,31 +27,29 @@ MEMORY_BUDGET = 256 * 2**20
 
 
 def check_formats(wl: Workload, arch: Arch) -> None:
-    """Every conv2d/linear input tensor and weight must fit the datapath; MappingError otherwise.
+    """Every conv2d/linear layer's input tensor and weights must fit the datapath; MappingError
+    naming the layer otherwise (`isaacsim.mapping.geometry.layer_bits_problem` states the rule).
 
-    An unsigned b-bit tensor fits unsigned inputs of >= b bits or signed inputs of > b bits; a
-    signed b-bit tensor fits signed inputs of >= b bits only. Weights need weight_bits <= Kw.
+    The arch's `datapath.weight_bits` / `input_bits` are the widest the hardware supports; each
+    layer runs at its own bits. An unsigned b-bit tensor fits unsigned inputs of >= b bits or
+    signed inputs of > b bits; a signed b-bit tensor fits signed inputs of >= b bits only.
+    Weights need weight_bits <= Kw.
     """
     d = arch.datapath
-    arch_fmt = f"{'signed' if d.input_signed else 'unsigned'} {d.input_bits}-bit"
     for n in wl.nodes:
         if n.op not in ("conv2d", "linear"):
             continue
         f = wl.formats[n.inputs[0]]
-        if f.signed:
-            fits = d.input_signed and d.input_bits >= f.bits
-        else:
-            fits = d.input_bits >= f.bits + (1 if d.input_signed else 0)
-        if not fits:
+        if not input_fits(f.bits, f.signed, arch):
             raise MappingError(
                 f"layer {n.name!r}: its input {n.inputs[0]!r} is {'a signed' if f.signed else 'an unsigned'} "
-                f"{f.bits}-bit tensor, which does not fit the arch's {arch_fmt} inputs "
-                f"(datapath.input_bits, datapath.input_signed)"
+                f"{f.bits}-bit tensor, which does not fit the arch's {input_format(arch)} inputs "
+                f"(datapath.input_bits, the widest the hardware supports; datapath.input_signed)"
             )
         if n.weight_bits > d.weight_bits:
             raise MappingError(
                 f"layer {n.name!r}: {n.weight_bits}-bit weights do not fit the arch's "
-                f"datapath.weight_bits={d.weight_bits}"
+                f"datapath.weight_bits={d.weight_bits} (the widest weights the hardware supports)"
             )
 
 

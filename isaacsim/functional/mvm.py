@@ -31,9 +31,12 @@ class PackedWeights:
     """bool (row_parts, mapped_cols): columns stored complemented (ISAAC's column flip), or None."""
 
     @classmethod
-    def of(cls, w, arch: Arch) -> PackedWeights:
+    def of(cls, w, arch: Arch, *, weight_bits: int | None = None, input_bits: int | None = None,
+           input_signed: bool | None = None) -> PackedWeights:
+        """Slice and pack w for a layer of these weight / input bits (None: the arch's widest)."""
         _, w = slicing.check_operands(np.zeros((0, np.shape(w)[0]), np.int64), w)
-        geo = MatrixGeometry.of(w.shape[0], w.shape[1], arch)
+        geo = MatrixGeometry.of(w.shape[0], w.shape[1], arch, weight_bits=weight_bits, input_bits=input_bits,
+                                input_signed=input_signed)
         return cls(geo, *_pack(w, geo))
 
 
@@ -83,14 +86,37 @@ def _trace_slots(geo: MatrixGeometry, lanes: int, adcs: int, segments) -> tuple[
     return np.ascontiguousarray(seg[t] * lanes + lane), len(starts), widest
 
 
+def _geometry(x, w, arch: Arch, bits: dict):
+    """(x, geometry, packed planes, flipped) of mvm's operands at the layer's bits."""
+    given = {k: v for k, v in bits.items() if v is not None}
+    if isinstance(w, PackedWeights):
+        geo = w.geometry
+        if geo != MatrixGeometry.of(geo.k, geo.m, arch, **geo.bits):
+            raise ValueError("PackedWeights were built for a different crossbar or datapath configuration")
+        clash = {k: v for k, v in given.items() if geo.bits[k] != v}
+        if clash:
+            raise ValueError(f"PackedWeights were built for {geo.bits}, not {clash}")
+        x, _ = slicing.check_operands(x, np.zeros((geo.k, 0), np.int64))
+        return x, geo, w.planes, w.flipped
+    x, w = slicing.check_operands(x, w)
+    geo = MatrixGeometry.of(w.shape[0], w.shape[1], arch, **given)
+    return (x, geo, *_pack(w, geo))
+
+
 def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | None = None, *,
-        trace: bool = False, vector_copy=None, trace_segments=None):
+        trace: bool = False, vector_copy=None, weight_bits: int | None = None, input_bits: int | None = None,
+        input_signed: bool | None = None, trace_segments=None):
     """y = x @ w as the datapath computes it, and the ADC / S+A statistics.
 
-    x: (N, K) integers in the arch's input format (unsigned, or signed two's complement);
-    w: (K, M) signed symmetric integers of `datapath.weight_bits`, or `PackedWeights` built
-    for this arch; `adc` (dict, ADCConfig or ADCRegisters) overrides `arch.adc`. Out-of-range
-    operands raise ValueError.
+    x: (N, K) integers in the layer's input format (unsigned, or signed two's complement);
+    w: (K, M) signed symmetric integers of the layer's weight bits, or `PackedWeights` built
+    for this arch (they carry their layer's bits); `adc` (dict, ADCConfig or ADCRegisters)
+    overrides `arch.adc`. Out-of-range operands raise ValueError.
+
+    weight_bits, input_bits, input_signed: the layer's own widths (docs/datapath.md, "Per-layer
+    precision"); None takes the arch's `datapath.weight_bits`, `input_bits`, `input_signed`, the
+    widest the hardware supports. A layer wider than the arch raises ValueError. Slices, mapped
+    columns, input cycles, conversions and A/D operations follow the layer's bits.
 
     y is (N, M) int64 when the ADC's base step (1, D or D1) is a whole number, else float64
     (the S+A sums integer step counts, multiplied by the step at the end). With a lossless ADC,
@@ -119,17 +145,10 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
     bytes. y and the other statistics are the same with or without it. `trace_segments` (int
     array, increasing, from 0): sum the trace's crossbars over segments t = trace_segments[s] ..
     trace_segments[s + 1] - 1, so ad_ops_trace is (N, input_cycles, segments, lanes); the timing
-    model reads no finer (`isaacsim.timing.pe_work.pe_segments`).
+    model reads no finer (`isaacsim.mapping.segments.pe_segments`).
     """
-    if isinstance(w, PackedWeights):
-        geo, ww, flipped = w.geometry, w.planes, w.flipped
-        if geo != MatrixGeometry.of(geo.k, geo.m, arch):
-            raise ValueError("PackedWeights were built for a different crossbar or datapath configuration")
-        x, _ = slicing.check_operands(x, np.zeros((geo.k, 0), np.int64))
-    else:
-        x, w = slicing.check_operands(x, w)
-        geo = MatrixGeometry.of(w.shape[0], w.shape[1], arch)
-        ww, flipped = _pack(w, geo)
+    x, geo, ww, flipped = _geometry(x, w, arch, {"weight_bits": weight_bits, "input_bits": input_bits,
+                                                 "input_signed": input_signed})
     col_sign = None if flipped is None else np.where(flipped, -1, 1).astype(np.int64)
     regs = ADCRegisters.of(arch.adc if adc is None else adc)
     vec_copy, copies = _vector_copies(vector_copy, x.shape[0])
@@ -184,6 +203,9 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
         "mapped_cols": geo.mapped_cols,
         "input_cycles": geo.input_cycles,
         "max_sample": geo.max_sample,
+        "weight_bits": geo.weight_bits,
+        "input_bits": geo.input_bits,
+        "input_signed": geo.input_signed,
     }
     if ad_trace is not None:
         stats["ad_ops_trace"] = ad_trace

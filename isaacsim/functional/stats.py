@@ -39,6 +39,9 @@ class LayerStats:
     adc: dict[str, Any]
     xbars_per_group: int = 0
     """Crossbars of one group's matrix in one copy (`MatrixGeometry.crossbars`)."""
+    precision: dict[str, Any] = field(default_factory=dict)
+    """The layer's own widths and what they cost: weight_bits, input_bits, input_signed, slices
+    (per weight and polarity) and input_cycles (`MatrixGeometry`)."""
     conversions: int = 0
     ad_ops: int = 0
     r1_conversions: int = 0
@@ -80,13 +83,15 @@ class LayerStats:
     @classmethod
     def of(cls, lp: LayerPlacement) -> LayerStats:
         ly = lp.layer
+        g = lp.geometry
+        precision = {**g.bits, "slices": g.n_slices, "input_cycles": g.input_cycles}
         return cls(ly.name, ly.kind, ly.k, ly.m, ly.groups, lp.crossbars, lp.copies, lp.n_pes,
-                   len(lp.tiles), lp.adc.to_dict(), xbars_per_group=lp.geometry.crossbars)
+                   len(lp.tiles), lp.adc.to_dict(), xbars_per_group=g.crossbars, precision=precision)
 
     def empty_like(self) -> LayerStats:
         return LayerStats(self.name, self.op, self.k, self.m, self.groups, self.crossbars, self.copies,
                           self.pes, self.tiles, dict(self.adc), xbars_per_group=self.xbars_per_group,
-                          trace_segments=self.trace_segments)
+                          precision=dict(self.precision), trace_segments=self.trace_segments)
 
     @staticmethod
     def _add_hist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -161,7 +166,7 @@ class LayerStats:
         return {
             "name": self.name, "op": self.op, "k": self.k, "m": self.m, "groups": self.groups,
             "crossbars": self.crossbars, "copies": self.copies, "pes": self.pes, "tiles": self.tiles,
-            "adc": dict(self.adc),
+            **self.precision, "adc": dict(self.adc),
             "conversions": self.conversions, "ad_ops": self.ad_ops,
             "ops_per_conversion": self.ops_per_conversion,
             "r1_conversions": self.r1_conversions, "r2_conversions": self.r2_conversions,

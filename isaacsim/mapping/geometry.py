@@ -1,6 +1,10 @@
 """How one integer matrix (K rows x M outputs) lands on crossbars: weight slices, polarities,
 row and column partitions, input cycles, and the conversion count of the TRQ paper's Eq. 3.
 
+The weight and input bits are the layer's own (`MatrixGeometry.of(..., weight_bits=...,
+input_bits=..., input_signed=...)`); the arch's `datapath.weight_bits` / `input_bits` are the
+widest the hardware supports and the default (`layer_bits_problem` says what does not fit).
+
 This is the single source of these formulas; the kernels, placement, timing and energy
 models all read them from here.
 """
@@ -36,12 +40,27 @@ class MatrixGeometry:
     stored complemented (`mapping.slicing.flip_columns`)."""
 
     @classmethod
-    def of(cls, k: int, m: int, arch: Arch) -> MatrixGeometry:
+    def of(cls, k: int, m: int, arch: Arch, *, weight_bits: int | None = None, input_bits: int | None = None,
+           input_signed: bool | None = None) -> MatrixGeometry:
+        """The footprint of a k x m matrix whose layer has its own weight and input bits (None: the
+        arch's `datapath.weight_bits`, `input_bits`, `input_signed`, the widest it supports).
+        ValueError when the layer's bits do not fit the arch (`layer_bits_problem`)."""
         if k < 1 or m < 1:
             raise ValueError(f"matrix must be at least 1 x 1, got {k} x {m}")
         c, d = arch.crossbar, arch.datapath
-        return cls(k, m, c.rows, c.cols, c.cell_bits, c.dac_bits, d.weight_bits, d.input_bits,
-                   d.input_signed, d.weight_encoding, d.column_flip)
+        wb = d.weight_bits if weight_bits is None else weight_bits
+        ib = d.input_bits if input_bits is None else input_bits
+        signed = d.input_signed if input_signed is None else input_signed
+        problem = layer_bits_problem(wb, ib, signed, arch)
+        if problem:
+            raise ValueError(problem)
+        return cls(k, m, c.rows, c.cols, c.cell_bits, c.dac_bits, int(wb), int(ib), bool(signed),
+                   d.weight_encoding, d.column_flip)
+
+    @property
+    def bits(self) -> dict:
+        """The layer's own widths, as `MatrixGeometry.of` takes them: weight_bits, input_bits, input_signed."""
+        return {"weight_bits": self.weight_bits, "input_bits": self.input_bits, "input_signed": self.input_signed}
 
     # ---- weights
     @property
@@ -140,3 +159,40 @@ class MatrixGeometry:
         p = np.arange(self.row_parts, dtype=np.int64)[:, None]
         t = (part[None, :] * self.row_parts + p) * self.polarities + q[None, :]
         return t * lanes + (j % lanes)[None, :]
+
+
+
+def layer_bits_problem(weight_bits: int, input_bits: int, input_signed: bool, arch: Arch) -> str | None:
+    """Why a layer of these widths does not fit the arch's datapath, or None when it fits.
+
+    The arch's `datapath.weight_bits` and `input_bits` are the widest the hardware supports:
+    weights need 2 <= bits <= Kw (signed symmetric). Inputs need 1 <= bits; a signed b-bit
+    input needs signed inputs (`datapath.input_signed`) and b <= Ki; an unsigned b-bit input
+    needs b <= Ki on unsigned hardware and b <= Ki - 1 on signed hardware (it must fit the
+    hardware's signed register as a non-negative number), and then runs as unsigned b-bit.
+    """
+    for v, what in ((weight_bits, "weight bits"), (input_bits, "input bits")):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            return f"{what} must be an integer, got {v!r}"
+    d = arch.datapath
+    if not 2 <= weight_bits <= d.weight_bits:
+        return (f"{weight_bits}-bit weights do not fit the arch's datapath.weight_bits={d.weight_bits} "
+                f"(the widest weights it supports; at least 2)")
+    if not input_fits(input_bits, input_signed, arch):
+        return (f"{'signed' if input_signed else 'unsigned'} {input_bits}-bit inputs do not fit the arch's "
+                f"{input_format(arch)} inputs (datapath.input_bits, the widest it supports; datapath.input_signed)")
+    return None
+
+
+def input_fits(bits: int, signed: bool, arch: Arch) -> bool:
+    """Whether a b-bit input (signed or not) fits the arch's inputs (`layer_bits_problem`)."""
+    d = arch.datapath
+    if bits < 1 or (signed and not d.input_signed):
+        return False
+    return bits <= d.input_bits - (1 if d.input_signed and not signed else 0)
+
+
+def input_format(arch: Arch) -> str:
+    """The arch's widest inputs in words: 'unsigned 8-bit'."""
+    d = arch.datapath
+    return f"{'signed' if d.input_signed else 'unsigned'} {d.input_bits}-bit"

@@ -1,5 +1,6 @@
-"""Shape of one matrix layer (conv2d or linear) as the mapper sees it: im2col matrix and vector count;
-`layers_of(workload)`, the shapes of a workload's matrix layers."""
+"""Shape of one matrix layer (conv2d or linear) as the mapper sees it: im2col matrix, vector count
+and the layer's own weight and input bits; `layers_of(workload)`, the shapes of a workload's
+matrix layers."""
 
 from __future__ import annotations
 
@@ -46,6 +47,12 @@ class LayerShape:
     dilation: tuple[int, int] = (1, 1)
     groups: int = 1
     input_hw: tuple[int, int] = (1, 1)
+    weight_bits: int | None = None
+    """The layer's weight bits (signed symmetric); None: the arch's `datapath.weight_bits`."""
+    input_bits: int | None = None
+    """The layer's input bits; None: the arch's `datapath.input_bits`."""
+    input_signed: bool | None = None
+    """Whether the layer's inputs are signed (two's complement); None: the arch's `datapath.input_signed`."""
 
     def __post_init__(self) -> None:
         name = self.name
@@ -99,12 +106,18 @@ class LayerShape:
         padding: int | tuple[int, int] = 0,
         dilation: int | tuple[int, int] = 1,
         groups: int = 1,
+        weight_bits: int | None = None,
+        input_bits: int | None = None,
+        input_signed: bool | None = None,
     ) -> LayerShape:
-        return cls(name, "conv2d", in_channels, out_channels, kernel, stride, padding, dilation, groups, input_hw)
+        return cls(name, "conv2d", in_channels, out_channels, kernel, stride, padding, dilation, groups, input_hw,
+                   weight_bits, input_bits, input_signed)
 
     @classmethod
-    def linear(cls, name: str, in_features: int, out_features: int) -> LayerShape:
-        return cls(name, "linear", in_features, out_features)
+    def linear(cls, name: str, in_features: int, out_features: int, *, weight_bits: int | None = None,
+               input_bits: int | None = None, input_signed: bool | None = None) -> LayerShape:
+        return cls(name, "linear", in_features, out_features, weight_bits=weight_bits, input_bits=input_bits,
+                   input_signed=input_signed)
 
     # ---- derived shape
     @property
@@ -137,8 +150,14 @@ class LayerShape:
         return self.groups * self.n_vectors * self.k * self.m
 
     def geometry(self, arch: Arch) -> MatrixGeometry:
-        """Crossbar footprint of one group's k x m matrix."""
-        return MatrixGeometry.of(self.k, self.m, arch)
+        """Crossbar footprint of one group's k x m matrix at the layer's own bits (None: the arch's).
+
+        ValueError naming the layer when its bits do not fit the arch."""
+        try:
+            return MatrixGeometry.of(self.k, self.m, arch, weight_bits=self.weight_bits,
+                                     input_bits=self.input_bits, input_signed=self.input_signed)
+        except ValueError as e:
+            raise ValueError(f"layer {self.name!r}: {e}") from None
 
     def crossbars_per_copy(self, arch: Arch) -> int:
         """Crossbars one copy of the whole layer needs: groups x the geometry's count."""
@@ -146,14 +165,19 @@ class LayerShape:
 
 
 def layers_of(workload: Workload) -> list[LayerShape]:
-    """LayerShapes of the workload's conv2d/linear nodes, in graph order, for the mapper."""
+    """LayerShapes of the workload's conv2d/linear nodes, in graph order, for the mapper; each
+    carries its node's `weight_bits` and its input tensor's bits and signedness."""
     out = []
     for n in workload.nodes:
+        if not isinstance(n, (Conv2d, Linear)):
+            continue
+        f = workload.formats[n.inputs[0]]
+        bits = {"weight_bits": n.weight_bits, "input_bits": f.bits, "input_signed": f.signed}
         if isinstance(n, Conv2d):
             c, h, w = workload.shapes[n.inputs[0]]
             out.append(LayerShape.conv2d(n.name, c, n.out_channels, pair(n.kernel), (h, w),
                                          stride=pair(n.stride), padding=pair(n.padding),
-                                         dilation=pair(n.dilation), groups=n.groups))
-        elif isinstance(n, Linear):
-            out.append(LayerShape.linear(n.name, workload.shapes[n.inputs[0]][0], n.out_features))
+                                         dilation=pair(n.dilation), groups=n.groups, **bits))
+        else:
+            out.append(LayerShape.linear(n.name, workload.shapes[n.inputs[0]][0], n.out_features, **bits))
     return out

@@ -124,7 +124,11 @@ class LayerPlacement:
             "matrix": [g.k, g.m],
             "groups": self.layer.groups,
             "vectors": self.layer.n_vectors,
+            "weight_bits": g.weight_bits,
+            "input_bits": g.input_bits,
+            "input_signed": g.input_signed,
             "slices": g.n_slices,
+            "input_cycles": g.input_cycles,
             "polarities": g.polarities,
             "row_parts": g.row_parts,
             "col_parts": g.col_parts,
@@ -258,7 +262,10 @@ def place_network(
     default_regs = ADCRegisters.of(arch.adc)
     regs = [ADCRegisters.of(registers[ly.name]) if ly.name in registers else default_regs for ly in layers]
     xpp, ppt = arch.pe.crossbars, arch.tile.pes
-    geoms = [layer.geometry(arch) for layer in layers]
+    try:
+        geoms = [layer.geometry(arch) for layer in layers]  # each at the layer's own bits
+    except ValueError as e:
+        raise MappingError(str(e)) from None
     per_copy = [layer.groups * g.crossbars for layer, g in zip(layers, geoms, strict=True)]
     ones = [1] * len(layers)
     configured = arch.chip.tiles

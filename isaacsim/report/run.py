@@ -20,6 +20,23 @@ def _num(v: float | None, fmt: str = ".3f") -> str:
     return "-" if v is None else format(v, fmt)
 
 
+def _bits(layer: dict) -> str:
+    """A layer's own weight / input bits ("8/4"), with "s" for signed inputs."""
+    return f"{layer['weight_bits']}/{layer['input_bits']}{'s' if layer.get('input_signed') else ''}"
+
+
+def _print_bits(con, layers: list[dict]) -> None:
+    """One line of the layers' own widths, grouped: "bits (weights/inputs) 8/8: conv1, fc3; 4/4: ..."."""
+    groups: dict[str, list[str]] = {}
+    for ly in layers:
+        if "weight_bits" in ly:
+            groups.setdefault(_bits(ly), []).append(ly["name"])
+    if len(groups) == 1:
+        con.print(f"bits (weights/inputs): {next(iter(groups))} every layer")
+    elif groups:
+        con.print("bits (weights/inputs) " + "; ".join(f"{b}: {', '.join(n)}" for b, n in groups.items()))
+
+
 def per_inference(total: int, samples: int) -> str:
     """A count over `samples` samples as a mean per inference: exact when whole, else rounded."""
     if samples <= 0:
@@ -59,6 +76,7 @@ def print_text(res: Result, con=None) -> None:
     else:
         con.print(f"ADC (every layer): {next(iter(adcs))}")
     n = s["samples"]
+    _print_bits(con, s["layers"])
     key = [Column("layer", "left")] + ([Column("ADC", "left")] if per_layer_adc else [])
     groups = [[Column("conversions\n/ inference"), Column("A/D ops\n/ inference"), Column("A/D ops\n/ conv.")],
               [Column("R1 share"), Column("overflows\n/ inference")]]

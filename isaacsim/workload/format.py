@@ -28,7 +28,7 @@ class _Model(BaseModel):
 class TensorFormat(_Model):
     """Integer format of a tensor: real = scale * (code - zero_point), code in lo..hi."""
 
-    bits: int = Field(ge=2, le=16)
+    bits: int = Field(ge=1, le=16)
     signed: bool
     scale: float = Field(gt=0)
     zero_point: int = 0

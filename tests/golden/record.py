@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 PRESETS = ("isaac", "trq_baseline", "trq")
-WORKLOADS = ("lenet5_mnist5k", "lenet5_mnist5k_ab_w4a4", "lenet5_digits", "lenet5_digits_ab_w4a4",
-             "resnet20_digits")
+WORKLOADS = ("lenet5_mnist5k", "lenet5_mnist5k_ab_w4a4", "lenet5_mnist5k_ab_w3a3", "lenet5_mnist5k_ab_w2a2",
+             "lenet5_digits", "lenet5_digits_ab_w4a4", "resnet20_digits")
 SAMPLES = 32
 TIMING_ONLY = ("lenet5_mnist5k", "resnet20_digits")
 """Workloads also recorded as timing-only runs (no sample; the registers' worst-case A/D operations) on every preset."""
