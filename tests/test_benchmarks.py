@@ -25,7 +25,7 @@ BENCHMARKS = {
     "bench_timing.py": ((), [r"network pipeline \(simulate_network", r"identical report: numba is [\d.]+x faster",
                              r"timing / functional datapath .*: [\d.]+", r"fine / default: [\d.]+x wall",
                              r"plain Python, exact Fractions", r"speed-up [\d.]+x"]),
-    "bench_whole_run.py": ((), [r"timing's cost \(with - without\) / without: [\d.]+",
+    "bench_whole_run.py": ((), [r"timing's cost \(with - without\) / without: -?[\d.]+",
                                 r"whole run \(timing \+ energy\) +: [\d.]+ s",
                                 r"peak RSS \(timing \+ energy\) +: \d+ MB"]),
     "bench_peak.py": ((), [r"\| isaac \| differential \| 16,128 \|", r"ISAAC-CE published"]),
