@@ -13,8 +13,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-DATAPATH_KERNELS = ("isaacsim.kernels.fused:_fused", "isaacsim.kernels.packing:pack_input_planes",
-                    "isaacsim.kernels.packing:pack_weight_planes", "isaacsim.kernels.sar:sar_convert_array")
+DATAPATH_KERNELS = ("isaacsim.kernels.fused:_fused_chunk", "isaacsim.kernels.packing:_pack_inputs_chunk",
+                    "isaacsim.kernels.packing:_pack_weights_chunk", "isaacsim.kernels.sar:sar_convert_array")
 """The kernels of a functional run (the bit-exact datapath)."""
 TIMING_KERNELS = ("isaacsim.kernels.pe_schedule:pe_rounds",)
 """The kernels of the timing model."""
