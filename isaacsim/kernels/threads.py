@@ -121,4 +121,5 @@ def run_chunks(fn: Callable[[int, int, int], None], chunks: list[tuple[int, int]
                 f.result()
 
 
-__all__ = ["CHUNKS_PER_WORKER", "MIN_CHUNK_WORK", "default_workers", "run_chunks", "schedule", "scheduling", "split", "workers_for"]
+__all__ = ["CHUNKS_PER_WORKER", "MIN_CHUNK_WORK", "default_workers", "run_chunks", "schedule", "scheduling", "split",
+           "workers_for"]
