@@ -21,7 +21,7 @@ def _as_int_matrix(a, name: str) -> np.ndarray:
         raise ValueError(f"{name} must be an integer array, got dtype {arr.dtype}")
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got shape {arr.shape}")
-    return arr.astype(np.int64)
+    return arr.astype(np.int64, copy=False)  # read only: no copy of an int64 matrix
 
 
 def input_range(geo: MatrixGeometry) -> tuple[int, int]:
