@@ -10,6 +10,7 @@ import numpy as np
 from numba import njit
 
 from isaacsim.kernels import threads
+from isaacsim.kernels.popcount import popcount64
 
 
 def pack_input_planes(u, first, count, dac_bits, rows, row_parts, words, n_threads=1):
@@ -80,10 +81,11 @@ def pack_weight_matrix(w, lo, hi, offset, n_pol, n_slices, cell_bits, rows, row_
 @njit(cache=True, nogil=True)
 def _pack_weights_chunk(wt, lo, hi, offset, n_pol, n_slices, cell_bits, rows, words, out, b0, b1):
     """`pack_weight_matrix` of row blocks b0 .. b1 - 1 (block p * words + wd: up to 64 rows of
-    partition p) into out; returns how many of their weights lie outside lo .. hi."""
+    partition p) into out; returns how many of their weights lie outside lo .. hi. A weight sets
+    its magnitude's one bits only (in its polarity's words), found lowest first."""
     m_out, k = wt.shape
     nb = n_slices * cell_bits
-    acc = np.zeros(nb, np.uint64)
+    acc = np.zeros(n_pol * nb, np.uint64)  # the words of one output: polarity q, bit j at q * nb + j
     bad = 0
     for blk in range(b0, b1):
         p = blk // words
@@ -92,18 +94,27 @@ def _pack_weights_chunk(wt, lo, hi, offset, n_pol, n_slices, cell_bits, rows, wo
         r1 = min(r0 + 64, p * rows + rows, k)
         for m in range(m_out):
             row = wt[m]
+            acc[:] = 0
             for r in range(r0, r1):
-                bad += row[r] < lo or row[r] > hi
+                v = row[r]
+                bad += v < lo or v > hi
+                base = 0
+                if n_pol == 1:
+                    mag = v + offset
+                elif v >= 0:
+                    mag = v
+                else:
+                    mag = -v
+                    base = nb
+                bit = np.uint64(1) << np.uint64(r - r0)
+                while mag != 0:
+                    low = mag & -mag
+                    j = popcount64(np.uint64(low - 1))
+                    if j < nb:
+                        acc[base + j] |= bit
+                    mag ^= low
             for q in range(n_pol):
-                acc[:] = 0
-                for r in range(r0, r1):
-                    v = row[r]
-                    mag = v + offset if n_pol == 1 else (max(v, 0) if q == 0 else max(-v, 0))
-                    if mag != 0:
-                        bit = np.uint64(r - r0)
-                        for j in range(nb):
-                            acc[j] |= np.uint64((mag >> j) & 1) << bit
                 col = (q * m_out + m) * n_slices
                 for j in range(nb):
-                    out[p, j % cell_bits, wd, col + j // cell_bits] = acc[j]
+                    out[p, j % cell_bits, wd, col + j // cell_bits] = acc[q * nb + j]
     return bad
