@@ -44,7 +44,8 @@ def fused_layer(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, cyc_shift, 
     vec_acc: int64 (N,) accumulator of each input vector, 0 .. n_acc - 1.
     cyc_shift, cyc_sign: int64 (cycles,) shift and sign (+1, or -1 for a signed-input MSB cycle).
     psum_bits: partial-sum register width; 64 means plain int64 (no overflow can be seen). The
-        check is skipped when the table and cycles bound every register inside its range.
+        check is skipped in the cycles where the table and the cycles so far bound every register
+        inside its range (`_cycle_checks`).
     n_threads: workers that share the input vectors (`threads.run_chunks`: chunks of vectors
         from a work queue), each with its own statistics; a small layer runs on one.
     col_sign: int64 (row_parts, n_cols) of +1, or -1 for a column stored complemented (ISAAC's
@@ -120,12 +121,12 @@ def _run(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, col_slot, n_slots,
 
 
 def _setup(units_lut, ops_lut, msb_lut, vec_acc, n_acc, n_vec, cyc_shift, cyc_sign, psum_bits):
-    """(`_cycle_table`, ops_lut as int32, `_ops_affine`'s base and step, `_may_overflow`), after
+    """(`_cycle_table`, ops_lut as int32, `_ops_affine`'s base and step, `_cycle_checks`), after
     `_check_acc`; ValueError on a bad table or accumulator. Small tables: plain numpy."""
     add_lut = _cycle_table(units_lut, msb_lut, cyc_shift, cyc_sign)
     base, step = _ops_affine(ops_lut, msb_lut)
     _check_acc(vec_acc, n_acc, n_vec)
-    return add_lut, ops_lut.astype(np.int32), base, step, _may_overflow(units_lut, cyc_shift, cyc_sign, psum_bits)
+    return add_lut, ops_lut.astype(np.int32), base, step, _cycle_checks(units_lut, cyc_shift, cyc_sign, psum_bits)
 
 
 @njit(cache=True, nogil=True)
@@ -147,7 +148,7 @@ def _fused_chunk(xw, ww, add_lut, ops32, vec_acc, col_slot, traced, check, wsh, 
             for c in range(n_cyc):
                 e = add_lut[c]
                 if traced:
-                    n_ovf += _traced_cycle(xw, ww, n, c, p, fast, check, col_slot[p], trace[n, c], ops32, samp,
+                    n_ovf += _traced_cycle(xw, ww, n, c, p, fast, check[c], col_slot[p], trace[n, c], ops32, samp,
                                            psum, h, e, wsh)
                 elif fast:
                     # one plane pair, two words: sample and convert in a single pass
@@ -155,7 +156,7 @@ def _fused_chunk(xw, ww, add_lut, ops32, vec_acc, col_slot, traced, check, wsh, 
                     x1 = xw[n, c, p, 0, 1]
                     w0 = ww[p, 0, 0]
                     w1 = ww[p, 0, 1]
-                    if check:
+                    if check[c]:
                         for col in range(n_cols):
                             s = np.int64(popcount64(x0 & w0[col])) + np.int64(popcount64(x1 & w1[col]))
                             n_ovf += _convert_add(s, col, psum, h, e, wsh)
@@ -316,12 +317,20 @@ def _counts(r2c, vec_acc, n_acc, n_cyc, base, step):
     return base * conv[:, None, None] + step * r2, r2
 
 
-def _may_overflow(units_lut, cyc_shift, cyc_sign, psum_bits):
-    """False when no sequence of samples can take a register out of its range (skip the check)."""
+def _cycle_checks(units_lut, cyc_shift, cyc_sign, psum_bits):
+    """bool (cycles,): True for cycle c when some sequence of samples in cycles 0 .. c could take a
+    register out of its range (the registers start each row partition at 0 and cycles run in
+    order, so the cycles before the first True add without the check: none can wrap)."""
+    checks = np.zeros(cyc_shift.shape[0], np.bool_)
     if psum_bits >= 64:
-        return False
+        return checks
     top = int(units_lut.max()) if units_lut.size else 0
-    up = sum(top << sh for sh, sg in zip(cyc_shift.tolist(), cyc_sign.tolist(), strict=True) if sg > 0)
-    down = sum(top << sh for sh, sg in zip(cyc_shift.tolist(), cyc_sign.tolist(), strict=True) if sg <= 0)
     lim = 1 << (psum_bits - 1)
-    return up > lim - 1 or down > lim
+    up = down = 0
+    for c, (sh, sg) in enumerate(zip(cyc_shift.tolist(), cyc_sign.tolist(), strict=True)):
+        if sg > 0:
+            up += top << sh
+        else:
+            down += top << sh
+        checks[c] = up > lim - 1 or down > lim
+    return checks
