@@ -156,13 +156,14 @@ def _fused_chunk(xw, ww, add_lut, ops32, vec_acc, col_slot, traced, check, wsh, 
                     x1 = xw[n, c, p, 0, 1]
                     w0 = ww[p, 0, 0]
                     w1 = ww[p, 0, 1]
+                    for col in range(n_cols):  # samples first: a loop the compiler vectorises
+                        samp[col] = np.int64(popcount64(x0 & w0[col])) + np.int64(popcount64(x1 & w1[col]))
                     if check[c]:
                         for col in range(n_cols):
-                            s = np.int64(popcount64(x0 & w0[col])) + np.int64(popcount64(x1 & w1[col]))
-                            n_ovf += _convert_add(s, col, psum, h, e, wsh)
+                            n_ovf += _convert_add(samp[col], col, psum, h, e, wsh)
                     else:
                         for col in range(n_cols):
-                            s = np.int64(popcount64(x0 & w0[col])) + np.int64(popcount64(x1 & w1[col]))
+                            s = samp[col]
                             h[s] += 1
                             psum[col] += e[s]
                 else:
