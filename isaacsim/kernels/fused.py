@@ -177,7 +177,7 @@ def _fused_chunk(xw, ww, add_lut, ops32, vec_acc, col_slot, traced, check, wsh, 
 
 @njit(cache=True, inline="always")
 def _traced_cycle(xw, ww, n, c, p, fast, check, slot, tr, ops32, samp, psum, h, e, wsh):
-    """One cycle of input vector n in row partition p, as `_fused`'s untraced path, that also adds
+    """One cycle of input vector n in row partition p, as `_fused_chunk`'s untraced path, that also adds
     each sample's A/D operations to its slot's entry of tr; returns the overflows."""
     n_cols = ww.shape[3]
     n_ovf = 0
