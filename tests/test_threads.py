@@ -4,6 +4,8 @@ and kernel results, statistics and traces do not depend on the thread count or t
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 import threading
 
 import numba
@@ -187,3 +189,20 @@ def test_a_runs_results_do_not_depend_on_threads_or_chunking(tiny_chunks, monkey
                     np.testing.assert_array_equal(a, b, err_msg=f"{name}.{f.name}")
                 else:
                     assert a == b, f"{name}.{f.name}"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_its_own_pool(tiny_chunks):
+    """The parent's pool threads do not survive a fork: the child starts a pool of its own."""
+    ran = []
+    threads.run_chunks(lambda w, lo, hi: ran.append(w), threads.split(8, 2, 1, "static"), 2)
+    pid = os.fork()
+    if pid == 0:  # the child: a static job needs worker 1, a pool thread
+        signal.alarm(20)  # a child stuck waiting for a thread that does not exist dies
+        try:
+            with threads.schedule("static"):
+                threads.run_chunks(lambda w, lo, hi: None, threads.split(8, 2, 1, "static"), 2)
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

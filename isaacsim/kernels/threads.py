@@ -16,6 +16,7 @@ chunk per worker as numba's parfor deals them, is kept for comparison (`scheduli
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +32,7 @@ CHUNKS_PER_WORKER = 8
 
 _state = {"mode": "dynamic"}
 _lock = threading.Lock()
-_pool: list = [None, 0]  # [executor, its threads]
+_pool: list = [None, 0, 0]  # [executor, its threads, the process that started it]
 
 
 def scheduling() -> str:
@@ -58,12 +59,14 @@ def default_workers() -> int:
 
 
 def _executor(helpers: int) -> ThreadPoolExecutor:
-    """The shared pool, grown to at least `helpers` threads (the old one finishes its work)."""
+    """The shared pool, grown to at least `helpers` threads (the old one finishes its work); a new
+    one in a forked child, where the parent's threads do not exist."""
     with _lock:
-        if _pool[0] is None or _pool[1] < helpers:
-            old = _pool[0]
-            _pool[0] = ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="isaacsim-kernel")
-            _pool[1] = helpers
+        forked = _pool[2] != os.getpid()
+        if _pool[0] is None or _pool[1] < helpers or forked:
+            old = None if forked else _pool[0]
+            _pool[:] = [ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="isaacsim-kernel"), helpers,
+                        os.getpid()]
             if old is not None:
                 old.shutdown(wait=False)
         return _pool[0]
