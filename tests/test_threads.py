@@ -101,6 +101,7 @@ def test_kernel_results_do_not_depend_on_chunking(n, mode, tiny_chunks):
     arch, x, w, args, tail, slots = _layer(n)
     ref = fused_layer_traced(*args, *slots, *tail, 1)
     y_ref, hist_ref, ovf_ref = reference_layer(x, w, arch, ADCRegisters.of(arch.adc))
+    np.testing.assert_array_equal(ref[0], y_ref)  # trq: base step 1, differential, no column flip
     np.testing.assert_array_equal(ref[1], hist_ref)
     assert ref[2] == ovf_ref
     with threads.schedule(mode):
