@@ -31,6 +31,8 @@ BENCHMARKS = {
     "bench_peak.py": ((), [r"\| isaac \| differential \| 16,128 \|", r"ISAAC-CE published"]),
     "bench_sweep.py": ((), [r"metrics identical in all three runs: True", r"speed-up 1 -> 2 workers: [\d.]+x",
                             r"per-point overhead of the sweep vs direct simulate"]),
+    "bench_load.py": ((), [r"dynamic: idle .* loaded / idle +[\d.]+x", r"static : idle .* loaded / idle +[\d.]+x",
+                           r"results identical across schedules and load: True"]),
     "bench_cold_start.py": ((), [r"cold \(empty cache\): .* notice: True", r"warm \(cached\): .* notice: False",
                                  r"cold / warm: +[\d.]+ x wall"]),
     "bench_import.py": (("torch", "onnx", "onnxruntime"),

@@ -1,7 +1,7 @@
 """Whether numba's on-disk cache already holds the compiled kernels a run needs.
 
 The kernels are compiled with `cache=True`: the first run after installing (or after numba or a
-kernel's source changes) compiles them, which takes tens of seconds, and later runs load them
+kernel's source changes) compiles them, which takes a few seconds, and later runs load them
 from the cache (`__pycache__` beside the sources, or `NUMBA_CACHE_DIR`). `cold_kernels` tells,
 before anything is compiled, which of them would be, so the command line can say why the first
 run is slow. It reads the index numba itself consults: an entry counts only when it was written
@@ -13,16 +13,17 @@ from __future__ import annotations
 import importlib
 import sys
 
-DATAPATH_KERNELS = ("isaacsim.kernels.fused:_fused", "isaacsim.kernels.packing:pack_input_planes",
-                    "isaacsim.kernels.packing:pack_weight_planes", "isaacsim.kernels.sar:sar_convert_array")
+DATAPATH_KERNELS = ("isaacsim.kernels.fused:_fused_chunk", "isaacsim.kernels.packing:_pack_inputs_chunk",
+                    "isaacsim.kernels.packing:_pack_weights_chunk", "isaacsim.kernels.sar:sar_convert_array")
 """The kernels of a functional run (the bit-exact datapath)."""
 TIMING_KERNELS = ("isaacsim.kernels.pipeline:run_pipeline",)
 """The kernel of the timing model's numba engine."""
 SIMPY_TIMING_KERNELS = ("isaacsim.kernels.pe_schedule:pe_rounds",)
 """The kernel of its simpy engine (small networks on a cold cache, fine granularity, timelines)."""
-COMPILE_SECONDS = 15
-"""About how long compiling every kernel of a run takes: 12 s of CPU measured on a 2-core machine
-(benchmarks/bench_cold_start.py), more wall time on a busy one."""
+COMPILE_SECONDS = 5
+"""About how long compiling the kernels of a run takes: 3.3 s of CPU measured on a 2-core machine
+for the main job (benchmarks/bench_cold_start.py; the datapath kernels 2.5 s of it), more wall
+time on a busy one; about 4 s more when a large network compiles the timing model's numba engine."""
 
 
 def is_cached(dispatcher) -> bool:

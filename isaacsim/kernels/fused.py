@@ -15,12 +15,14 @@ it). The flag rides in the top _CB bits of the column's int64 register word, abo
 (the table entry carries it), so the hot loop does no extra memory access for it; A/D operations
 follow from the flags because a conversion's operation count is affine in its flag (ops = base +
 step * msb, true of every SAR table). No layer-sized sample array is ever built; work is split
-over threads by input vector and the statistics are kept per chunk and reduced afterwards.
+over threads by chunks of input vectors (`threads.run_chunks`) and the statistics are kept per
+worker and reduced afterwards.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
+from isaacsim.kernels import threads
 from isaacsim.kernels.popcount import popcount64
 
 _CB = 8
@@ -42,9 +44,10 @@ def fused_layer(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, cyc_shift, 
     vec_acc: int64 (N,) accumulator of each input vector, 0 .. n_acc - 1.
     cyc_shift, cyc_sign: int64 (cycles,) shift and sign (+1, or -1 for a signed-input MSB cycle).
     psum_bits: partial-sum register width; 64 means plain int64 (no overflow can be seen). The
-        check is skipped when the table and cycles bound every register inside its range.
-    n_threads: chunks of input vectors run in parallel (`numba.get_num_threads()`), each with
-        its own statistics.
+        check is skipped in the cycles where the table and the cycles so far bound every register
+        inside its range (`_cycle_checks`).
+    n_threads: workers that share the input vectors (`threads.run_chunks`: chunks of vectors
+        from a work queue), each with its own statistics; a small layer runs on one.
     col_sign: int64 (row_parts, n_cols) of +1, or -1 for a column stored complemented (ISAAC's
         column flip): its register is subtracted when merged. None: all +1.
 
@@ -54,10 +57,10 @@ def fused_layer(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, cyc_shift, 
     input vectors with vec_acc == a, all cycles; ad_ops likewise sums ops_lut.
 
     It runs the one compiled kernel `fused_layer_traced` also runs, with tracing off, so a run
-    compiles the layer kernel once (`_fused`).
+    compiles the layer kernel once (`_fused_chunk`).
     """
-    return _fused(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, _NO_SLOTS, 0, False, cyc_shift, cyc_sign,
-                  cell_bits, n_slices, n_pol, psum_bits, n_threads, _signs(col_sign, ww))[:5]
+    return _run(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, _NO_SLOTS, 0, False, cyc_shift, cyc_sign,
+                cell_bits, n_slices, n_pol, psum_bits, n_threads, col_sign)[:5]
 
 
 def fused_layer_traced(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, col_slot, n_slots, cyc_shift,
@@ -72,90 +75,109 @@ def fused_layer_traced(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, col_
     vector n in cycle c that slot converts. The caller bounds an entry (columns per slot x the
     largest ops) inside int32.
     """
-    return _fused(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, np.ascontiguousarray(col_slot, np.int64),
-                  n_slots, True, cyc_shift, cyc_sign, cell_bits, n_slices, n_pol, psum_bits, n_threads,
-                  _signs(col_sign, ww))
+    return _run(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, col_slot, n_slots, True, cyc_shift, cyc_sign,
+                cell_bits, n_slices, n_pol, psum_bits, n_threads, col_sign)
 
 
 _NO_SLOTS = np.zeros((0, 0), np.int64)
 """`col_slot` of an untraced call (never read)."""
 
 
-def _signs(col_sign, ww) -> np.ndarray:
-    """int64 (row_parts, n_cols) column signs: the caller's, or all +1."""
-    if col_sign is None:
-        return np.ones((ww.shape[0], ww.shape[3]), np.int64)
-    return np.ascontiguousarray(col_sign, np.int64)
+def _i64(a) -> np.ndarray:
+    return np.ascontiguousarray(a, np.int64)
 
 
-@njit(cache=True, parallel=True)
-def _fused(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, col_slot, n_slots, traced, cyc_shift, cyc_sign,
-           cell_bits, n_slices, n_pol, psum_bits, n_threads, col_sign):
-    """`fused_layer` (traced False: the trace returned is empty) and `fused_layer_traced` (traced True)."""
-    n_vec, n_cyc, n_parts, n_dac, n_words = xw.shape
+def _run(xw, ww, units_lut, ops_lut, msb_lut, vec_acc, n_acc, col_slot, n_slots, traced, cyc_shift, cyc_sign,
+         cell_bits, n_slices, n_pol, psum_bits, n_threads, col_sign):
+    """`fused_layer` (traced False: the trace returned is empty) and `fused_layer_traced` (traced True):
+    the tables and checks (`_setup`), the vectors in chunks over the workers (`_fused_chunk`), each
+    worker's statistics summed."""
+    xw = np.ascontiguousarray(xw, np.uint64)
+    ww = np.ascontiguousarray(ww, np.uint64)
+    vec_acc = _i64(vec_acc)
+    n_acc = int(n_acc)
+    n_vec, n_cyc, n_parts = xw.shape[:3]
     n_cols = ww.shape[3]
-    m_out = n_cols // n_pol // n_slices
-    n_hist = units_lut.shape[0]
+    col_sign = np.ones((ww.shape[0], n_cols), np.int64) if col_sign is None else _i64(col_sign)
+    add_lut, ops32, base, step, check = _setup(_i64(units_lut), _i64(ops_lut), _i64(msb_lut), vec_acc, n_acc, n_vec,
+                                               _i64(cyc_shift), _i64(cyc_sign), int(psum_bits))
+    chunks = threads.split(n_vec, n_threads, n_cyc * n_parts * n_cols)
+    n_w = threads.workers_for(chunks, n_threads)
+    hist = np.zeros((n_w, add_lut.shape[1]), np.int64)
+    ovf = np.zeros(n_w, np.int64)
+    r2c = np.zeros((n_w, n_acc, n_parts, n_cols), np.int64)
+    out = np.zeros((n_vec, n_cols // int(n_pol) // int(n_slices)), np.int64)
+    trace = np.zeros((n_vec if traced else 0, n_cyc, int(n_slots)), np.int32)
+    col_slot = _i64(col_slot)
+    wsh = 64 - int(psum_bits)
+
+    def chunk(w: int, lo: int, hi: int) -> None:
+        ovf[w] += _fused_chunk(xw, ww, add_lut, ops32, vec_acc, col_slot, traced, check, wsh, int(n_pol),
+                               int(n_slices), int(cell_bits), col_sign, lo, hi, out, hist[w], r2c[w], trace)
+
+    threads.run_chunks(chunk, chunks, n_threads)
+    ad_ops, r2 = _counts(r2c, vec_acc, n_acc, n_cyc, base, step)
+    return out, hist.sum(axis=0), np.int64(ovf.sum()), ad_ops, r2, trace
+
+
+def _setup(units_lut, ops_lut, msb_lut, vec_acc, n_acc, n_vec, cyc_shift, cyc_sign, psum_bits):
+    """(`_cycle_table`, ops_lut as int32, `_ops_affine`'s base and step, `_cycle_checks`), after
+    `_check_acc`; ValueError on a bad table or accumulator. Small tables: plain numpy."""
     add_lut = _cycle_table(units_lut, msb_lut, cyc_shift, cyc_sign)
     base, step = _ops_affine(ops_lut, msb_lut)
     _check_acc(vec_acc, n_acc, n_vec)
-    n_chunks = max(1, min(n_vec, n_threads))
-    hist = np.zeros((n_chunks, n_hist), np.int64)
-    ovf = np.zeros((n_chunks, 1), np.int64)
-    r2c = np.zeros((n_chunks, n_acc, n_parts, n_cols), np.int64)
-    out = np.zeros((n_vec, m_out), np.int64)
-    trace = np.zeros((n_vec if traced else 0, n_cyc, n_slots), np.int32)
-    ops32 = np.empty(n_hist, np.int32)
-    for s in range(n_hist):
-        ops32[s] = ops_lut[s]
-    wsh = 64 - psum_bits
-    check = _may_overflow(units_lut, cyc_shift, cyc_sign, psum_bits)
+    return add_lut, ops_lut.astype(np.int32), base, step, _cycle_checks(units_lut, cyc_shift, cyc_sign, psum_bits)
+
+
+@njit(cache=True, nogil=True)
+def _fused_chunk(xw, ww, add_lut, ops32, vec_acc, col_slot, traced, check, wsh, n_pol, n_slices, cell_bits,
+                 col_sign, lo, hi, out, h, r2w, trace):
+    """Input vectors lo .. hi - 1 of the layer: their output rows (and trace rows when traced);
+    sample counts added to h, R2 counts to r2w (n_acc, row_parts, n_cols): one worker's.
+    Returns the overflows. Runs without the GIL, so workers run it side by side."""
+    n_cyc, n_parts, n_dac, n_words = xw.shape[1:]
+    n_cols = ww.shape[3]
+    samp = np.empty(n_cols, np.int64)
+    psum = np.empty(n_cols, np.int64)
     fast = n_dac == 1 and cell_bits == 1 and n_words == 2
-    for t in prange(n_chunks):
-        lo = t * n_vec // n_chunks
-        hi = (t + 1) * n_vec // n_chunks
-        samp = np.empty(n_cols, np.int64)
-        psum = np.empty(n_cols, np.int64)
-        h = hist[t]
-        n_ovf = 0
-        for n in range(lo, hi):
-            acc = r2c[t, vec_acc[n]]
-            for p in range(n_parts):
-                psum[:] = 0
-                for c in range(n_cyc):
-                    e = add_lut[c]
-                    if traced:
-                        n_ovf += _traced_cycle(xw, ww, n, c, p, fast, check, col_slot[p], trace[n, c], ops32, samp,
-                                               psum, h, e, wsh)
-                    elif fast:
-                        # one plane pair, two words: sample and convert in a single pass
-                        x0 = xw[n, c, p, 0, 0]
-                        x1 = xw[n, c, p, 0, 1]
-                        w0 = ww[p, 0, 0]
-                        w1 = ww[p, 0, 1]
-                        if check:
-                            for col in range(n_cols):
-                                s = np.int64(popcount64(x0 & w0[col])) + np.int64(popcount64(x1 & w1[col]))
-                                n_ovf += _convert_add(s, col, psum, h, e, wsh)
-                        else:
-                            for col in range(n_cols):
-                                s = np.int64(popcount64(x0 & w0[col])) + np.int64(popcount64(x1 & w1[col]))
-                                h[s] += 1
-                                psum[col] += e[s]
-                    else:
-                        _cycle_samples(xw, ww, n, c, p, samp)
+    n_ovf = 0
+    for n in range(lo, hi):
+        acc = r2w[vec_acc[n]]
+        for p in range(n_parts):
+            psum[:] = 0
+            for c in range(n_cyc):
+                e = add_lut[c]
+                if traced:
+                    n_ovf += _traced_cycle(xw, ww, n, c, p, fast, check[c], col_slot[p], trace[n, c], ops32, samp,
+                                           psum, h, e, wsh)
+                elif fast:
+                    # one plane pair, two words: sample and convert in a single pass
+                    x0 = xw[n, c, p, 0, 0]
+                    x1 = xw[n, c, p, 0, 1]
+                    w0 = ww[p, 0, 0]
+                    w1 = ww[p, 0, 1]
+                    for col in range(n_cols):  # samples first: a loop the compiler vectorises
+                        samp[col] = np.int64(popcount64(x0 & w0[col])) + np.int64(popcount64(x1 & w1[col]))
+                    if check[c]:
                         for col in range(n_cols):
                             n_ovf += _convert_add(samp[col], col, psum, h, e, wsh)
-                _unpack(psum, acc[p])
-                _merge(psum, out[n], n_pol, n_slices, cell_bits, col_sign[p])
-        ovf[t, 0] = n_ovf
-    ad_ops, r2 = _counts(r2c, vec_acc, n_acc, n_cyc, base, step)
-    return out, _sum_rows(hist), _sum_rows(ovf)[0], ad_ops, r2, trace
+                    else:
+                        for col in range(n_cols):
+                            s = samp[col]
+                            h[s] += 1
+                            psum[col] += e[s]
+                else:
+                    _cycle_samples(xw, ww, n, c, p, samp)
+                    for col in range(n_cols):
+                        n_ovf += _convert_add(samp[col], col, psum, h, e, wsh)
+            _unpack(psum, acc[p])
+            _merge(psum, out[n], n_pol, n_slices, cell_bits, col_sign[p])
+    return n_ovf
 
 
 @njit(cache=True, inline="always")
 def _traced_cycle(xw, ww, n, c, p, fast, check, slot, tr, ops32, samp, psum, h, e, wsh):
-    """One cycle of input vector n in row partition p, as `_fused`'s untraced path, that also adds
+    """One cycle of input vector n in row partition p, as `_fused_chunk`'s untraced path, that also adds
     each sample's A/D operations to its slot's entry of tr; returns the overflows."""
     n_cols = ww.shape[3]
     n_ovf = 0
@@ -240,7 +262,6 @@ def _unpack(psum, r2_row):
         psum[col] = val
 
 
-@njit(cache=True)
 def _cycle_table(units_lut, msb_lut, cyc_shift, cyc_sign):
     """int64 (cycles, max_sample + 1): what sample s adds to its column's register word in cycle
     c: the decoded value shifted by the cycle's position and signed, (units_lut[s] << cyc_shift[c])
@@ -253,109 +274,64 @@ def _cycle_table(units_lut, msb_lut, cyc_shift, cyc_sign):
     n_cyc = cyc_shift.shape[0]
     if n_cyc >= 1 << (_CB - 1) or msb_lut.shape[0] != units_lut.shape[0]:
         raise ValueError("too many input cycles for the kernel's R2 counters, or msb_lut's length differs")
-    top = np.int64(0)
-    for s in range(units_lut.shape[0]):
-        top = max(top, abs(units_lut[s]))
-        if msb_lut[s] < 0 or msb_lut[s] > 1:
-            raise ValueError("msb_lut must hold 0 or 1")
-    bound = np.int64(0)
-    lim = np.int64(1) << (_VB - 2)
-    for c in range(n_cyc):
-        if cyc_shift[c] < 0 or cyc_shift[c] >= _VB - 2 or top > (lim >> cyc_shift[c]):
+    if msb_lut.size and (msb_lut.min() < 0 or msb_lut.max() > 1):
+        raise ValueError("msb_lut must hold 0 or 1")
+    top = int(np.abs(units_lut).max()) if units_lut.size else 0
+    bound = 0
+    lim = 1 << (_VB - 2)
+    for sh in cyc_shift.tolist():
+        if sh < 0 or sh >= _VB - 2 or top > (lim >> sh):
             raise ValueError("decoded values too wide for the kernel's register words")
-        bound += top << cyc_shift[c]
+        bound += top << sh
         if bound >= lim:
             raise ValueError("decoded values too wide for the kernel's register words")
-    tab = np.empty((n_cyc, units_lut.shape[0]), np.int64)
-    for c in range(n_cyc):
-        for s in range(units_lut.shape[0]):
-            tab[c, s] = (units_lut[s] << cyc_shift[c]) * cyc_sign[c] + (msb_lut[s] << _VB)
-    return tab
+    return np.ascontiguousarray((units_lut[None, :] << cyc_shift[:, None]) * cyc_sign[:, None]
+                                + (msb_lut[None, :] << _VB))
 
 
-@njit(cache=True)
 def _check_acc(vec_acc, n_acc, n_vec):
     bad = vec_acc.shape[0] != n_vec or n_acc < 1
-    for i in range(vec_acc.shape[0]):
-        bad |= vec_acc[i] < 0 or vec_acc[i] >= n_acc
-    if bad:
+    if bad or (vec_acc.size and (vec_acc.min() < 0 or vec_acc.max() >= n_acc)):
         raise ValueError("vec_acc must hold one accumulator in 0 .. n_acc - 1 per input vector")
 
 
-@njit(cache=True)
 def _ops_affine(ops_lut, msb_lut):
     """(base, step) with ops_lut[s] == base + step * msb_lut[s] for every sample value s: a SAR
     conversion's operations depend only on its range (`sar.sar_convert`). ValueError otherwise."""
-    base = np.int64(0)
-    top = np.int64(0)
-    have_r1 = False
-    have_r2 = False
-    for s in range(ops_lut.shape[0]):
-        if msb_lut[s] == 0 and not have_r1:
-            base = ops_lut[s]
-            have_r1 = True
-        elif msb_lut[s] == 1 and not have_r2:
-            top = ops_lut[s]
-            have_r2 = True
-    step = np.int64(0)
-    if not have_r1:
-        base = top
-    elif have_r2:
+    r1 = np.flatnonzero(msb_lut == 0)
+    r2 = np.flatnonzero(msb_lut == 1)
+    top = int(ops_lut[r2[0]]) if r2.size else 0
+    base, step = (int(ops_lut[r1[0]]), 0) if r1.size else (top, 0)
+    if r1.size and r2.size:
         step = top - base
-    for s in range(ops_lut.shape[0]):
-        if ops_lut[s] != base + step * msb_lut[s]:
-            raise ValueError("ops_lut must be affine in msb_lut (ops = base + step * msb)")
+    if np.any(ops_lut != base + step * msb_lut):
+        raise ValueError("ops_lut must be affine in msb_lut (ops = base + step * msb)")
     return base, step
 
 
-@njit(cache=True)
 def _counts(r2c, vec_acc, n_acc, n_cyc, base, step):
-    """(ad_ops, r2) int64 (n_acc, row_parts, n_cols) from the chunks' R2 counts: a column
+    """(ad_ops, r2) int64 (n_acc, row_parts, n_cols) from the workers' R2 counts: a column
     converts each of its accumulator's vectors once per cycle, so its A/D operations are
     base x conversions + step x R2 conversions (`_ops_affine`)."""
-    n_chunks, _, n_parts, n_cols = r2c.shape
-    r2 = np.zeros((n_acc, n_parts, n_cols), np.int64)
-    for t in range(n_chunks):
-        for a in range(n_acc):
-            for p in range(n_parts):
-                for col in range(n_cols):
-                    r2[a, p, col] += r2c[t, a, p, col]
-    conv = np.zeros(n_acc, np.int64)
-    for i in range(vec_acc.shape[0]):
-        conv[vec_acc[i]] += n_cyc
-    ad_ops = np.empty((n_acc, n_parts, n_cols), np.int64)
-    for a in range(n_acc):
-        for p in range(n_parts):
-            for col in range(n_cols):
-                ad_ops[a, p, col] = base * conv[a] + step * r2[a, p, col]
-    return ad_ops, r2
+    r2 = r2c.sum(axis=0)
+    conv = np.bincount(vec_acc, minlength=n_acc).astype(np.int64) * n_cyc
+    return base * conv[:, None, None] + step * r2, r2
 
 
-@njit(cache=True)
-def _may_overflow(units_lut, cyc_shift, cyc_sign, psum_bits):
-    """False when no sequence of samples can take a register out of its range (skip the check)."""
+def _cycle_checks(units_lut, cyc_shift, cyc_sign, psum_bits):
+    """bool (cycles,): True for cycle c when some sequence of samples in cycles 0 .. c could take a
+    register out of its range (the registers start each row partition at 0 and cycles run in
+    order, so the cycles before the first True add without the check: none can wrap)."""
+    checks = np.zeros(cyc_shift.shape[0], np.bool_)
     if psum_bits >= 64:
-        return False
-    top = units_lut[0] if units_lut.shape[0] else np.int64(0)
-    for s in range(units_lut.shape[0]):
-        top = max(top, units_lut[s])
-    up = np.int64(0)
-    down = np.int64(0)
-    for c in range(cyc_shift.shape[0]):
-        if cyc_sign[c] > 0:
-            up += top << cyc_shift[c]
+        return checks
+    top = int(units_lut.max()) if units_lut.size else 0
+    lim = 1 << (psum_bits - 1)
+    up = down = 0
+    for c, (sh, sg) in enumerate(zip(cyc_shift.tolist(), cyc_sign.tolist(), strict=True)):
+        if sg > 0:
+            up += top << sh
         else:
-            down += top << cyc_shift[c]
-    lim = np.int64(1) << (psum_bits - 1)
-    return up > lim - 1 or down > lim
-
-
-@njit(cache=True)
-def _sum_rows(a):
-    """int64 (cols,): the sum of a 2-D int64 array's rows (a loop: numba's `sum(axis=0)` takes
-    seconds to compile)."""
-    out = np.zeros(a.shape[1], np.int64)
-    for i in range(a.shape[0]):
-        for j in range(a.shape[1]):
-            out[j] += a[i, j]
-    return out
+            down += top << sh
+        checks[c] = up > lim - 1 or down > lim
+    return checks

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from isaacsim.kernels.packing import pack_input_planes, pack_weight_planes
+from isaacsim.kernels.packing import pack_input_planes, pack_weight_matrix
+from isaacsim.kernels.threads import default_workers
 from isaacsim.mapping.geometry import MatrixGeometry
 
 
@@ -20,7 +21,7 @@ def _as_int_matrix(a, name: str) -> np.ndarray:
         raise ValueError(f"{name} must be an integer array, got dtype {arr.dtype}")
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got shape {arr.shape}")
-    return arr.astype(np.int64)
+    return arr.astype(np.int64, copy=False)  # read only: no copy of an int64 matrix
 
 
 def input_range(geo: MatrixGeometry) -> tuple[int, int]:
@@ -88,7 +89,8 @@ def pack_inputs(x: np.ndarray, geo: MatrixGeometry):
     cyc = input_cycles(geo)
     first = np.array([c[0] for c in cyc], np.int64)
     count = np.array([c[1] for c in cyc], np.int64)
-    packed = pack_input_planes(u, first, count, geo.dac_bits, geo.xbar_rows, geo.row_parts, n_words(geo))
+    packed = pack_input_planes(u, first, count, geo.dac_bits, geo.xbar_rows, geo.row_parts, n_words(geo),
+                               default_workers())
     shift = np.array([c[0] for c in cyc], np.int64)
     sign = np.array([c[2] for c in cyc], np.int64)
     return packed, shift, sign
@@ -119,11 +121,16 @@ def cell_values(w: np.ndarray, geo: MatrixGeometry) -> np.ndarray:
 def pack_weights(w: np.ndarray, geo: MatrixGeometry) -> np.ndarray:
     """Weights (K, M) -> packed cell bit-planes uint64 (row_parts, cell_bits, words, mapped_cols).
 
-    The numba packer works straight from the stored magnitudes, so no (K, mapped_cols) cell array
+    The numba packer works straight from the weights (the stored magnitudes of `stored_magnitudes`
+    taken on the fly, the range checked as it goes), so no magnitude or (K, mapped_cols) cell array
     is built; tests/test_kernels.py holds it to `pack_weights_reference`.
     """
-    mags = np.ascontiguousarray(stored_magnitudes(w, geo).transpose(0, 2, 1), dtype=np.int64)  # (Q, M, K)
-    return pack_weight_planes(mags, geo.n_slices, geo.cell_bits, geo.xbar_rows, geo.row_parts, n_words(geo))
+    lo, hi = weight_range(geo)
+    planes = pack_weight_matrix(w, lo, hi, offset(geo), geo.polarities, geo.n_slices, geo.cell_bits, geo.xbar_rows,
+                                geo.row_parts, n_words(geo), default_workers())
+    if planes is None:  # a weight out of range: say which
+        _check_range(w, lo, hi, f"{geo.weight_bits}-bit signed symmetric weights")
+    return planes
 
 
 def pack_weights_reference(w: np.ndarray, geo: MatrixGeometry) -> np.ndarray:

@@ -15,6 +15,7 @@ output as (N, M), and `fold_output` turns the per-group results back into (Cout,
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 def _pair(v: int | tuple[int, int], what: str) -> tuple[int, int]:
@@ -91,22 +92,21 @@ def im2col(
         xp[:, :, ph:ph + h, pw:pw + w] = xb
     else:
         xp = xb
-    # cols[b, c, i, j, oy, ox] = xp[b, c, oy*sh + i*dh, ox*sw + j*dw]
-    cols = np.empty((b, c, kh, kw, ho, wo), dtype=xb.dtype)
-    for i in range(kh):
-        y0 = i * dh
-        for j in range(kw):
-            x0 = j * dw
-            cols[:, :, i, j] = xp[:, :, y0:y0 + sh * (ho - 1) + 1:sh, x0:x0 + sw * (wo - 1) + 1:sw]
+    # win[b, c, oy, ox, i, j] = xp[b, c, oy*sh + i*dh, ox*sw + j*dw]: a strided view, gathered by one copy
+    win = sliding_window_view(xp, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
+    win = win[:, :, ::sh, ::sw, ::dh, ::dw][:, :, :ho, :wo]
     cg = c // groups
-    # (b, g, cg*kh*kw, ho*wo) -> (g, b, N, K)
-    out = cols.reshape(b, groups, cg * kh * kw, ho * wo).transpose(1, 0, 3, 2)
-    out = np.ascontiguousarray(out)
+    # (b, g, cg, ho, wo, kh, kw) -> (g, b, ho, wo, cg, kh, kw) = (g, b, N, K)
+    win = win.reshape(b, groups, cg, ho, wo, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6)
+    out = np.ascontiguousarray(win).reshape(groups, b, ho * wo, cg * kh * kw)
     return out if batched else out[:, 0]
 
 
-def conv_weight_matrix(w: np.ndarray, groups: int = 1) -> np.ndarray:
-    """Weights (Cout, Cin/groups, kh, kw) -> per-group matrices (groups, K, M), K in (c, i, j) order."""
+def conv_weight_matrix(w: np.ndarray, groups: int = 1, contiguous: bool = True) -> np.ndarray:
+    """Weights (Cout, Cin/groups, kh, kw) -> per-group matrices (groups, K, M), K in (c, i, j) order.
+
+    contiguous=False returns a view of w instead of a copy: each (K, M) matrix column-major, whose
+    transpose (M, K) is contiguous, as the weight packer reads it."""
     w = np.asarray(w)
     if w.ndim != 4:
         raise ValueError(f"conv weights must be (Cout, Cin/groups, kh, kw), got shape {w.shape}")
@@ -114,7 +114,8 @@ def conv_weight_matrix(w: np.ndarray, groups: int = 1) -> np.ndarray:
     if groups < 1 or cout % groups:
         raise ValueError(f"output channels {cout} are not divisible by groups={groups}")
     mg = cout // groups
-    return np.ascontiguousarray(w.reshape(groups, mg, -1).transpose(0, 2, 1))
+    wm = w.reshape(groups, mg, -1).transpose(0, 2, 1)
+    return np.ascontiguousarray(wm) if contiguous else wm
 
 
 def fold_output(y: np.ndarray, output_hw: tuple[int, int]) -> np.ndarray:

@@ -79,7 +79,7 @@ def _finish(y: np.ndarray, rq, relu: bool) -> np.ndarray:
 def _conv(wl: Workload, n, x: np.ndarray, matmul: MatMul, zp: int) -> np.ndarray:
     k, s, p, d = pair(n.kernel), pair(n.stride), pair(n.padding), pair(n.dilation)
     cols = im2col(x, k, s, p, d, n.groups, pad_value=zp)  # (g, B, N, K)
-    wm = conv_weight_matrix(wl.arrays[n.weight], n.groups)  # (g, K, M)
+    wm = conv_weight_matrix(wl.arrays[n.weight], n.groups, contiguous=False)  # (g, K, M), no copy
     g, b, nn, kk = cols.shape
     ys = np.stack([np.asarray(matmul(n.name, cols[i].reshape(b * nn, kk), wm[i]), dtype=np.int64)
                    .reshape(b, nn, -1) for i in range(g)])
