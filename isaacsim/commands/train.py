@@ -46,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="seed of the weights, subsets and shuffling (default 0)")
     p.add_argument("--batch-size", type=positive_int, default=64, metavar="N", help="batch size (default 64)")
     p.add_argument("--lr", type=float, default=LR, metavar="F",
-                   help=f"learning rate: the start of the cosine schedule, or the peak of the one-cycle one "
+                   help=f"peak learning rate, reached after the warm-up (and the peak of the one-cycle schedule) "
                         f"(default {LR:g})")
     p.add_argument("--optimizer", default="sgd", metavar="NAME",
                    help="sgd (default: the alpha-blending paper's Algorithm 1, whose step is lr * (1 - alpha)) "
