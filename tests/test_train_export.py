@@ -163,7 +163,7 @@ def test_export_errors():
     with pytest.raises(RuntimeError, match="freeze"):
         export(net, "unused")
     with pytest.raises(WorkloadError, match="wbits"):
-        quantize_model(net, method="ab", wbits=1, abits=8)
+        quantize_model(net, method="ab", wbits=0, abits=8)  # 1 is binary
     with pytest.raises(WorkloadError, match="method"):
         quantize_model(net, method="lsq", wbits=4, abits=8)
     with pytest.raises(WorkloadError, match="does not fit"):

@@ -172,6 +172,12 @@ def test_ptq_trains_float_then_exports(tmp_path):
     (("--epochs", "0"), "epochs"),
     (("--batch-size", "1"), "batch_size"),
     (("--lr", "-1"), "lr"),
+    (("--wbits", "0"), "wbits"),
+    (("--optimizer", "rmsprop"), "optimizer"),
+    (("--schedule", "step"), "schedule"),
+    (("--momentum", "1"), "momentum"),
+    (("--weight-decay", "-0.1"), "weight_decay"),
+    (("--warmup", "1"), "warmup"),
     (("--train-samples", "100000"), "samples"),
     (("--calib", "5000"), "calib"),
 ])
@@ -224,3 +230,19 @@ def test_resnet20_on_local_cifar10_files_trains_and_exports(tmp_path, capsys):
     wl = isaacsim.load_workload(out / "workload")
     assert wl.manifest.input.shape == (3, 32, 32) and len(wl.eval.x) == 12
     assert sum(1 for n in wl.nodes if n.op == "add") == 9
+
+
+def test_cli_defaults_are_the_configs():
+    """--help shows defaults without importing torch, so the command repeats them: keep them equal."""
+    import argparse
+
+    from isaacsim.commands import train as cmd
+
+    p = argparse.ArgumentParser()
+    cmd.add_arguments(p)
+    args = p.parse_args(["lenet5", "--dataset", "digits", "--out", "x"])
+    cfg = TrainConfig(model="lenet5", dataset="digits", out="x")
+    for key in ("lr", "window", "optimizer", "momentum", "weight_decay", "schedule", "warmup", "wbits", "abits",
+                "epochs"):
+        got = getattr(args, key)
+        assert (tuple(got) if key == "window" else got) == getattr(cfg, key), key

@@ -14,6 +14,11 @@ from isaacsim.errors import IsaacsimError
 
 NAME = "train"
 HELP = "train a model (alpha-blending, STE, PTQ or float) and export its integer workload"
+# the defaults of TrainConfig (isaacsim.train.loop), repeated here so that --help needs no torch;
+# tests/test_train_loop.py holds the two equal
+LR = 0.1
+WINDOW = (0.7, 0.95)
+WARMUP = 0.1
 
 def _window(text: str) -> tuple[float, float]:
     try:
@@ -31,7 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="digits, mnist5k, mnist or cifar10 (docs/datasets.md)")
     p.add_argument("--method", default="ab", metavar="METHOD",
                    help="ab (alpha-blending, default), ste, ptq (train float, then calibrate) or fp32 (no export)")
-    p.add_argument("--wbits", type=int, default=8, metavar="N", help="weight bits, 2..8 (default 8)")
+    p.add_argument("--wbits", type=int, default=8, metavar="N",
+                   help="weight bits, 1..8; 1 is binary weights, +-gamma (default 8)")
     p.add_argument("--abits", type=int, default=8, metavar="N", help="activation bits, 2..8 (default 8)")
     p.add_argument("--epochs", type=positive_int, default=30, metavar="N", help="epochs (default 30)")
     p.add_argument("--out", required=True, metavar="DIR",
@@ -39,12 +45,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, metavar="N",
                    help="seed of the weights, subsets and shuffling (default 0)")
     p.add_argument("--batch-size", type=positive_int, default=64, metavar="N", help="batch size (default 64)")
-    p.add_argument("--lr", type=float, default=2e-3, metavar="F",
-                   help="peak learning rate of Adam's one-cycle schedule (default 2e-3)")
+    p.add_argument("--lr", type=float, default=LR, metavar="F",
+                   help=f"peak learning rate, reached after the warm-up (and the peak of the one-cycle schedule) "
+                        f"(default {LR:g})")
+    p.add_argument("--optimizer", default="sgd", metavar="NAME",
+                   help="sgd (default: the alpha-blending paper's Algorithm 1, whose step is lr * (1 - alpha)) "
+                        "or adam (a departure from the paper: Adam normalises the gradient and so cancels the "
+                        "1 - alpha annealing)")
+    p.add_argument("--momentum", type=float, default=0.9, metavar="F",
+                   help="SGD momentum (default 0.9; 0 is the paper's plain SGD). Weights an AB layer holds "
+                        "after T1 get no step, so momentum does not carry them on")
+    p.add_argument("--weight-decay", type=float, default=0.0, metavar="F",
+                   help="L2 weight decay of the optimizer (default 0); never applied to AB weights after T1")
+    p.add_argument("--schedule", default="cosine", metavar="NAME",
+                   help="learning-rate schedule over all optimizer steps: cosine (default, to 0 at the end), "
+                        "constant, or onecycle")
+    p.add_argument("--warmup", type=float, default=WARMUP, metavar="F",
+                   help=f"fraction of the optimizer steps over which cosine and constant ramp the learning rate "
+                        f"up linearly (default {WARMUP:g}; onecycle has its own)")
     p.add_argument("--data-root", metavar="DIR", help="folder of the mnist/cifar10 files (default: $ISAACSIM_DATA)")
-    p.add_argument("--window", type=_window, default=(0.3, 0.8), metavar="T0,T1",
+    p.add_argument("--window", type=_window, default=WINDOW, metavar="T0,T1",
                    help="the alpha-blending schedule: alpha rises from 0 at T0 to 1 at T1, as fractions of all "
-                        "optimizer steps (default 0.3,0.8)")
+                        f"optimizer steps (default {WINDOW[0]:g},{WINDOW[1]:g})")
     p.add_argument("--every", type=positive_int, default=1, metavar="F", help="raise alpha every F steps (default 1)")
     p.add_argument("--first-last-bits", type=int, default=8, metavar="N",
                    help="weight bits of the first and last layers and bits of the logits (default 8)")

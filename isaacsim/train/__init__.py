@@ -4,10 +4,20 @@ neural networks without Straight-Through Estimator (STE)" (the alpha-blending pa
 Importing this package imports torch; ``isaacsim`` itself never does.  The modules:
 ``ppq`` (Algorithm 2 and the max-abs scale), ``schedule`` (Eq. 6), ``quant`` (blended, STE and
 PTQ weight quantizers, the EMA activation quantizer, quantized Conv2d/Linear) and ``api``
-(prepare / step / convert / fold_batchnorm).
+(prepare / step / hold_blended_weights / convert / fold_batchnorm), ``toy`` (the paper's Figure 3
+problem in plain Python).
 """
 
-from .api import convert, fold_batchnorm, fold_conv_bn, prepare, quant_layers, set_alpha, step
+from .api import (
+    convert,
+    fold_batchnorm,
+    fold_conv_bn,
+    hold_blended_weights,
+    prepare,
+    quant_layers,
+    set_alpha,
+    step,
+)
 from .ppq import code_range, maxabs, ppq
 from .quant import (
     METHODS,
@@ -25,5 +35,5 @@ from .schedule import AlphaSchedule, alpha
 __all__ = [
     "METHODS", "ActQuantizer", "AlphaSchedule", "QuantConv2d", "QuantLinear", "WeightQuantizer",
     "alpha", "blend", "code_range", "convert", "fake_quant", "fold_batchnorm", "fold_conv_bn",
-    "maxabs", "ppq", "prepare", "quant_layers", "set_alpha", "ste", "ste_blend", "step",
+    "hold_blended_weights", "maxabs", "ppq", "prepare", "quant_layers", "set_alpha", "ste", "ste_blend", "step",
 ]

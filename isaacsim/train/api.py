@@ -6,7 +6,8 @@ This module owns the model-level workflow of the alpha-blending paper's quantiza
 **in place** (the same model object is returned, and the new layers share the old weight and
 bias Parameters, so an optimizer built before or after ``prepare`` trains the same tensors);
 :func:`step` sets every layer's alpha from Eq. 6 for a global step (call it each batch, or each
-epoch for a per-epoch window); :func:`convert` sets alpha to 1 and freezes each layer's
+epoch for a per-epoch window); :func:`hold_blended_weights` keeps the optimizer off the AB weights
+whose alpha is 1 (Algorithm 1's step is zero there); :func:`convert` sets alpha to 1 and freezes each layer's
 quantized weight and activation scale; :func:`fold_batchnorm` folds eval-mode ``BatchNorm2d``
 statistics into the preceding convolution (run it on the float model before ``prepare``).
 """
@@ -21,8 +22,8 @@ from torch import nn
 from .quant import QuantConv2d, QuantLinear
 from .schedule import alpha as eq6_alpha
 
-__all__ = ["convert", "fold_batchnorm", "fold_conv_bn", "prepare", "quant_layers",
-           "set_alpha", "step"]
+__all__ = ["convert", "fold_batchnorm", "fold_conv_bn", "hold_blended_weights", "prepare",
+           "quant_layers", "set_alpha", "step"]
 
 
 def quant_layers(model: nn.Module) -> Iterator[tuple[str, QuantConv2d | QuantLinear]]:
@@ -86,6 +87,20 @@ def step(model: nn.Module, global_step: float, t0: float | None = None,
     a = eq6_alpha(global_step, t0, t1)
     set_alpha(model, a)
     return a
+
+
+def hold_blended_weights(model: nn.Module) -> int:
+    """Call between ``loss.backward()`` and ``opt.step()``: drops the gradient of every AB layer's
+    weight whose alpha has reached 1 (after T1), so the optimizer skips that weight entirely: no
+    step, no momentum carried on, no weight decay. Algorithm 1's step ``lr (1 - alpha) dL/dw'`` is
+    zero there, and this keeps it zero under any torch optimizer. Returns how many were held."""
+    held = 0
+    for _, layer in quant_layers(model):
+        wq = layer.weight_quant
+        if wq.method == "ab" and wq.alpha >= 1.0 and layer.weight.grad is not None:
+            layer.weight.grad = None
+            held += 1
+    return held
 
 
 @torch.no_grad()

@@ -85,7 +85,7 @@ def integerize(net, *, name: str | None = None, description: str = "") -> Worklo
             bias = None if layer.bias is None else layer.bias.detach().double().cpu().numpy()
             codes, gamma = _fit_bias(codes, gamma, bias, fin[0].scale)
             node = fgraph.matrix_node(n, codes, gamma, bias, fin[0], fout,
-                                      net.relu_out[nm], wq.bits, arrays)
+                                      net.relu_out[nm], max(2, wq.bits), arrays)  # binary +-1 in 2 bits
         elif op == "add":
             node = fgraph.mix_node(n, fin, fout, net.relu_out[nm])
         elif op == "concat":

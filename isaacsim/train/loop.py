@@ -6,6 +6,15 @@ quantized method, the integer workload in ``workload/``. Methods: ``ab`` and ``s
 the quantizers in (alpha rises over a window of the optimizer steps), ``ptq`` trains float then calibrates,
 ``fp32`` trains float and exports nothing. Everything random comes from ``cfg.seed`` (and the
 epoch number), so a resumed run ends bit for bit where an uninterrupted one does.
+
+The optimizer is SGD by default (the alpha-blending paper's Algorithm 1: the blended forward's
+gradient already carries the factor ``1 - alpha``, so plain SGD steps ``lr * (1 - alpha)``), with
+heavy-ball momentum (``cfg.momentum``, stated as an addition to the paper's plain SGD) and no
+weight decay. Adam (``cfg.optimizer = "adam"``) is kept as an option; it normalises the
+gradient's magnitude and so cancels the ``1 - alpha`` annealing, a departure from the paper.
+Once an AB layer's alpha is 1 its weight gets no optimizer step at all (its gradient is zero;
+dropping it also stops momentum or weight decay from carrying it on), so the integer codes are
+fixed from T1. Every method shares the optimizer, the learning-rate schedule and the data order.
 """
 
 from __future__ import annotations
@@ -28,9 +37,11 @@ from isaacsim.workload.datasets import DATASETS
 
 from .data import load_images
 
-__all__ = ["METHODS", "TrainConfig", "train"]
+__all__ = ["METHODS", "OPTIMIZERS", "SCHEDULES", "TrainConfig", "make_optimizer", "train", "update"]
 
 METHODS = ("ab", "ste", "ptq", "fp32")
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("cosine", "constant", "onecycle")
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 RESULTS = "results.json"
@@ -51,9 +62,14 @@ class TrainConfig:
     epochs: int = 30
     seed: int = 0
     batch_size: int = 64
-    lr: float = 2e-3
+    lr: float = 0.1
     data_root: str | None = None
-    window: tuple[float, float] = (0.3, 0.8)
+    window: tuple[float, float] = (0.7, 0.95)
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    warmup: float = 0.1
     every: int = 1
     first_last_bits: int = 8
     calib: int = 32
@@ -80,7 +96,8 @@ class TrainConfig:
                 raise ConfigError(f"model {self.model!r}: expected FILE.py:FACTORY, a function name after the colon")
             if not Path(path).is_file():
                 raise ConfigError(f"model {self.model!r}: no such file {path}")
-        for key, options in (("model", MODELS), ("dataset", DATASETS), ("method", METHODS)):
+        for key, options in (("model", MODELS), ("dataset", DATASETS), ("method", METHODS),
+                             ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
             if key == "model" and is_module_ref(self.model):
                 continue
             if getattr(self, key) not in options:
@@ -89,9 +106,9 @@ class TrainConfig:
 
     def _check_whole_numbers(self) -> None:
         for key in ("wbits", "abits", "first_last_bits"):
-            v = getattr(self, key)
-            if not _is_int(v) or not 2 <= v <= 8:
-                raise ConfigError(f"{key} must be an integer in 2..8, got {v!r}")
+            v, low = getattr(self, key), 1 if key == "wbits" else 2
+            if not _is_int(v) or not low <= v <= 8:
+                raise ConfigError(f"{key} must be an integer in {low}..8, got {v!r}")
         for key, low in (("epochs", 1), ("batch_size", 2), ("every", 1), ("calib", 1),
                          ("train_samples", 1), ("eval_samples", 1), ("seed", 0)):
             v = getattr(self, key)
@@ -103,6 +120,11 @@ class TrainConfig:
     def _check_lr_and_window(self) -> None:
         if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
+        for key, hi in (("momentum", 1.0), ("weight_decay", math.inf), ("warmup", 1.0)):
+            v = getattr(self, key)
+            if not (isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v < hi):
+                raise ConfigError(f"{key} must be a number >= 0{' and < 1' if hi == 1 else ''}, got {v!r}")
+            object.__setattr__(self, key, float(v))
         w = tuple(self.window)
         if len(w) != 2 or not all(isinstance(v, int | float) and math.isfinite(v) for v in w) \
                 or not 0 <= w[0] < w[1] <= 1:
@@ -215,6 +237,46 @@ class _Progress(TerminalProgress):
         self._p.reset(self._batch, loss="-")
 
 
+def make_optimizer(cfg: TrainConfig, params, total_steps: int):
+    """``(optimizer, lr scheduler)`` for ``cfg``: SGD (momentum ``cfg.momentum``) or Adam, with
+    ``cfg.weight_decay``, and the learning rate ``cfg.lr`` held (``constant``), cosine-annealed
+    to 0 over ``total_steps`` (``cosine``) or one-cycle with peak ``cfg.lr`` (``onecycle``, which
+    has its own warm-up). ``constant`` and ``cosine`` ramp up linearly over the first
+    ``cfg.warmup`` of the steps. The scheduler is stepped once per optimizer step."""
+    params = list(params)
+    if cfg.optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    warm = round(cfg.warmup * total_steps)
+
+    def ramp(step: int) -> float:  # linear warm-up from lr / warm to lr over the first `warm` steps
+        return min(1.0, (step + 1) / warm) if warm else 1.0
+
+    if cfg.schedule == "onecycle":
+        # SGD keeps the momentum it was given; Adam cycles its beta1 as torch's default does
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total_steps,
+                                                    cycle_momentum=cfg.optimizer == "adam")
+    elif cfg.schedule == "cosine":
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: ramp(step) * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps)))
+    else:
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, ramp)
+    return opt, sched
+
+
+def update(net, opt, loss: torch.Tensor) -> None:
+    """One optimizer step on ``loss``: backward, hold the AB weights whose alpha is 1
+    (:func:`isaacsim.train.api.hold_blended_weights`), step. With SGD and no momentum the step of an AB weight is
+    Algorithm 1's ``lr * (1 - alpha) * dL/dw'`` at the blended weight ``w'``."""
+    from .api import hold_blended_weights
+
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    hold_blended_weights(net)
+    opt.step()
+
+
 # ---------------------------------------------------------------------------------------------
 # the run
 
@@ -257,8 +319,7 @@ class _Run:
         if self.qat:
             quantize_model(self.net, method=cfg.method, wbits=cfg.wbits, abits=cfg.abits, t0=self.t0, t1=self.t1,
                            every=cfg.every, first_last_bits=cfg.first_last_bits)
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, weight_decay=1e-4)
-        self.sched = torch.optim.lr_scheduler.OneCycleLR(self.opt, max_lr=cfg.lr, total_steps=total)
+        self.opt, self.sched = make_optimizer(cfg, self.net.parameters(), total)
         self.epoch = self.gstep = 0
         self.alpha = 0.0
         self.rows: list[dict] = []
@@ -292,9 +353,7 @@ class _Run:
                 self.alpha = schedule_step(self.net, self.gstep)
             t = torch.from_numpy(idx)
             loss = F.cross_entropy(self.net(x[t]), y[t])
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
+            update(self.net, self.opt, loss)
             self.sched.step()
             self.gstep += 1
             lv = loss.item()

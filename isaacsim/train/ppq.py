@@ -9,26 +9,38 @@ error, so the loop reaches a fixed point (a local minimum) in a handful of itera
 :func:`maxabs` is the one-shot initialisation alone, the scale of post-training quantization.
 Both work per tensor or per channel (vectorised over channels) on torch tensors without
 autograd; an all-zero tensor or channel keeps a positive ``gamma`` (1.0 unless one is given)
-and codes 0.
+and codes 0 (+1 for binary codes).  Binary (signed 1-bit) codes are ``sign(x)``; PPQ's refit then
+gives ``gamma = mean|x|``, the scale of XNOR-Net (Rastegari et al., ECCV 2016).
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["code_range", "maxabs", "ppq"]
+__all__ = ["code_range", "maxabs", "ppq", "project"]
 
 
 def code_range(bits: int, signed: bool = True) -> tuple[int, int]:
-    """Integer code range: signed symmetric {-(2^(n-1)-1)..2^(n-1)-1}, unsigned {0..2^n-1}."""
+    """Integer code range: signed symmetric {-(2^(n-1)-1)..2^(n-1)-1}, unsigned {0..2^n-1};
+    signed 1 bit is binary, the codes {-1, +1} (no 0: see :func:`project`)."""
     if signed:
-        if bits < 2:
-            raise ValueError(f"signed symmetric quantization needs bits >= 2, got {bits}")
-        qmax = 2 ** (bits - 1) - 1
+        if bits < 1:
+            raise ValueError(f"signed quantization needs bits >= 1, got {bits}")
+        qmax = max(1, 2 ** (bits - 1) - 1)
         return -qmax, qmax
     if bits < 1:
         raise ValueError(f"unsigned quantization needs bits >= 1, got {bits}")
     return 0, 2**bits - 1
+
+
+def project(x: torch.Tensor, gamma: torch.Tensor, bits: int, signed: bool = True) -> torch.Tensor:
+    """The nearest codes: ``clamp(round(x / gamma))`` on the code range; for signed 1-bit (binary)
+    codes ``sign(x)`` with 0 mapped to +1 (BinaryConnect's sign function, which the alpha-blending
+    paper's BinaryNet experiment uses)."""
+    if signed and bits == 1:
+        return torch.where(x < 0, -torch.ones_like(x), torch.ones_like(x))
+    lo, hi = code_range(bits, signed)
+    return torch.clamp(torch.round(x / gamma), lo, hi)
 
 
 def _flatten(x: torch.Tensor, per_channel_dim: int | None) -> torch.Tensor:
@@ -78,8 +90,7 @@ def maxabs(x: torch.Tensor, bits: int, per_channel_dim: int | None = None,
     rows = _flatten(x, per_channel_dim)
     g = _init_gamma(rows, lo, hi)
     gamma = g.reshape(_gamma_shape(x, per_channel_dim))
-    q = torch.clamp(torch.round(x / gamma), lo, hi)
-    return gamma, q
+    return gamma, project(x, gamma, bits, signed)
 
 
 @torch.no_grad()
@@ -97,7 +108,7 @@ def ppq(x: torch.Tensor, bits: int, gamma=None, per_channel_dim: int | None = No
     rows = _flatten(x, per_channel_dim)
     g = _given_gamma(gamma, rows, lo, hi)
     for _ in range(max_iter):
-        q = torch.clamp(torch.round(rows / g), lo, hi)
+        q = project(rows, g, bits, signed)
         qq = (q * q).sum(dim=1, keepdim=True)
         xq = (rows * q).sum(dim=1, keepdim=True)
         new = torch.where(qq > 0, xq / torch.where(qq > 0, qq, torch.ones_like(qq)), g)
@@ -107,5 +118,4 @@ def ppq(x: torch.Tensor, bits: int, gamma=None, per_channel_dim: int | None = No
         if done:
             break
     gamma_out = g.reshape(_gamma_shape(x, per_channel_dim))
-    q = torch.clamp(torch.round(x / gamma_out), lo, hi)
-    return gamma_out, q
+    return gamma_out, project(x, gamma_out, bits, signed)
