@@ -29,7 +29,7 @@ sample. docs/energy.md states each rule; in short:
 
 Every counted component is a registered unit: counting an unknown one is a KeyError.
 
-Bytes of a transferred activation: `datapath.input_bits` per element, as in the timing model.
+Bytes of a transferred activation: its tensor's bits per element, as in the timing model.
 """
 
 from __future__ import annotations
@@ -170,7 +170,6 @@ class _Counter:
     def __init__(self, wl, mapping: NetworkMapping, arch: Arch):
         self.wl, self.mapping, self.arch = wl, mapping, arch
         self.acc = _Acc()
-        self.byte = arch.datapath.input_bits / 8
         self.layers = {lp.name: lp for lp in mapping.layers}
         self.out_elems = {lp.name: lp.layer.out_channels for lp in mapping.layers}
         self.copy_info: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -245,7 +244,7 @@ class _Counter:
             for src in sorted(_producers(self.wl, x, memo), key=order):
                 self._from_producer(src, lp)
             if x == "input" or not _producers(self.wl, x, memo):
-                b = math.prod(self.wl.shapes["input"]) * self.byte
+                b = math.prod(self.wl.shapes["input"]) * self._bytes("input")
                 self._off_chip(lp.name, b)
                 self._deliver(lp.tiles[0], lp.name, b, lp)
 
@@ -253,13 +252,19 @@ class _Counter:
         n_k, last_tile = self.copy_info[src]
         for c in range(len(n_k)):
             if n_k[c]:
-                self._deliver(int(last_tile[c]), src, int(n_k[c]) * self.out_elems[src] * self.byte, dst)
+                elem = (dst.layer.input_bits or self.arch.datapath.input_bits) / 8
+                self._deliver(int(last_tile[c]), src, int(n_k[c]) * self.out_elems[src] * elem, dst)
 
     def network_output(self) -> None:
         """The network output leaves over HyperTransport, charged to the layer that produces it."""
         last = self.wl.nodes[-1].name
         out_layer = self.home.get(last) or self.mapping.layers[-1].name
-        self._off_chip(out_layer, math.prod(self.wl.shapes[last]) * self.byte)
+        self._off_chip(out_layer, math.prod(self.wl.shapes[last]) * self._bytes(last))
+
+    def _bytes(self, tensor: str) -> float:
+        """Bytes of one element of a graph tensor (its format's bits)."""
+        f = self.wl.formats.get(tensor)
+        return (f.bits if f is not None else self.arch.datapath.input_bits) / 8
 
     def _off_chip(self, layer: str, b: float) -> None:
         """Bytes across the chip edge: HyperTransport hops when the chip has links (the timing

@@ -53,6 +53,9 @@ class LayerShape:
     """The layer's input bits; None: the arch's `datapath.input_bits`."""
     input_signed: bool | None = None
     """Whether the layer's inputs are signed (two's complement); None: the arch's `datapath.input_signed`."""
+    output_bits: int | None = None
+    """The bits of the layer's output activations (what it sends on); None: the arch's
+    `datapath.input_bits`."""
 
     def __post_init__(self) -> None:
         name = self.name
@@ -109,15 +112,17 @@ class LayerShape:
         weight_bits: int | None = None,
         input_bits: int | None = None,
         input_signed: bool | None = None,
+        output_bits: int | None = None,
     ) -> LayerShape:
         return cls(name, "conv2d", in_channels, out_channels, kernel, stride, padding, dilation, groups, input_hw,
-                   weight_bits, input_bits, input_signed)
+                   weight_bits, input_bits, input_signed, output_bits)
 
     @classmethod
     def linear(cls, name: str, in_features: int, out_features: int, *, weight_bits: int | None = None,
-               input_bits: int | None = None, input_signed: bool | None = None) -> LayerShape:
+               input_bits: int | None = None, input_signed: bool | None = None,
+               output_bits: int | None = None) -> LayerShape:
         return cls(name, "linear", in_features, out_features, weight_bits=weight_bits, input_bits=input_bits,
-                   input_signed=input_signed)
+                   input_signed=input_signed, output_bits=output_bits)
 
     # ---- derived shape
     @property
@@ -166,13 +171,15 @@ class LayerShape:
 
 def layers_of(workload: Workload) -> list[LayerShape]:
     """LayerShapes of the workload's conv2d/linear nodes, in graph order, for the mapper; each
-    carries its node's `weight_bits` and its input tensor's bits and signedness."""
+    carries its node's `weight_bits`, its input tensor's bits and signedness and its output
+    tensor's bits."""
     out = []
     for n in workload.nodes:
         if not isinstance(n, (Conv2d, Linear)):
             continue
         f = workload.formats[n.inputs[0]]
-        bits = {"weight_bits": n.weight_bits, "input_bits": f.bits, "input_signed": f.signed}
+        bits = {"weight_bits": n.weight_bits, "input_bits": f.bits, "input_signed": f.signed,
+                "output_bits": workload.formats[n.name].bits}
         if isinstance(n, Conv2d):
             c, h, w = workload.shapes[n.inputs[0]]
             out.append(LayerShape.conv2d(n.name, c, n.out_channels, pair(n.kernel), (h, w),

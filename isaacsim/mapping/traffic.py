@@ -1,6 +1,8 @@
 """Data a placed layer moves per window, per copy: the one account the timing model reserves
 and the energy model prices (docs/timing.md, "Data movement"; docs/energy.md). Amounts are in
-bits, so they stay whole for any bit width (bytes are bits / 8).
+bits, so they stay whole for any bit width (bytes are bits / 8). Activations move at their
+tensors' own widths: a window's inputs at the layer's input bits, its outputs at its output
+bits (a 4-bit layer moves half the bytes of an 8-bit one).
 
 Per window of copy k (windows are dealt round-robin: window n runs on copy n mod copies):
 
@@ -11,7 +13,7 @@ Per window of copy k (windows are dealt round-robin: window n runs on copy n mod
   window reads its whole receptive field: the input register does not keep the rows an
   overlapping window had (ISAAC's 2 KB register holds one window), so the same pixel is read
   again by every window that covers it, each read a distinct eDRAM access.
-- *Copy output.* A copy on one PE sends its outputs (out channels x input bits) over its tile
+- *Copy output.* A copy on one PE sends its outputs (out channels x output bits) over its tile
   bus into the tile output register. A copy spread over several PEs sends partial sums
   (`psum_bits` each): every PE one per output it holds columns of (its S+A has already added up
   its own crossbars' share), over its tile's bus into that tile's output register, where the
@@ -91,8 +93,9 @@ def _output_span(lp: LayerPlacement, cp: np.ndarray) -> tuple[np.ndarray, np.nda
 
 @lru_cache(maxsize=1024)
 def copy_traffic(lp: LayerPlacement, input_bits: int, psum_bits: int) -> tuple[CopyTraffic, ...]:
-    """Per copy of `lp`, what one of its windows moves, in bits (module docstring). Cached: the
-    timing, bound and energy models all ask."""
+    """Per copy of `lp`, what one of its windows moves, in bits (module docstring): its inputs at
+    the layer's input bits, its outputs at its output bits (`input_bits` for a layer that gives
+    none). Cached: the timing, bound and energy models all ask."""
     g = lp.geometry
     per_copy = lp.crossbars_per_copy
     i = np.arange(lp.crossbars, dtype=np.int64)
@@ -103,11 +106,12 @@ def copy_traffic(lp: LayerPlacement, input_bits: int, psum_bits: int) -> tuple[C
     tile = (lp.first_pe + pe) // lp.pes_per_tile
     rows = np.minimum(g.xbar_rows, g.k - rp * g.xbar_rows)
     lo, hi = _output_span(lp, cp)
-    out_bits = lp.layer.out_channels * input_bits
+    in_bits = lp.layer.input_bits or input_bits
+    out_bits = lp.layer.out_channels * (lp.layer.output_bits or input_bits)
     result = []
     for k in range(lp.copies):
         sl = slice(k * per_copy, (k + 1) * per_copy)
-        fetch = _fetch(tile[sl], pe[sl], group[sl], rp[sl], rows[sl], input_bits)
+        fetch = _fetch(tile[sl], pe[sl], group[sl], rp[sl], rows[sl], in_bits)
         last = int(tile[sl].max())
         if pe[sl].min() == pe[sl].max():  # one PE: its S+A finishes the outputs
             result.append(CopyTraffic(last, fetch, (TilePartials(last, out_bits, 0, 0),), 0, 0, out_bits))

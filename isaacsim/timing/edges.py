@@ -128,7 +128,8 @@ class _Wiring:
 
     def __init__(self, wl, layers: dict[str, LayerState], stages: Stages, arch: Arch, env: simpy.Environment):
         self.wl, self.layers, self.stages, self.env = wl, layers, stages, env
-        self.byte = Fraction(stages.input_bits, 8)
+        self.bits = stages.input_bits
+        """Bits of an activation element for a layer that gives none (`LayerShape.input_bits`)."""
         self.edram = arch.tile.edram_kb * 1024
         self.memo: dict = {}
         self.notes: list[str] = []
@@ -138,7 +139,7 @@ class _Wiring:
         x = L.node.inputs[0]
         n_in = pixels(self.wl.shapes[x])
         req, last = window_needs(L.lp, n_in)
-        cap = self._capacity(L, self.wl.shapes[x][0] * self.byte, n_in, req, last)
+        cap = self._capacity(L, self.wl.shapes[x][0] * Fraction(self._elem_bits(L), 8), n_in, req, last)
         for src, (idx, _ops) in producer_deps(self.wl, x, self.memo).items():
             S = self.layers[src]
             e = self._edge(S, L, idx, req, buffer_gate(idx, S.lp.layer.n_vectors, last, cap, n_in))
@@ -156,8 +157,12 @@ class _Wiring:
             cap = mincap
         return cap
 
+    def _elem_bits(self, L: LayerState) -> int:
+        """Bits of one element of L's input tensor, as its eDRAM stores it."""
+        return L.lp.layer.input_bits or self.bits
+
     def _edge(self, S: LayerState, L: LayerState, idx: np.ndarray, req: np.ndarray, gate: np.ndarray) -> Edge:
-        bits = S.lp.layer.out_channels * self.stages.input_bits
+        bits = S.lp.layer.out_channels * self._elem_bits(L)
         return Edge(S.name, L.name, idx[req], gate, bits, L.lp.tiles, Series(self.env, S.lp.layer.n_vectors))
 
 

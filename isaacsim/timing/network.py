@@ -253,7 +253,7 @@ def _check_finished(layers: dict[str, LayerState]) -> None:
 
 def _network_io_in(wl, layers: dict[str, LayerState], move: Movement) -> None:
     """Layers fed by the network input get it over the off-chip links before their first window."""
-    bits = math.prod(wl.shapes["input"]) * move.bits
+    bits = math.prod(wl.shapes["input"]) * tensor_bits(wl, "input", move.bits)
     memo: dict = {}
     for L in layers.values():
         x = L.node.inputs[0]
@@ -265,7 +265,13 @@ def _network_io_out(wl, mapping: NetworkMapping, layers: dict[str, LayerState], 
     """The cycle the network output has left over the off-chip links (after its layer's last output)."""
     last = wl.nodes[-1].name
     home = graph_homes(wl, mapping).get(last) or mapping.layers[-1].name
-    return move.network_output(layers[home].out_end, math.prod(wl.shapes[last]) * move.bits)
+    return move.network_output(layers[home].out_end, math.prod(wl.shapes[last]) * tensor_bits(wl, last, move.bits))
+
+
+def tensor_bits(wl, name: str, default: int) -> int:
+    """Bits of one element of tensor `name` (its format's), `default` when it has none."""
+    f = getattr(wl, "formats", {}).get(name)
+    return int(f.bits) if f is not None else default
 
 
 ENGINES = ("auto", "numba", "simpy")
