@@ -181,19 +181,23 @@ def _traced_cycle(xw, ww, n, c, p, fast, check, slot, tr, ops32, samp, psum, h, 
     each sample's A/D operations to its slot's entry of tr; returns the overflows."""
     n_cols = ww.shape[3]
     n_ovf = 0
-    if fast:
+    if fast:  # as the untraced path: the samples in a loop the compiler vectorises, then converted
         x0 = xw[n, c, p, 0, 0]
         x1 = xw[n, c, p, 0, 1]
         w0 = ww[p, 0, 0]
         w1 = ww[p, 0, 1]
         for col in range(n_cols):
-            s = np.int64(popcount64(x0 & w0[col])) + np.int64(popcount64(x1 & w1[col]))
-            tr[slot[col]] += ops32[s]
-            if check:
-                n_ovf += _convert_add(s, col, psum, h, e, wsh)
-            else:
+            samp[col] = np.int64(popcount64(x0 & w0[col])) + np.int64(popcount64(x1 & w1[col]))
+        if check:
+            for col in range(n_cols):
+                n_ovf += _convert_add(samp[col], col, psum, h, e, wsh)
+        else:
+            for col in range(n_cols):
+                s = samp[col]
                 h[s] += 1
                 psum[col] += e[s]
+        for col in range(n_cols):
+            tr[slot[col]] += ops32[samp[col]]
         return n_ovf
     _cycle_samples(xw, ww, n, c, p, samp)
     for col in range(n_cols):
