@@ -156,8 +156,7 @@ def _input(spec) -> dict:
     inp = spec.get("input") if isinstance(spec, Mapping) else None
     if not isinstance(inp, Mapping) or "shape" not in inp:
         raise WorkloadError("float graph: 'input' must be a mapping with a 'shape'")
-    lo, hi = (float(v) for v in inp.get("range", (0.0, 1.0)))
-    bits = int(inp.get("bits", 8))
+    (lo, hi), bits = (float(v) for v in inp.get("range", (0.0, 1.0))), int(inp.get("bits", 8))
     if not hi > lo or not 2 <= bits <= 16:
         raise WorkloadError(f"float graph: input range must have hi > lo and bits in 2..16, got {inp}")
     return {"shape": tuple(int(s) for s in inp["shape"]), "range": (lo, hi), "bits": bits}
@@ -255,27 +254,15 @@ def count_macs(spec) -> dict[str, int]:
     return macs
 
 
-class _Weights(Mapping):
-    """Node name -> (float64 weight, float64 bias or None), made on each access from the user's
-    arrays (checked once, up front), so a large network's weights are not all held twice."""
-
-    def __init__(self, params: Mapping[str, np.ndarray], keys: dict[str, tuple[str, str | None]]):
-        self._params, self._keys = params, keys
-
-    def __getitem__(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
-        wk, bk = self._keys[name]
-        b = self._params.get(bk) if bk is not None else None
-        return np.asarray(self._params[wk], dtype=np.float64), None if b is None else np.asarray(b, dtype=np.float64)
-
-    def __iter__(self):
-        return iter(self._keys)
-
-    def __len__(self) -> int:
-        return len(self._keys)
+def _float(params, keys: dict, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Layer `name`'s (float64 weight, bias or None), made per call from the user's (checked) arrays,
+    so a large network's weights are not all held twice."""
+    return tuple(None if k is None else np.asarray(params[k], np.float64) for k in keys[name])
 
 
-def _params(spec, params: Mapping[str, np.ndarray]) -> _Weights:
-    """Node name -> (float weight, float bias or None), shape-checked against the spec."""
+def _params(spec, params: Mapping[str, np.ndarray]) -> dict[str, tuple[str, str | None]]:
+    """Node name -> (weight key, bias key or None) of each matrix layer, its arrays shape- and
+    finiteness-checked against the spec (`_float` makes them float)."""
     want = param_shapes(spec)
     keys = {}
     for n in graph_nodes(spec):
@@ -284,9 +271,8 @@ def _params(spec, params: Mapping[str, np.ndarray]) -> _Weights:
         where = f"float graph: layer {n['name']!r}"
         if n["weight"] not in params:
             raise WorkloadError(f"{where}: weight {n['weight']!r} missing from params")
-        w = np.asarray(params[n["weight"]])
         b = params.get(n["bias"]) if n["bias"] is not None else None
-        for key, a in ((n["weight"], w), (n["bias"], b)):
+        for key, a in ((n["weight"], params[n["weight"]]), (n["bias"], b)):
             if a is None:
                 continue
             a = np.asarray(a)
@@ -295,7 +281,7 @@ def _params(spec, params: Mapping[str, np.ndarray]) -> _Weights:
             if not np.all(np.isfinite(a.astype(np.float64, copy=False))):
                 raise WorkloadError(f"{where}: {key!r} holds NaN or infinite values")
         keys[n["name"]] = (n["weight"], n["bias"] if b is not None else None)
-    return _Weights(params, keys)
+    return keys
 
 
 # ---------------------------------------------------------------- float forward
@@ -344,7 +330,7 @@ def _run(spec, params, x, dtype, visit, wb=None):
     """The float graph on x, `visit(node, output)` after each node (whose inputs are then freed
     once no later node reads them); `wb`: `_params(spec, params)` when the caller has it."""
     nodes = graph_nodes(spec)
-    wb = _params(spec, params) if wb is None else wb
+    keys = _params(spec, params) if wb is None else wb
     shape = _input(spec)["shape"]
     x = np.asarray(x, dtype=dtype)
     if x.shape[1:] != shape:
@@ -352,7 +338,8 @@ def _run(spec, params, x, dtype, visit, wb=None):
     last_use = {i: k for k, n in enumerate(nodes) for i in n["inputs"]}
     vals = {"input": x}
     for k, n in enumerate(nodes):
-        y = _float_node(n, [vals[i] for i in n["inputs"]], wb.get(n["name"]), dtype)
+        wb = _float(params, keys, n["name"]) if n["name"] in keys else None
+        y = _float_node(n, [vals[i] for i in n["inputs"]], wb, dtype)
         vals[n["name"]] = y
         if visit is not None:
             visit(n, y)
@@ -376,9 +363,8 @@ def float_forward(spec, params, x, *, dtype=np.float32, return_nodes: bool = Fal
 def consumers(nodes) -> dict[str, list[dict]]:
     cons: dict[str, list[dict]] = {n["name"]: [] for n in nodes}
     for n in nodes:
-        for i in n["inputs"]:
-            if i != "input":
-                cons[i].append(n)
+        for i in (i for i in n["inputs"] if i != "input"):
+            cons[i].append(n)
     return cons
 
 
@@ -585,7 +571,7 @@ def quantize_graph(spec, params: Mapping[str, np.ndarray], calib_x, *, name: str
         fin = [fmts[i] for i in n["inputs"]]
         if op in MATRIX_OPS:
             fout = _out_format(ranges[nm], relu, act_bits)
-            w, b = wb[nm]
+            w, b = _float(params, wb, nm)
             node = _matrix(n, w, b, fin[0], fout, relu, int(n.get("weight_bits", weight_bits)), arrays)
         elif op in ("add", "concat"):
             fout = _out_format(ranges[nm], relu, act_bits) if op == "add" else concat_format(fin, act_bits)
