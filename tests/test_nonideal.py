@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import isaacsim
+from isaacsim.adc.registers import ADCRegisters
 from isaacsim.functional import mvm as mvm_mod
 from isaacsim.functional.mvm import PackedWeights, mvm
 from isaacsim.functional.nonideal import Noise, conductances, levels
@@ -52,8 +53,6 @@ def reference(x, w, arch, noise, **bits):
     """The noisy datapath written out plainly: (y, hist, r2 per (row partition, column), overflows)."""
     pw = PackedWeights.of(w, arch, **bits)
     geo = pw.geometry
-    from isaacsim.adc.registers import ADCRegisters
-
     regs = ADCRegisters.of(arch.adc)
     args = regs.kernel_args()
     g = conductances(pw.planes, geo.cell_bits, noise)
@@ -163,8 +162,10 @@ def test_ideal_defaults_take_the_exact_path(monkeypatch):
     y1, s1 = mvm(x, w, arch, weight_bits=8, input_bits=8, noise=noise, trace=True)
     np.testing.assert_array_equal(y0, y1)
     for k, v in s0.items():
-        np.testing.assert_array_equal(v, s1[k]) if isinstance(v, np.ndarray) else None
-        assert isinstance(v, np.ndarray) or v == s1[k], k
+        if isinstance(v, np.ndarray):
+            np.testing.assert_array_equal(v, s1[k])
+        else:
+            assert v == s1[k], k
 
 
 @pytest.mark.filterwarnings("ignore::isaacsim.errors.ConfigWarning")
