@@ -231,8 +231,8 @@ def _recording_matmul(monkeypatch):
     calls = []
     orig = sim_mod._matmul
 
-    def wrapped(arch, mapping, stats, bar, packed, batch=1, traced=0):
-        mm = orig(arch, mapping, stats, bar, packed, batch, traced)
+    def wrapped(arch, mapping, stats, bar, packed, batch=1, traced=0, *rest):
+        mm = orig(arch, mapping, stats, bar, packed, batch, traced, *rest)
 
         def rec(name, x2d, w2d):
             calls.append((name, np.array(x2d), np.array(w2d), batch))

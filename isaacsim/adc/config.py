@@ -44,6 +44,16 @@ class ADCConfig(Node):
         None, gt=0, le=1e6,
         description="A/D operations one ADC performs per system cycle; null means sample_rate * R / clock.",
     )
+    offset_lsb: float = Field(
+        0.0, ge=-1e3, le=1e3,
+        description="Comparator offset in lossless LSBs, added to every bit-line sample before the SAR decides "
+                    "(fixed; 0 is ideal). Non-ideal datapath: docs/nonideal.md.",
+    )
+    noise_lsb: float = Field(
+        0.0, ge=0, le=1e3,
+        description="Comparator input-referred noise in lossless LSBs: the sigma of a Gaussian drawn once per "
+                    "conversion (0 is ideal). Non-ideal datapath: docs/nonideal.md.",
+    )
     early_termination: bool = Field(
         True,
         description="A TRQ conversion that ends early frees the ADC (latency and energy fall); false: energy only.",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from isaacsim.commands.options import add_arch, add_workload, load_arch_from_args, positive_int
+from isaacsim.commands.options import add_arch, add_workload, load_arch_from_args, positive_int, seed_int
 from isaacsim.errors import ConfigError, IsaacsimError
 
 NAME = "run"
@@ -18,6 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workload(p)
     p.add_argument("--samples", type=positive_int, metavar="N",
                    help="run the first N samples (default: the whole eval set, else calib, else 16 random inputs)")
+    p.add_argument("--seed", type=seed_int, default=0, metavar="N",
+                   help="seed of the non-ideal datapath's draws (device.*, adc.offset_lsb, adc.noise_lsb; "
+                        "default 0); recorded in the summary")
     p.add_argument("--registers", metavar="FILE", help="per-layer ADC registers (YAML or JSON register file)")
     p.add_argument("--out", metavar="DIR", help="write config.yaml, summary.json, layers.csv, registers.yaml, "
                    "events and breakdown (.csv, .parquet) and profile.json here")
@@ -138,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     timeline = _timeline(arch, args.trace)
     res = simulate(arch, wl, samples=args.samples, registers=args.registers, batch_size=args.batch_size,
                    progress=True, raise_on_error=False, timing=not args.no_timing, timing_granularity=args.timing,
-                   timeline=timeline, timing_only=args.timing_only, profile=args.profile, out=record)
+                   timeline=timeline, timing_only=args.timing_only, profile=args.profile, out=record, seed=args.seed)
     _write_trace(res, timeline, args.trace)
     _print(res, args)
     return _exit_code(res)

@@ -22,7 +22,8 @@ from isaacsim.errors import ConfigWarning
 from isaacsim.nodes import Node
 
 __all__ = [
-    "ADCConfig", "Arch", "ChipConfig", "ComponentsConfig", "CrossbarConfig", "DatapathConfig", "LatencyConfig",
+    "ADCConfig", "Arch", "ChipConfig", "ComponentsConfig", "CrossbarConfig", "DatapathConfig", "DeviceConfig",
+    "LatencyConfig",
     "MappingConfig", "Node", "PEConfig", "TileConfig",
 ]
 
@@ -164,6 +165,41 @@ class ComponentsConfig(Node):
     )
 
 
+class DeviceConfig(Node):
+    """Analog non-idealities of the ReRAM cells (all ideal by default; docs/nonideal.md)."""
+
+    program_sigma: float = Field(
+        0.0, ge=0, le=1.0,
+        description="Programming variation: relative sigma of each programmed cell's conductance, fixed for a "
+                    "programmed chip (0 is ideal; a few percent is typical of multi-level ReRAM, e.g. the "
+                    "device models of NeuroSim, Chen et al., IEEE TCAD 2018).",
+    )
+    read_sigma: float = Field(
+        0.0, ge=0, le=1.0,
+        description="Read noise: sigma of each cell's conductance per read, relative to one on-conductance step "
+                    "(0 is ideal).",
+    )
+    stuck_at_gmin: float = Field(
+        0.0, ge=0, le=1.0, description="Fraction of cells stuck at G_min (level 0), fixed per programmed chip."
+    )
+    stuck_at_gmax: float = Field(
+        0.0, ge=0, le=1.0,
+        description="Fraction of cells stuck at G_max (the top level), fixed per programmed chip; "
+                    "stuck_at_gmin + stuck_at_gmax is at most 1.",
+    )
+    on_off_ratio: float | None = Field(
+        None, gt=1, le=1e9,
+        description="G_max / G_min of a cell; null is infinite (G_min = 0, ideal). A finite ratio adds G_min "
+                    "of every cell on a driven row to its bit-line sum.",
+    )
+
+    @model_validator(mode="after")
+    def _stuck_fractions(self) -> DeviceConfig:
+        if self.stuck_at_gmin + self.stuck_at_gmax > 1:
+            raise ValueError("stuck_at_gmin + stuck_at_gmax must be at most 1")
+        return self
+
+
 class MappingConfig(Node):
     """How layers are placed onto crossbars."""
 
@@ -195,6 +231,9 @@ class Arch(Node):
     latency_ns: LatencyConfig = Field(default_factory=LatencyConfig, description="Latency overrides (ns).")
     components: ComponentsConfig = Field(default_factory=ComponentsConfig, description="Component table selection.")
     mapping: MappingConfig = Field(default_factory=MappingConfig, description="Layer placement options.")
+    device: DeviceConfig = Field(
+        default_factory=DeviceConfig, description="Analog non-idealities of the cells (ideal by default)."
+    )
 
     @property
     def clock(self) -> Clock:

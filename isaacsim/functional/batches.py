@@ -17,6 +17,7 @@ import numpy as np
 from isaacsim.config import Arch
 from isaacsim.errors import IsaacsimError, MappingError
 from isaacsim.functional.mvm import PackedWeights, mvm
+from isaacsim.functional.nonideal import Noise
 from isaacsim.functional.stats import LayerStats
 from isaacsim.mapping.placement import NetworkMapping
 from isaacsim.progress import TerminalProgress
@@ -56,7 +57,8 @@ def reference_matmul(name: str, x2d: np.ndarray, w2d: np.ndarray) -> np.ndarray:
 
 
 def _matmul(arch: Arch, mapping: NetworkMapping, stats: dict[str, LayerStats], bar: _Bar,
-            packed: dict[tuple[str, int], PackedWeights], batch: int = 1, traced: int = 0):
+            packed: dict[tuple[str, int], PackedWeights], batch: int = 1, traced: int = 0,
+            noise: Noise | None = None, start: int = 0):
     """The simulated product for one batch. `packed` (shared across batches) holds each layer's
     and group's sliced weights: the reference executor calls a conv's groups in order, once per
     batch, with the same read-only weights, so (layer, group) identifies the matrix.
@@ -67,7 +69,10 @@ def _matmul(arch: Arch, mapping: NetworkMapping, stats: dict[str, LayerStats], b
 
     Windows are dealt to the layer's copies round-robin: row r of x2d is window r % n_windows
     of its sample (n_windows = rows per sample, 1 for linear) and runs on copy
-    (r % n_windows) % copies, which the per-crossbar counts follow (`LayerStats.xbar_ad_ops`)."""
+    (r % n_windows) % copies, which the per-crossbar counts follow (`LayerStats.xbar_ad_ops`).
+
+    noise: the run's non-ideal settings (None: exact); each (layer, group) matrix gets its own
+    programmed map, and row r of the batch is the run's input vector start x n_windows + r."""
     regs = {lp.name: lp.adc for lp in mapping.layers}
     bits = {lp.name: lp.geometry.bits for lp in mapping.layers}  # each layer at its own widths
     groups = {lp.name: lp.layer.groups for lp in mapping.layers}
@@ -81,21 +86,25 @@ def _matmul(arch: Arch, mapping: NetworkMapping, stats: dict[str, LayerStats], b
         n_windows = x2d.shape[0] // batch
         rows = n_windows * traced
         vec_copy = (np.arange(x2d.shape[0], dtype=np.int64) % max(n_windows, 1)) % copies[name]
+        first = start * n_windows
+        nz = None if noise is None or noise.ideal else noise.for_layer(name, key[1], first)
         try:
             pw = packed.get(key)
             if pw is None or (pw.geometry.k, pw.geometry.m) != w2d.shape:
                 pw = packed[key] = PackedWeights.of(w2d, arch, **bits[name])
             if rows:
                 y, st = mvm(x2d[:rows], pw, arch, adc=regs[name], trace=True, vector_copy=vec_copy[:rows],
-                            trace_segments=stats[name].trace_segments)
+                            trace_segments=stats[name].trace_segments, noise=nz)
                 stats[name].add_trace(key[1], traced, st.pop("ad_ops_trace"))
                 stats[name].add_call(st, group=key[1])
                 if rows < x2d.shape[0]:
-                    y_rest, st = mvm(x2d[rows:], pw, arch, adc=regs[name], vector_copy=vec_copy[rows:])
+                    nz_rest = None if nz is None else noise.for_layer(name, key[1], first + rows)
+                    y_rest, st = mvm(x2d[rows:], pw, arch, adc=regs[name], vector_copy=vec_copy[rows:],
+                                     noise=nz_rest)
                     stats[name].add_call(st, calls=0, group=key[1])
                     y = np.concatenate([y, y_rest])
             else:
-                y, st = mvm(x2d, pw, arch, adc=regs[name], vector_copy=vec_copy)
+                y, st = mvm(x2d, pw, arch, adc=regs[name], vector_copy=vec_copy, noise=nz)
                 stats[name].add_call(st, group=key[1])
         except IsaacsimError:
             raise
@@ -150,10 +159,11 @@ class BatchRun:
 
 
 def run_batches(run: BatchRun, wl: Workload, arch: Arch, mapping: NetworkMapping, x: np.ndarray,
-                batch_size: int, *, traced: int = 0, progress: bool = False) -> None:
+                batch_size: int, *, traced: int = 0, progress: bool = False, noise: Noise | None = None) -> None:
     """Run the samples `x` in batches of `batch_size` into `run`, keeping the A/D-operation traces
     of the first `traced` samples (`LayerStats.ad_ops_trace`). An error or KeyboardInterrupt in a
-    batch ends the loop with `run.error` and `run.exception` set, never raised."""
+    batch ends the loop with `run.error` and `run.exception` set, never raised. noise: the
+    non-ideal settings and seed (`Noise.of(arch, seed)`), None for the exact datapath."""
     n = int(x.shape[0])
     n_batches = -(-n // batch_size)
     packed: dict[tuple[str, int], PackedWeights] = {}
@@ -164,7 +174,8 @@ def run_batches(run: BatchRun, wl: Workload, arch: Arch, mapping: NetworkMapping
                 stats = {k: s.empty_like() for k, s in run.layers.items()}
                 t0 = time.perf_counter()
                 keep = max(0, min(traced - start, len(xb)))
-                out = execute(wl, xb, matmul=_matmul(arch, mapping, stats, bar, packed, len(xb), keep))
+                out = execute(wl, xb, matmul=_matmul(arch, mapping, stats, bar, packed, len(xb), keep,
+                                                           noise, start))
                 t1 = time.perf_counter()
                 bar.layer("reference")
                 ref = execute(wl, xb, matmul=reference_matmul)

@@ -12,7 +12,9 @@ import numpy as np
 from isaacsim.adc.config import ADCConfig
 from isaacsim.adc.registers import ADCRegisters
 from isaacsim.config.models import Arch
+from isaacsim.functional.nonideal import Noise, conductances
 from isaacsim.kernels.fused import fused_layer, fused_layer_traced
+from isaacsim.kernels.noisy import noisy_layer
 from isaacsim.mapping import slicing
 from isaacsim.mapping.geometry import MatrixGeometry
 
@@ -103,9 +105,25 @@ def _geometry(x, w, arch: Arch, bits: dict):
     return (x, geo, *_pack(w, geo))
 
 
+def _run_noisy(xw, ww, geo, arch, regs, noise, vec_copy, copies, shift, sign, col_sign, trace, segments):
+    """The non-ideal kernel's (out, hist, overflows, ad_ops, r2, ops_hist, trace or None) for `mvm`."""
+    g = conductances(ww, geo.cell_bits, noise)
+    args = (noise.read_key(), noise.first_vector, noise.g_min(geo.cell_bits), noise.read_sigma, noise.offset_lsb,
+            noise.noise_lsb)
+    slots, n_seg, lanes = None, 0, 0
+    if trace:
+        lanes = geo.lanes(arch.pe.adcs)
+        slots, n_seg, _ = _trace_slots(geo, lanes, arch.pe.adcs, segments)
+    out = noisy_layer(xw, g, regs.kernel_args(), args, vec_copy, copies, shift, sign, geo.cell_bits, geo.n_slices,
+                      geo.polarities, arch.datapath.psum_bits, geo.max_sample, numba.get_num_threads(), col_sign,
+                      slots, n_seg * lanes)
+    tr = out[6].reshape(xw.shape[0], geo.input_cycles, n_seg, lanes) if trace else None
+    return (*out[:6], tr)
+
+
 def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | None = None, *,
         trace: bool = False, vector_copy=None, weight_bits: int | None = None, input_bits: int | None = None,
-        input_signed: bool | None = None, trace_segments=None):
+        input_signed: bool | None = None, trace_segments=None, noise: Noise | None = None):
     """y = x @ w as the datapath computes it, and the ADC / S+A statistics.
 
     x: (N, K) integers in the layer's input format (unsigned, or signed two's complement);
@@ -146,6 +164,12 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
     array, increasing, from 0): sum the trace's crossbars over segments t = trace_segments[s] ..
     trace_segments[s + 1] - 1, so ad_ops_trace is (N, input_cycles, segments, lanes); the timing
     model reads no finer (`isaacsim.mapping.segments.pe_segments`).
+
+    noise: a `isaacsim.functional.nonideal.Noise` (`Noise.of(arch, seed)`), or None: the exact
+    integer path. A Noise whose settings are all ideal takes the exact path too; any other runs
+    the real-valued samples of docs/nonideal.md (`isaacsim.kernels.noisy`): y, the counts and the
+    trace then follow the SAR's decisions on them, and sample_hist counts the real samples
+    rounded half up and clipped to 0 .. max_sample.
     """
     x, geo, ww, flipped = _geometry(x, w, arch, {"weight_bits": weight_bits, "input_bits": input_bits,
                                                  "input_signed": input_signed})
@@ -155,7 +179,11 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
     xw, shift, sign = slicing.pack_inputs(x, geo)
     _, msb, units, ops = regs.trace(np.arange(geo.max_sample + 1, dtype=np.int64))
     ad_trace = None
-    if trace:
+    ops_hist = None
+    if noise is not None and not noise.ideal:
+        acc, hist, overflows, xb_ops, xb_r2, ops_hist, ad_trace = _run_noisy(
+            xw, ww, geo, arch, regs, noise, vec_copy, copies, shift, sign, col_sign, trace, trace_segments)
+    elif trace:
         lanes = geo.lanes(arch.pe.adcs)
         slots, n_seg, widest = _trace_slots(geo, lanes, arch.pe.adcs, trace_segments)
         per_slot = -(-geo.xbar_cols // lanes) * int(ops.max()) * widest
@@ -178,8 +206,12 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
     if geo.encoding == "offset":
         y = y - slicing.offset_correction(x, geo)
     conversions = int(hist.sum())
-    ad_ops = int(hist @ ops)
-    r2 = int(hist @ msb) if regs.has_ranges else 0
+    if ops_hist is None:
+        ad_ops = int(hist @ ops)
+        r2 = int(hist @ msb) if regs.has_ranges else 0
+        ops_hist = np.bincount(ops, weights=hist, minlength=regs.resolution + 3).astype(np.int64)
+    else:
+        ad_ops, r2 = int(xb_ops.sum()), int(xb_r2.sum())
     stats = {
         "conversions": conversions,
         "ad_ops": ad_ops,
@@ -187,7 +219,7 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
         "r1_conversions": conversions - r2 if regs.has_ranges else 0,
         "r2_conversions": r2,
         "sample_hist": hist,
-        "ops_hist": np.bincount(ops, weights=hist, minlength=regs.resolution + 3).astype(np.int64),
+        "ops_hist": ops_hist,
         "overflows": int(overflows),
         "crossbar_ad_ops": _per_crossbar(xb_ops, geo),
         "crossbar_r2": _per_crossbar(xb_r2, geo),  # msb is 0 for a kind without ranges

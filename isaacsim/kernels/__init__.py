@@ -5,7 +5,8 @@ over every possible bit-line sample; `fused` runs a whole layer (bit-serial samp
 shift-and-add with finite partial-sum registers) without materialising the samples, and counts
 each column's A/D operations and range-2 conversions per layer copy; `fused_layer_traced` also
 sums each window's A/D operations per crossbar and ADC lane; `packing` packs inputs and weights
-into bit-plane words. The heavy kernels are `nogil` functions over a range of items, which
+into bit-plane words; `noisy` runs a layer with real-valued samples when any analog
+non-ideality is on (docs/nonideal.md). The heavy kernels are `nogil` functions over a range of items, which
 `threads` deals out to a thread pool as a work queue of chunks.
 """
 

@@ -40,6 +40,8 @@ class RunOptions:
     profile: Mapping[str, Any] | str | os.PathLike | None = None
     out: str | os.PathLike | None = None
     """Where the run leaves its record (`isaacsim.pipeline.record`; a Path once checked), None for nowhere."""
+    seed: int = 0
+    """Seed of the non-ideal datapath's random draws (docs/nonideal.md); unused when the arch is ideal."""
 
     def __post_init__(self) -> None:
         if self.batch_size is not None and not _whole(self.batch_size, 1):
@@ -51,6 +53,8 @@ class RunOptions:
                               f"got {self.timing_granularity!r}")
         if self.samples is not None and not _whole(self.samples, 1):
             raise ConfigError(f"samples must be a whole number >= 1, got {self.samples!r}")
+        if not _whole(self.seed, 0) or self.seed > 2**63 - 1:
+            raise ConfigError(f"seed must be a whole number in 0 .. 2^63 - 1, got {self.seed!r}")
         if self.profile is not None and not self.timing_only:
             raise ConfigError("profile applies to timing-only runs (timing_only=True)")
         if self.out is not None:

@@ -99,6 +99,8 @@ class Result:
     events: pd.DataFrame | None = None
     """The events table (`isaacsim.energy.events`) the energy was priced from."""
     failures: list[Failure] = field(default_factory=list)
+    seed: int = 0
+    """The seed of the non-ideal datapath's draws (`simulate(..., seed=N)`)."""
     """A `Failure` per stage that failed, in the order they failed."""
 
     # ---- stages
@@ -240,7 +242,15 @@ class Result:
             "layers": [s.summary() for s in self.layers.values()],
             "wall_s": self.wall_s,
             "reference_wall_s": self.reference_wall_s,
+            "noise": self.noise_summary(),
         }
+
+    def noise_summary(self) -> dict[str, Any]:
+        """The seed, every non-ideality setting, and whether all are ideal (the exact datapath)."""
+        from isaacsim.functional.nonideal import Noise
+
+        nz = Noise.of(self.arch, self.seed)
+        return {"ideal": nz.ideal, **nz.settings()}
 
     def price(self, table=None) -> EnergyReport:
         """This run's events priced with another component table (a shipped name, a path or a

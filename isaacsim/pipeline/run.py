@@ -33,7 +33,7 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
              batch_size: int | None = None, progress: bool = False, raise_on_error: bool = True,
              traces: int = 0, timing_granularity: str = "default", timeline=None,
              timing_only: bool = False, profile: Mapping[str, Any] | str | os.PathLike | None = None,
-             out: str | os.PathLike | None = None) -> Result:
+             out: str | os.PathLike | None = None, seed: int = 0) -> Result:
     """Run `workload` on `arch` through the bit-exact datapath and return a `Result`.
 
     arch: an Arch, a YAML path or preset name, or a dict. workload: a Workload or a directory.
@@ -60,6 +60,9 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
     out: a folder for the run's record (`isaacsim.pipeline.record`): config.yaml before the run,
     summary.json, layers.csv, registers.yaml and the energy and profile files after it, however
     it ends; None writes nothing.
+    seed: the seed of the non-ideal datapath's draws (`device.*`, `adc.offset_lsb`,
+    `adc.noise_lsb`; docs/nonideal.md), default 0: the same seed gives the same results. The
+    summary's `noise` entry records it with every non-ideality setting.
 
     Bad inputs raise before anything runs or is written (ConfigError, WorkloadError,
     MappingError). An error or KeyboardInterrupt inside a batch ends the run with status
@@ -69,7 +72,7 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
     opts = RunOptions(samples=samples, timing=timing, registers=registers, batch_size=batch_size,
                       progress=progress, raise_on_error=raise_on_error, traces=traces,
                       timing_granularity=timing_granularity, timeline=timeline, timing_only=timing_only,
-                      profile=profile, out=out)
+                      profile=profile, out=out, seed=seed)
     plan = prepare(arch, workload, opts)
     if opts.timing_only:
         res, x = new_result(plan, "none", None, None, 0, 0), None
@@ -78,6 +81,7 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
         n = int(x.shape[0])
         bs = opts.batch_size or auto_batch_size(plan.workload, plan.arch, n)
         res = new_result(plan, source, available, opts.samples, n, bs, labels=y)
+    res.seed = opts.seed
     if opts.progress:  # every input is checked: say so if the kernels are about to compile
         from isaacsim.timing.network import uses_numba
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from isaacsim.errors import EnergyWarning, IsaacsimError, TimingWarning
 from isaacsim.functional.batches import BatchRun, run_batches
+from isaacsim.functional.nonideal import Noise
 from isaacsim.pipeline.options import RunOptions
 from isaacsim.pipeline.prepare import Plan
 from isaacsim.pipeline.result import Failure, Result
@@ -32,7 +33,8 @@ def datapath(res: Result, plan: Plan, opts: RunOptions, x: np.ndarray) -> None:
     run = BatchRun(res.layers)
     try:
         run_batches(run, plan.workload, plan.arch, plan.mapping, x, res.batch_size,
-                    traced=opts.traced_samples, progress=opts.progress)
+                    traced=opts.traced_samples, progress=opts.progress,
+                    noise=Noise.of(plan.arch, opts.seed))
     finally:
         if run.outputs:
             res.outputs = np.concatenate(run.outputs)

@@ -1,0 +1,105 @@
+"""The non-ideal datapath's settings (`Noise`) and each programmed matrix's cell conductances.
+
+`Noise.of(arch, seed)` gathers `device.*`, `adc.offset_lsb` and `adc.noise_lsb`; when every one
+is at its ideal default `Noise.ideal` is True and `isaacsim.mvm` runs the exact integer path.
+`conductances` applies programming variation and stuck-at faults to a matrix's stored cell
+levels, from a generator seeded by (seed, layer key) alone, so a programmed chip keeps its map
+across reads, samples and batches. docs/nonideal.md states the model.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from isaacsim.config.models import Arch
+
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed) -> int:
+    """seed as an int in 0 .. 2^63 - 1; ValueError otherwise."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) <= MAX_SEED:
+        raise ValueError(f"seed must be a whole number in 0 .. 2^63 - 1, got {seed!r}")
+    return int(seed)
+
+
+@dataclass(frozen=True)
+class Noise:
+    """The non-ideality settings of one run (`Arch.device`, `adc.offset_lsb`, `adc.noise_lsb`),
+    its seed, and where in the run an `mvm` call is: the matrix (`layer`, a key) and the global
+    index of its first input vector (`first_vector`, so read noise differs from batch to batch)."""
+
+    program_sigma: float = 0.0
+    read_sigma: float = 0.0
+    stuck_at_gmin: float = 0.0
+    stuck_at_gmax: float = 0.0
+    on_off_ratio: float | None = None
+    offset_lsb: float = 0.0
+    noise_lsb: float = 0.0
+    seed: int = 0
+    layer: int = 0
+    first_vector: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seed", check_seed(self.seed))
+
+    @classmethod
+    def of(cls, arch: Arch, seed: int = 0) -> Noise:
+        d = arch.device
+        return cls(d.program_sigma, d.read_sigma, d.stuck_at_gmin, d.stuck_at_gmax, d.on_off_ratio,
+                   arch.adc.offset_lsb, arch.adc.noise_lsb, seed)
+
+    @property
+    def ideal(self) -> bool:
+        """Every setting at its ideal default: the datapath is the exact integer one."""
+        return (self.program_sigma == 0 and self.read_sigma == 0 and self.stuck_at_gmin == 0
+                and self.stuck_at_gmax == 0 and self.on_off_ratio is None and self.offset_lsb == 0
+                and self.noise_lsb == 0)
+
+    def for_layer(self, name: str, group: int = 0, first_vector: int = 0) -> Noise:
+        """These settings for matrix (name, group) with its first input vector at `first_vector`."""
+        return replace(self, layer=zlib.crc32(f"{name}/{group}".encode()), first_vector=int(first_vector))
+
+    def settings(self) -> dict:
+        """The run-level settings and seed (what a run's summary records)."""
+        d = asdict(self)
+        del d["layer"], d["first_vector"]
+        return d
+
+    def g_min(self, cell_bits: int) -> float:
+        """G_min in on-steps: (2^cell_bits - 1) / (on_off_ratio - 1); 0 when the ratio is infinite."""
+        return 0.0 if self.on_off_ratio is None else (2**cell_bits - 1) / (self.on_off_ratio - 1)
+
+    def read_key(self) -> int:
+        """The uint64 stream key of the read-noise hash (seed and layer)."""
+        return int(np.random.SeedSequence([self.seed, self.layer, 1]).generate_state(1, np.uint64)[0])
+
+
+def levels(planes: np.ndarray) -> np.ndarray:
+    """int64 (row_parts, words * 64, cols): each cell's stored level from packed planes
+    (row_parts, cell_bits, words, cols) (bit r of word w is row 64 w + r)."""
+    bits = (planes[:, :, :, None, :] >> np.arange(64, dtype=np.uint64)[None, None, None, :, None]) & np.uint64(1)
+    p, b, w, _, c = bits.shape
+    bits = bits.reshape(p, b, w * 64, c).astype(np.int64)
+    return sum(bits[:, i] << i for i in range(b))
+
+
+def conductances(planes: np.ndarray, cell_bits: int, noise: Noise) -> np.ndarray:
+    """float32 (row_parts, words * 64, cols) conductances in on-steps of the stored cells:
+    level x (1 + program_sigma x N(0, 1)), clipped at 0; a cell stuck at G_min is 0 and one stuck
+    at G_max is 2^cell_bits - 1 (G_min itself is added per driven row by the kernel). Drawn from
+    a generator seeded by (seed, layer) alone: the same matrix gets the same map on every call."""
+    lv = levels(planes).astype(np.float64)
+    rng = np.random.default_rng([noise.seed, noise.layer, 0])
+    dev = rng.standard_normal(lv.shape)
+    u = rng.random(lv.shape)
+    g = np.maximum(lv * (1.0 + noise.program_sigma * dev), 0.0)
+    g[u < noise.stuck_at_gmin] = 0.0
+    g[u >= 1.0 - noise.stuck_at_gmax] = 2**cell_bits - 1
+    return np.ascontiguousarray(g, np.float32)
+
+
+__all__ = ["Noise", "check_seed", "conductances", "levels"]
