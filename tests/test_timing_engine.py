@@ -202,3 +202,15 @@ def test_auto_takes_simpy_for_a_small_network_on_a_cold_cache(net, monkeypatch):
     monkeypatch.setattr(network, "NUMBA_MIN_WINDOWS", 10**9)
     monkeypatch.setattr(cache, "is_cached", lambda d: True)
     assert network.uses_numba(mapping)
+
+
+def test_compile_notice_names_the_kernels_a_run_uses(monkeypatch):
+    """The notice checks the timing engine the run takes, and the noisy kernel only when noise is on."""
+    import isaacsim.kernels.cache as cache
+
+    seen = []
+    monkeypatch.setattr(cache, "cold_kernels", lambda names: seen.append(names) or [])
+    cache.compile_notice(numba_timing=True)
+    cache.compile_notice(numba_timing=False, noisy=True)
+    assert cache.TIMING_KERNELS[0] in seen[0] and cache.NOISY_KERNELS[0] not in seen[0]
+    assert cache.SIMPY_TIMING_KERNELS[0] in seen[1] and cache.NOISY_KERNELS[0] in seen[1]

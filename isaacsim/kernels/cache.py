@@ -18,6 +18,8 @@ DATAPATH_KERNELS = ("isaacsim.kernels.fused:_fused_chunk", "isaacsim.kernels.pac
 """The kernels of a functional run (the bit-exact datapath)."""
 TIMING_KERNELS = ("isaacsim.kernels.pipeline:run_pipeline",)
 """The kernel of the timing model's numba engine."""
+NOISY_KERNELS = ("isaacsim.kernels.noisy:_noisy_chunk",)
+"""The non-ideal datapath's kernel (a run with any `device.*` or ADC noise setting on)."""
 SIMPY_TIMING_KERNELS = ("isaacsim.kernels.pe_schedule:pe_rounds",)
 """The kernel of its simpy engine (small networks on a cold cache, fine granularity, timelines)."""
 COMPILE_SECONDS = 5
@@ -45,14 +47,18 @@ def cold_kernels(names: tuple[str, ...] = DATAPATH_KERNELS + TIMING_KERNELS) -> 
     return cold
 
 
-def compile_notice(timing_only: bool = False, timing: bool = True, numba_timing: bool = True) -> str | None:
+def compile_notice(timing_only: bool = False, timing: bool = True, numba_timing: bool = True,
+                   noisy: bool = False) -> str | None:
     """The line that says a run is about to compile its kernels (a cold cache: the first run after
     installing), else None; None too when numba's cache cannot be read (say nothing rather than
     fail the run). A timing-only run uses the timing kernel alone; a run without timing
     (`timing=False`) the datapath's alone; `numba_timing`: the timing model runs its numba engine
-    (`isaacsim.timing.network.uses_numba`), else its simpy one."""
+    (`isaacsim.timing.network.uses_numba`), else its simpy one; `noisy`: the datapath runs the
+    non-ideal kernel too."""
     timing_kernels = TIMING_KERNELS if numba_timing else SIMPY_TIMING_KERNELS
     names = timing_kernels if timing_only else DATAPATH_KERNELS + (timing_kernels if timing else ())
+    if noisy and not timing_only:
+        names += NOISY_KERNELS
     try:
         cold = cold_kernels(names)
     except Exception:  # numba's cache internals changed
@@ -60,15 +66,15 @@ def compile_notice(timing_only: bool = False, timing: bool = True, numba_timing:
     return f"isaacsim: compiling kernels (first run only, about {COMPILE_SECONDS} s)..." if cold else None
 
 
-def announce_compile(timing_only: bool = False, timing: bool = True, numba_timing: bool = True) -> None:
+def announce_compile(timing_only: bool = False, timing: bool = True, numba_timing: bool = True,
+                     noisy: bool = False) -> None:
     """Print `compile_notice` on stderr when there is one. Callers do this after every input has
     been checked and just before the first kernel runs, so bad input still gets its one line."""
-    line = compile_notice(timing_only, timing, numba_timing)
+    line = compile_notice(timing_only, timing, numba_timing, noisy)
     if line:
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
 
 
-__all__ = ["COMPILE_SECONDS", "DATAPATH_KERNELS", "SIMPY_TIMING_KERNELS", "TIMING_KERNELS", "announce_compile",
-           "cold_kernels",
-           "compile_notice", "is_cached"]
+__all__ = ["COMPILE_SECONDS", "DATAPATH_KERNELS", "NOISY_KERNELS", "SIMPY_TIMING_KERNELS", "TIMING_KERNELS",
+           "announce_compile", "cold_kernels", "compile_notice", "is_cached"]

@@ -17,6 +17,7 @@ from typing import Any
 
 from isaacsim.config import Arch
 from isaacsim.functional.inputs import auto_batch_size, select_samples
+from isaacsim.functional.nonideal import Noise
 from isaacsim.kernels.cache import announce_compile
 from isaacsim.pipeline import stages
 from isaacsim.pipeline.options import RunOptions
@@ -86,7 +87,7 @@ def simulate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Workl
         from isaacsim.timing.network import uses_numba
 
         numba_timing = uses_numba(plan.mapping, opts.timing_granularity, opts.timeline)
-        announce_compile(opts.timing_only, opts.timing, numba_timing)
+        announce_compile(opts.timing_only, opts.timing, numba_timing, not Noise.of(plan.arch).ideal)
     with recording(opts.out, res):
         if x is None:
             run_timing_only(res, plan, opts)
