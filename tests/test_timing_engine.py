@@ -17,6 +17,7 @@ from isaacsim.mapping.layers import layers_of
 from isaacsim.mapping.placement import place_network
 from isaacsim.timing import build_stages
 from isaacsim.timing.events import Timeline
+from isaacsim.timing.layer import Rates
 from isaacsim.timing.network import TimingDeadlock, simulate_network
 from isaacsim.timing.pe_work import pe_segments, pe_work, segment_trace
 from isaacsim.workload import build
@@ -134,7 +135,7 @@ def test_pe_work_equals_the_reference(net, case):
         for tr in (traces[lp.name], segment_trace(lp, traces[lp.name])):
             pw = pe_work(lp, tr, stages, keep_work=True)
             assert pw.n_pes == len(ref)
-            rate, sa_rate = stages["adc"].rate, stages["shift_add"].rate * stages["shift_add"].per_pe
+            rate, sa_rate = stages["adc"].rate, Rates.of(stages).shift_add_at(lp.geometry.input_cycles)
             for e, (windows, work, conv) in enumerate(ref):
                 sl = slice(pw.offsets[e], pw.offsets[e + 1])
                 assert pw.windows(e) == windows

@@ -80,6 +80,22 @@ def test_lenet5(preset):
     check(res)
 
 
+def test_a_port_sized_for_wider_layers_slows_a_narrow_one():
+    """isaac's output register is sized for 16 input cycles a window; ResNet-18's 8-bit layers
+    take 8, so its port needs 1.06x its rate. The schedule slows their S+A to the port, so no
+    register is over 100 % busy (`check`; it was 101.8 % before the schedule felt the port), and
+    the run takes longer than on a datapath whose ports are sized for 8-bit layers."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        arch = isaacsim.load_arch("isaac", {"datapath.weight_encoding": "differential", "datapath.column_flip": False})
+        res = isaacsim.simulate(arch, make("resnet18"), timing_only=True)
+        wide = isaacsim.load_arch("isaac", {"datapath.weight_encoding": "differential", "datapath.column_flip": False,
+                                            "datapath.input_bits": 8})
+        ref = isaacsim.simulate(wide, make("resnet18"), timing_only=True)
+    check(res)
+    assert res.timing.latency_cycles > ref.timing.latency_cycles
+
+
 @pytest.mark.parametrize("preset", ["isaac", "trq_baseline"])
 def test_resnet18(preset):
     with warnings.catch_warnings():

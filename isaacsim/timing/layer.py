@@ -48,12 +48,27 @@ class Rates:
     adcs: int
     resolution: int
     early_termination: bool
+    output_register: Fraction = Fraction(0)
+    """Bits per cycle of the PE's output register port (0: the arch has no such stage)."""
+    psum_bits: int = 0
 
     @classmethod
     def of(cls, stages: Stages) -> Rates:
         adc, sa = stages["adc"], stages["shift_add"]
+        orr = stages["output_register"].rate * stages["output_register"].per_pe * 8 \
+            if "output_register" in stages else Fraction(0)
         return cls(stages["crossbar_read"].latency_cycles, adc.rate, sa.rate * sa.per_pe,
-                   int(adc.per_pe), stages.adc_resolution, stages.early_termination)
+                   int(adc.per_pe), stages.adc_resolution, stages.early_termination, orr, stages.psum_bits)
+
+    def shift_add_at(self, cyc: int) -> Fraction:
+        """S+A results per cycle of one PE in a layer of `cyc` input cycles a window: the S+A
+        units' rate, or less when the output register's port cannot keep up with a write per
+        result and a read per column and window (psum_bits x (1 + 1 / cyc) bits per result). A
+        port sized for the arch's widest layers is too slow for a narrower layer's shorter
+        windows, and this is where the schedule feels it."""
+        if not self.output_register or not self.psum_bits:
+            return self.shift_add
+        return min(self.shift_add, self.output_register / (self.psum_bits * (1 + Fraction(1, cyc))))
 
 
 @dataclass(frozen=True)
@@ -238,7 +253,7 @@ def _default(env, s: PESteps, rates: Rates, ready_ev, lp, trace) -> dict:
     cyc = s.input_cycles
     res = {"window_end": np.zeros(len(s.windows), np.int64), "counters": dict.fromkeys(COUNTERS, 0)}
     an, ad = _ints(rates.adc)
-    sn, sd = _ints(rates.shift_add)
+    sn, sd = _ints(rates.shift_add_at(cyc))
     zero = np.zeros(cyc, np.int64)
 
     def proc():
@@ -287,7 +302,7 @@ def _fine(env, s: PESteps, rates: Rates, ready_ev, lp, trace) -> dict:
     cols = lane_columns(lp, rates.adcs)
     tr = _trace5(lp, trace, cols.shape[1])
     an, ad = _ints(rates.adc)
-    sn, sd = _ints(rates.shift_add)
+    sn, sd = _ints(rates.shift_add_at(cyc))
     latch = [env.event() for _ in range(n_steps)]
     adc_done = [[env.event() for _ in range(rates.adcs)] for _ in range(n_steps)]
     sa_done = [env.event() for _ in range(n_steps)]
@@ -373,7 +388,7 @@ def fine_round(s: PESteps, rates: Rates, lp: LayerPlacement, trace: np.ndarray, 
     cols = lane_columns(lp, rates.adcs)
     tr = _trace5(lp, trace, cols.shape[1])
     an, ad = _ints(rates.adc)
-    sn, sd = _ints(rates.shift_add)
+    sn, sd = _ints(rates.shift_add_at(cyc))
     latch = [env.event() for _ in range(cyc)]
     adc_done = [[env.event() for _ in range(rates.adcs)] for _ in range(cyc)]
     sa_done = [env.event() for _ in range(cyc)]

@@ -160,7 +160,8 @@ def pe_work(lp: LayerPlacement, trace, stages: Stages, keep_work: bool = False) 
                 conv[offsets[e]:offsets[e] + m * cyc] += int(seg_cols[s0:s1].sum())
     pe_global = lp.first_pe + lo // per_pe
     an, ad = rates.adc.numerator, rates.adc.denominator
-    sn, sd = rates.shift_add.numerator, rates.shift_add.denominator
+    sa_rate = rates.shift_add_at(cyc)
+    sn, sd = sa_rate.numerator, sa_rate.denominator
     adc = (-((-work * ad) // an)).max(axis=1, initial=0)
     pw = PEWork(n, copies, cyc, lo, hi, k_lo, k_hi, rounds.astype(np.int64), offsets, adc, -((-conv * sd) // sn), conv,
                 np.zeros((lp.n_pes, rates.adcs), np.int64), pe_global // lp.pes_per_tile, pe_global % lp.pes_per_tile,
