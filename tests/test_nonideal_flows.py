@@ -89,7 +89,18 @@ def test_register_file_records_the_noise_and_still_loads(small, tmp_path):
         assert set(regs) == set(res.registers)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            isaacsim.simulate(arch, small, registers=p, timing=False, samples=2, seed=7)
+            isaacsim.simulate(arch, small, registers=p, timing=False, samples=2, seed=8)  # another chip, same noise
+    p = tmp_path / "r.yaml"
+    # a run under other non-idealities warns, naming what differs; the registers still apply
+    with pytest.warns(ConfigWarning, match=r"read_sigma 0.05 \(this run: 0.0\)"):
+        isaacsim.simulate("trq", small, registers=p, timing=False, samples=2)
+    # a file that records no noise (hand-written, or older) warns about nothing
+    doc = yaml.safe_load(p.read_text())
+    del doc["meta"]["noise"]
+    p.write_text(yaml.safe_dump(doc))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        isaacsim.simulate(arch, small, registers=p, timing=False, samples=2)
 
 
 def test_calibrate_cli_seed(small, tmp_path, capsys):
