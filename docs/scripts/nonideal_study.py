@@ -95,7 +95,7 @@ def table(cache: dict, args) -> str:
     cols = ["uniform8", "trq"] + (["trq_noisy_cal"] if args.noisy_calib else [])
     head = ["workload", "sigma of", "sigma", "uniform 8-bit acc.", "TRQ acc.", "TRQ ops/conv.", "TRQ R1 share"]
     if args.noisy_calib:
-        head.insert(5, "TRQ cal. under noise acc.")
+        head[5:5] = ["TRQ cal. under noise acc.", "its ops/conv."]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for short in args.only:
         wl = WORKLOADS[short]
@@ -104,6 +104,10 @@ def table(cache: dict, args) -> str:
                 get = {c: cache.get(f"{wl}|{key}|{_label(s)}|{c}|{args.eval}|{args.seed}") for c in cols}
                 accs = [f"{get[c]['accuracy']:.1%}" if get[c] else "-" for c in cols]
                 t = get["trq"] or {"ops_per_conversion": float("nan"), "r1_share": float("nan")}
+                if args.noisy_calib:
+                    nc = get["trq_noisy_cal"] or (t if s == 0 else None)
+                    accs[2] = f"{nc['accuracy']:.1%}" if nc else "-"
+                    accs.append(f"{nc['ops_per_conversion']:.2f}" if nc else "-")
                 row = [wl, key.split(".")[1], _label(s), *accs,
                        f"{t['ops_per_conversion']:.2f}", f"{t['r1_share']:.1%}"]
                 lines.append("| " + " | ".join(row) + " |")
