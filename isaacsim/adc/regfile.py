@@ -4,7 +4,9 @@ The file a calibration writes and `isaacsim run --registers FILE` reads (docs/ru
 or JSON (by suffix); read with `isaacsim.files.load_yaml` (safe) / `json.loads` only, and a key
 written twice is refused in both. Each layer entry is a complete register set: `mode` is
 required and keys left out take the `ADCConfig` defaults, not the architecture's. `meta` is an
-optional free mapping (who wrote the file, for what) that the loader ignores. Every problem is
+optional free mapping (who wrote the file, for what) that the loader ignores, except that a run
+warns when its `noise` (the non-ideality settings `isaacsim calibrate` calibrated under,
+docs/nonideal.md) differs from the run's own. Every problem is
 one `ConfigError` naming the file, and the layer and key.
 """
 
@@ -99,6 +101,24 @@ def load_registers(path: str | os.PathLike) -> dict[str, ADCRegisters]:
     """Read a YAML or JSON register file -> {layer name: ADCRegisters}; ConfigError on any problem."""
     p = Path(path)
     return parse_registers(_read(p), str(p))
+
+
+def read_register_file(path: str | os.PathLike) -> tuple[dict[str, ADCRegisters], dict[str, Any]]:
+    """(`load_registers(path)`, the file's `meta` mapping, {} when it has none)."""
+    p = Path(path)
+    data = _read(p)
+    regs = parse_registers(data, str(p))
+    return regs, dict(data.get("meta") or {})
+
+
+def noise_mismatch(meta: Mapping[str, Any], noise: Mapping[str, Any]) -> list[str]:
+    """The non-ideality settings (not the seed) on which a register file's `meta.noise` (what
+    `isaacsim calibrate` records) differs from a run's `noise` (`Result.noise_summary()`);
+    [] when they agree or the file records none."""
+    rec = meta.get("noise")
+    if not isinstance(rec, Mapping):
+        return []
+    return sorted(k for k in noise if k not in ("seed", "ideal") and k in rec and rec[k] != noise[k])
 
 
 def registers_document(mapping: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -27,6 +27,12 @@ state file and runs a `Calibration` through its phases:
 Every simulation after the capture runs the same eval samples; the reported accuracy and A/D
 operations per conversion are measured end to end (`Result.summary()["adc"]`), not estimated.
 
+Noise: every simulation, the capture and the baseline included, runs on the chip that the arch's
+`device.*`, `adc.offset_lsb` and `adc.noise_lsb` describe, with the draws of `seed` (the same
+programmed map in every run; docs/nonideal.md). The histograms are then of the noisy samples,
+the baseline is the noisy chip's lossless accuracy, and the result's `noise` (the register
+file's `meta.noise`) records the settings and the seed.
+
 Resumability: a JSON state file (default `<out>.state.json`) holds a key (digests of the arch,
 the workload's arrays and data, and calib / eval_samples / min_n_r2), the histograms and their
 digest, the baseline and every finished step and refinement trial; it is rewritten atomically
@@ -57,6 +63,7 @@ from isaacsim.calibrate.state import hist_digest, load_state, sha, state_key
 from isaacsim.config import Arch, load_arch
 from isaacsim.errors import ConfigError, ConfigWarning, WorkloadError
 from isaacsim.files import atomic_write_text
+from isaacsim.functional.nonideal import Noise, check_seed
 from isaacsim.kernels.cache import announce_compile
 from isaacsim.pipeline import simulate
 from isaacsim.progress import TerminalProgress
@@ -97,6 +104,9 @@ class CalibrationResult:
     simulations: int = 0
     """Simulator runs this call made (finished steps found in the state file are not re-run)."""
     wall_s: float = 0.0
+    noise: dict[str, Any] = field(default_factory=dict)
+    """The chip it was calibrated on: `ideal`, every non-ideality setting and the seed (as a
+    run's summary records them)."""
 
     @property
     def drop(self) -> float:
@@ -122,6 +132,7 @@ class CalibrationResult:
             "layers": {ly["name"]: {k: ly[k] for k in ("mode", "n_r2", "expected_ops", "mse", "case")}
                        for ly in self.layers},
             "notes": list(self.notes),
+            "noise": dict(self.noise),
         }
 
     def document(self) -> dict[str, Any]:
@@ -229,8 +240,8 @@ class Calibration:
     per-layer choice with its end-to-end figures, and the count of simulations it ran."""
 
     def __init__(self, arch: Arch, data: DataSets, opts: Options, *, min_n: int, state: dict[str, Any],
-                 state_path: Path | None, progress: bool | None, notes: list[str]):
-        self.arch, self.data, self.opts = arch, data, opts
+                 state_path: Path | None, progress: bool | None, notes: list[str], seed: int = 0):
+        self.arch, self.data, self.opts, self.seed = arch, data, opts, seed
         self.r = int(arch.adc.resolution)
         self.top = self.r if opts.max_n_r2 is None else min(self.r, int(opts.max_n_r2))
         """The first (widest) n_r2 the step loop tries: R, or the cap max_n_r2 when lower."""
@@ -278,7 +289,7 @@ class Calibration:
         self.simulations += 1
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConfigWarning)
-            return simulate(a, w, registers=regs, timing=False, progress=False)
+            return simulate(a, w, registers=regs, timing=False, progress=False, seed=self.seed)
 
     def _score(self, res) -> float:
         if self.data.labels:
@@ -446,6 +457,7 @@ class Calibration:
             steps=[{k: v for k, v in steps[str(n)].items() if k != "layers"}
                    for n in range(self.top, self.min_n - 1, -1) if str(n) in steps],
             refinements=self.trials, notes=self.notes, simulations=self.simulations, wall_s=wall_s,
+            noise=noise_record(self.arch, self.seed),
         )
 
 
@@ -454,7 +466,7 @@ def calibrate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Work
               max_drop: float = 0.005, calib: int = 32, eval_samples: int | None = None,
               state: str | os.PathLike | None = None, progress: bool | None = True, refine: bool = True,
               min_n_r2: int = MIN_N_R2, refine_passes: int | None = None,
-              ideal_m: bool = True, max_n_r2: int | None = None) -> CalibrationResult:
+              ideal_m: bool = True, max_n_r2: int | None = None, seed: int = 0) -> CalibrationResult:
     """Calibrate per-layer ADC registers (module docstring); returns a `CalibrationResult`.
 
     arch: Arch, preset name, YAML path or dict (its adc.resolution is R; its adc mode does not
@@ -468,9 +480,16 @@ def calibrate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Work
     m in 0..R - n_r2 (`_ideal_wide`) instead of Eq. 11's m = R - n_r2. max_n_r2: a cap on R2's bits
     (the TRQ paper's "upper bound of N2", 4 in its Fig. 7): the step loop starts at min(R, max_n_r2)
     and refinement only lowers, so no layer's n_r2 exceeds it (None: no cap). Bad inputs raise
-    ConfigError / WorkloadError before any simulation.
+    ConfigError / WorkloadError before any simulation. seed: the seed of the non-ideal
+    datapath's draws, as `simulate`'s: every simulation (capture included) runs on the chip the
+    arch's `device.*`, `adc.offset_lsb` and `adc.noise_lsb` describe, drawn from this seed
+    (docs/nonideal.md); the register file's meta records both (`noise`).
     """
     t_start = time.perf_counter()
+    try:
+        seed = check_seed(seed)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     opts = Options(max_drop, calib, eval_samples, min_n_r2, refine, refine_passes, ideal_m, max_n_r2)
     arch = arch if isinstance(arch, Arch) else load_arch(arch)
     wl = workload if isinstance(workload, Workload) else load_workload(workload)
@@ -479,8 +498,11 @@ def calibrate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Work
     top = int(arch.adc.resolution) if max_n_r2 is None else min(int(max_n_r2), int(arch.adc.resolution))
     min_n = min(int(min_n_r2), top)
     st_path = Path(state) if state is not None else None
-    st = load_state(st_path, state_key(arch, wl, data, min_n, ideal_m, None if max_n_r2 is None else top))
-    cal = Calibration(arch, data, opts, min_n=min_n, state=st, state_path=st_path, progress=progress, notes=notes)
+    noisy = not Noise.of(arch, seed).ideal
+    st = load_state(st_path, state_key(arch, wl, data, min_n, ideal_m, None if max_n_r2 is None else top,
+                                       seed=seed if noisy else None))
+    cal = Calibration(arch, data, opts, min_n=min_n, state=st, state_path=st_path, progress=progress, notes=notes,
+                      seed=seed)
     if progress:  # every input is checked: say so if the kernels are about to compile
         announce_compile(timing=False)
     try:
@@ -488,6 +510,12 @@ def calibrate(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Work
     finally:
         cal.bar.close()
     return cal.result(wl, time.perf_counter() - t_start)
+
+
+def noise_record(arch: Arch, seed: int) -> dict[str, Any]:
+    """`ideal`, the non-ideality settings and the seed of a chip (a run summary's `noise` entry)."""
+    nz = Noise.of(arch, seed)
+    return {"ideal": nz.ideal, **nz.settings()}
 
 
 def _step_line(what: str, e: Mapping[str, Any], metric: str, ok: bool) -> str:

@@ -47,7 +47,7 @@ def hist_digest(hists: Mapping[str, np.ndarray]) -> str:
 
 
 def state_key(arch: Arch, wl: Workload, data: DataSets, min_n: int, ideal_m: bool,
-              max_n: int | None = None) -> dict[str, Any]:
+              max_n: int | None = None, seed: int | None = None) -> dict[str, Any]:
     """What a state file must have been made with to be resumed."""
     return {
         "version": STATE_VERSION,
@@ -57,6 +57,7 @@ def state_key(arch: Arch, wl: Workload, data: DataSets, min_n: int, ideal_m: boo
         "min_n_r2": min_n,
         **({"ideal_m": True} if ideal_m else {}),
         **({"max_n_r2": max_n} if max_n is not None else {}),
+        **({"seed": seed} if seed is not None else {}),
     }
 
 

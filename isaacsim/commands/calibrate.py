@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from isaacsim.commands.options import add_arch, add_workload, load_arch_from_args, positive_int
+from isaacsim.commands.options import add_arch, add_workload, load_arch_from_args, positive_int, seed_int
 
 NAME = "calibrate"
 HELP = "calibrate per-layer TRQ/uniform ADC registers within an accuracy budget"
@@ -31,6 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="calibration samples whose bit-line histograms are captured (default 32)")
     p.add_argument("--eval", type=positive_int, metavar="N",
                    help="eval samples of each end-to-end evaluation (default: the whole eval set)")
+    p.add_argument("--seed", type=seed_int, default=0, metavar="N",
+                   help="seed of the non-ideal datapath's draws, as run's (device.*, adc.offset_lsb, "
+                        "adc.noise_lsb; default 0): the chip every simulation runs on; recorded in the file's meta")
     p.add_argument("--out", default="registers.yaml", metavar="FILE",
                    help="register file to write (YAML, or JSON for .json; default registers.yaml)")
     p.add_argument("--state", metavar="FILE", help="resume state (default: OUT.state.json)")
@@ -57,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     wl = resolve_workload(args.workload)
     state = args.state if args.state is not None else str(out) + ".state.json"
     res = calibrate(arch, wl, max_drop=args.max_drop, calib=args.calib, eval_samples=args.eval, state=state,
-                    progress=True, refine=not args.no_refine, max_n_r2=args.max_n_r2)
+                    progress=True, refine=not args.no_refine, max_n_r2=args.max_n_r2,
+                    seed=args.seed)
     write_registers(out, res)
     print_result(res, args.out)
     return 0

@@ -42,12 +42,28 @@ def prepare(arch: Arch | str | os.PathLike | Mapping[str, Any], workload: Worklo
     wl = workload if isinstance(workload, Workload) else load_workload(workload)
     registers = opts.registers
     if isinstance(registers, (str, os.PathLike)):
-        from isaacsim.adc.regfile import load_registers
-
-        registers = load_registers(registers)
+        registers = _registers_file(registers, arch, opts.seed)
     check_formats(wl, arch)
     mapping = place_network(layers_of(wl), arch, registers)
     return Plan(arch, wl, mapping, _profile(opts.profile))
+
+
+def _registers_file(path, arch: Arch, seed: int):
+    """The registers of a register file; a ConfigWarning when it was calibrated under other noise."""
+    import warnings
+
+    from isaacsim.adc.regfile import noise_mismatch, read_register_file
+    from isaacsim.errors import ConfigWarning
+    from isaacsim.functional.nonideal import Noise
+
+    registers, meta = read_register_file(path)
+    nz = Noise.of(arch, seed)
+    differ = noise_mismatch(meta, nz.settings())
+    if differ:
+        rec = meta["noise"]
+        what = ", ".join(f"{k} {rec[k]} (this run: {getattr(nz, k)})" for k in differ)
+        warnings.warn(f"{path}: calibrated under other non-idealities: {what}", ConfigWarning, stacklevel=4)
+    return registers
 
 
 def _profile(profile) -> dict[str, Any] | None:
