@@ -4,7 +4,6 @@ vectorised per-PE step inputs and per-segment traces it reads, against slow refe
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -20,22 +19,15 @@ from isaacsim.timing.events import Timeline
 from isaacsim.timing.layer import Rates
 from isaacsim.timing.network import TimingDeadlock, simulate_network
 from isaacsim.timing.pe_work import pe_segments, pe_work, segment_trace
-from isaacsim.workload import build
 from tests.support.pe_steps_reference import reference_pe_steps
-from tests.support.timing import SMALL, synthetic_trace
-from tests.support.workloads import net_parts
+from tests.support.timing import SMALL, quiet_arch, small_net, synthetic_trace
 
-
-def arch(name="trq", **over):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return isaacsim.load_arch(name, overrides=over)
+arch = quiet_arch
 
 
 @pytest.fixture(scope="module")
 def net():
-    m, a, ev = net_parts(n_eval=2)
-    return build(m, a, eval=ev)
+    return small_net(n_eval=2)
 
 
 def synthetic(wl, a, kind, seed):

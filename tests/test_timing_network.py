@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -21,20 +20,15 @@ from isaacsim.timing.edges import buffer_gate
 from isaacsim.timing.events import Timeline
 from isaacsim.timing.network import simulate_network
 from isaacsim.workload import build, save_workload
-from tests.support.timing import SMALL, synthetic_trace
+from tests.support.timing import SMALL, quiet_arch, small_net, synthetic_trace
 from tests.support.workloads import net_parts
 
-
-def arch(name="trq", **over):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return isaacsim.load_arch(name, overrides=over)
+arch = quiet_arch
 
 
 @pytest.fixture(scope="module")
 def net():
-    m, a, ev = net_parts(n_eval=2)
-    return build(m, a, eval=ev)
+    return small_net(n_eval=2)
 
 
 def synthetic(wl, a, kind="trq", seed=0, scale=None):

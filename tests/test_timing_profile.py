@@ -5,7 +5,6 @@ same, the worst case is never faster, and `isaacsim run --timing-only`."""
 from __future__ import annotations
 
 import json
-import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -24,22 +23,18 @@ from isaacsim.timing.profile import (
     synthetic_traces,
 )
 from isaacsim.workload import build, save_workload
-from tests.support.timing import SMALL
+from tests.support.timing import SMALL, quiet_arch, small_net
 from tests.support.workloads import net_parts
 
 VARIED = {"adc.n_r1": 2, "adc.n_r2": 6, "adc.m": 2}  # TRQ with both ranges in use: 3 or 7 ops
 
 
-def arch(name="trq", **over):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return isaacsim.load_arch(name, overrides=over)
+arch = quiet_arch
 
 
 @pytest.fixture(scope="module")
 def net():
-    m, a, ev = net_parts(n_eval=3)
-    return build(m, a, eval=ev)
+    return small_net(n_eval=3)
 
 
 @pytest.fixture(scope="module")

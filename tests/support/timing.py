@@ -19,3 +19,23 @@ def synthetic_trace(lp, adcs, kind, rng, resolution=8):
     counts = np.broadcast_to(cols, shape)
     hi = np.where(rng.random(shape) < 0.3, resolution + 2, 5)  # mostly short (R1) conversions
     return (counts * rng.integers(2, 4, shape) + (hi - 3) * (counts > 0)).astype(np.int32)
+
+
+def quiet_arch(name="trq", **over):
+    """A preset with dotted overrides, its ConfigWarnings (e.g. a coarse ADC) silenced."""
+    import warnings
+
+    import isaacsim
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return isaacsim.load_arch(name, overrides=over)
+
+
+def small_net(n_eval: int = 2):
+    """`tests.support.workloads.net_parts`' network as a Workload with `n_eval` eval samples."""
+    from isaacsim.workload import build
+    from tests.support.workloads import net_parts
+
+    m, a, ev = net_parts(n_eval=n_eval)
+    return build(m, a, eval=ev)
