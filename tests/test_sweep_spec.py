@@ -387,3 +387,13 @@ def test_groups_keep_zip_keys_together(tmp_path):
     sw = _load(tmp_path, _doc(axes=[{"zip": {"adc.mode": ["uniform", "trq"], "adc.bits": [6, None]}},
                                     {"grid": {"pe.adcs": [4, 8]}}]))
     assert sw.groups == [("zip", ["adc.mode", "adc.bits"]), ("grid", ["pe.adcs"])]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).resolve().parents[1] / "arch_configs"
+                                                         / "sweeps").glob("*.yaml")))
+def test_every_shipped_sweep_file_loads(name):
+    """The sweep files under arch_configs/sweeps load (keys, values and workloads checked) and expand into points."""
+    from isaacsim.sweep.spec import load_sweep
+
+    sw = load_sweep(Path(__file__).resolve().parents[1] / "arch_configs" / "sweeps" / name)
+    assert sw.points
