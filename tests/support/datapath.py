@@ -97,17 +97,7 @@ def layer_case(draw):
         "adc.mode": "ideal", "adc.resolution": 16,
     })
     regs = draw(adc_registers(12, (1, 2, 3, 0.5, 4)))
-    n = draw(st.integers(1, 5))
-    k = draw(st.integers(1, 2 * rows + 3))
-    m = draw(st.integers(1, 6))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    lo, hi = (-(2 ** (ki - 1)), 2 ** (ki - 1) - 1) if signed else (0, 2**ki - 1)
-    x = rng.integers(lo, hi + 1, (n, k))
-    lim = 2 ** (kw - 1) - 1
-    w = rng.integers(-lim, lim + 1, (k, m))
-    if draw(st.booleans()):  # edge values
-        x[0] = hi
-        w[:, 0] = lim
+    x, w = _operands(draw, rows, ki, kw, signed, low_edge=False)
     return arch, ADCRegisters.of(regs), x, w
 
 
@@ -143,6 +133,14 @@ def precision_case(draw, flip: bool = True):
         "adc.mode": "ideal", "adc.resolution": 16,
     })
     regs = draw(adc_registers(12, (1, 2, 3, 0.5, 4)))
+    x, w = _operands(draw, rows, ki, kw, signed, low_edge=True)
+    return arch, ADCRegisters.of(regs), x, w, {"weight_bits": kw, "input_bits": ki, "input_signed": signed}
+
+
+def _operands(draw, rows: int, ki: int, kw: int, signed: bool, low_edge: bool):
+    """Random (x, w) of a layer with ki-bit inputs and kw-bit weights over up to two row
+    partitions and a bit; sometimes a row and a column at the edge values (the input's highest,
+    or with `low_edge` its lowest when signed)."""
     n = draw(st.integers(1, 5))
     k = draw(st.integers(1, 2 * rows + 3))
     m = draw(st.integers(1, 6))
@@ -152,6 +150,6 @@ def precision_case(draw, flip: bool = True):
     lim = 2 ** (kw - 1) - 1
     w = rng.integers(-lim, lim + 1, (k, m))
     if draw(st.booleans()):  # edge values
-        x[0] = lo if signed and draw(st.booleans()) else hi
+        x[0] = lo if low_edge and signed and draw(st.booleans()) else hi
         w[:, 0] = lim
-    return arch, ADCRegisters.of(regs), x, w, {"weight_bits": kw, "input_bits": ki, "input_signed": signed}
+    return x, w
