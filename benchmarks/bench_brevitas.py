@@ -17,7 +17,7 @@ Run: python benchmarks/bench_brevitas.py [--samples 64] [--smoke]
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import sys
 import tempfile
 from pathlib import Path
@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _models():
-    spec = importlib.util.spec_from_file_location("brevitas_models", ROOT / "tests" / "support" / "brevitas_models.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """tests/support/brevitas_models.py (the repository root on the path: benchmarks/ is not a package)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module("tests.support.brevitas_models")
 
 
 def main(argv=None) -> int:

@@ -17,7 +17,8 @@ Run: python benchmarks/bench_import.py [--size 224] [--samples 2] [--calib 4] [-
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
+import sys
 import tempfile
 import time
 import warnings
@@ -29,10 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _models():
-    spec = importlib.util.spec_from_file_location("torch_models", ROOT / "tests" / "support" / "torch_models.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """tests/support/torch_models.py (the repository root on the path: benchmarks/ is not a package)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module("tests.support.torch_models")
 
 
 def run_model(tm, name: str, size: int, samples: int, calib: int, work: Path, arch) -> dict:
