@@ -13,8 +13,8 @@ from isaacsim.adc.registers import ADCRegisters
 from isaacsim.functional import mvm as mvm_mod
 from isaacsim.functional.mvm import PackedWeights, mvm
 from isaacsim.functional.nonideal import Noise, conductances, levels
-from isaacsim.kernels.noisy import NORMAL_TABLE, noisy_layer, normal_of, search_convert
-from isaacsim.kernels.sar import UNIFORM
+from isaacsim.kernels.noisy import NORMAL_TABLE, noisy_layer, normal_of, real_convert, search_convert
+from isaacsim.kernels.sar import TRQ, UNIFORM, sar_convert
 from isaacsim.mapping import slicing
 
 ALL_ON = {"program_sigma": 0.05, "read_sigma": 0.04, "stuck_at_gmin": 0.01, "stuck_at_gmax": 0.01,
@@ -170,16 +170,55 @@ def test_ideal_defaults_take_the_exact_path(monkeypatch):
 
 @pytest.mark.filterwarnings("ignore::isaacsim.errors.ConfigWarning")
 def test_near_ideal_noisy_path_equals_the_exact_one():
-    """The noisy kernel with a negligible offset decides as the exact path on every sample."""
-    for preset in ("trq", "isaac"):
+    """The noisy kernel with a negligible positive offset decides as the exact path on every sample
+    (the exact path rounds ties up); with the 1-LSB steps of the ideal ADC, so does any offset
+    within half an LSB either way."""
+    rng = np.random.default_rng(2)
+    x, w = rng.integers(0, 256, (5, 150)), rng.integers(-127, 128, (150, 7))
+    for preset, regs, offsets in (("trq", None, (1e-9,)), ("trq", LOSSY_TRQ, (1e-9,)),
+                                  ("isaac", None, (1e-9, -1e-9, 0.49, -0.49))):
         arch = _arch(preset)
-        rng = np.random.default_rng(2)
-        x, w = rng.integers(0, 256, (5, 150)), rng.integers(-127, 128, (150, 7))
-        y0, s0 = mvm(x, w, arch, weight_bits=8, input_bits=8, trace=True)
-        y1, s1 = mvm(x, w, arch, weight_bits=8, input_bits=8, trace=True, noise=Noise(offset_lsb=1e-9))
-        np.testing.assert_array_equal(y0, y1)
-        for k in ("sample_hist", "ops_hist", "crossbar_ad_ops", "crossbar_r2", "ad_ops_trace"):
-            np.testing.assert_array_equal(s0[k], s1[k])
+        y0, s0 = mvm(x, w, arch, regs, weight_bits=8, input_bits=8, trace=True)
+        for offset in offsets:
+            y1, s1 = mvm(x, w, arch, regs, weight_bits=8, input_bits=8, trace=True, noise=Noise(offset_lsb=offset))
+            np.testing.assert_array_equal(y0, y1)
+            for k in ("sample_hist", "ops_hist", "crossbar_ad_ops", "crossbar_r2", "ad_ops_trace"):
+                np.testing.assert_array_equal(s0[k], s1[k])
+
+
+LOSSY_TRQ = {"mode": "trq", "n_r1": 1, "n_r2": 7, "m": 1, "delta_r1": 1}
+"""Registers like a calibration's: R1 = [0, 2) ends on an integer that is also one of R2's levels."""
+
+
+def _is_tie(xi, args):
+    """Whether integer sample xi sits on a threshold (k - 1/2) D of the step that quantizes it."""
+    _, msb, _, _ = sar_convert(xi, *args)
+    _, _, _, m, bias, d1 = args[1:]
+    d = d1 * 2**m if msb else d1
+    r = (xi - (0 if msb else bias * d1 * 2**m)) % d
+    return r == d / 2
+
+
+@pytest.mark.parametrize("bias, d1, m", [(0, 1, 1), (0, 1, 3), (1, 1, 3), (0, 2, 2), (2, 2, 1)])
+def test_trq_detection_thresholds_sit_half_an_lsb_below_the_edges(bias, d1, m):
+    """A real sample within half an LSB of an integer decides as that integer does, detection
+    edges included, unless the integer is itself a rounding tie of its range (ties at integers
+    split under noise: the exact path rounds them up)."""
+    res, n_r1 = 8, 2
+    args = (TRQ, res, n_r1, res - m, m, bias, float(d1))
+    edge = bias * d1 * 2**m + d1 * 2**n_r1
+    assert sar_convert(edge, *args)[1] == 1 and sar_convert(edge - 1, *args)[1] == 0
+    checked = 0
+    for xi in range(2**res - 1):
+        if _is_tie(xi, args):
+            continue
+        _, want_msb, want_units, want_ops = sar_convert(xi, *args)
+        for dx in (-0.49, -1e-7, 0.0, 1e-7, 0.49):
+            for conv in (real_convert, search_convert):
+                got = tuple(int(v) for v in conv(xi + dx, *args))
+                assert got == (want_msb, want_units, want_ops), (conv.__name__, xi, dx)
+        checked += xi in (edge - 1, edge)
+    assert checked == sum(not _is_tie(v, args) for v in (edge - 1, edge)) >= 1
 
 
 def _samples(g, n_vec, noise: Noise, rows=128):

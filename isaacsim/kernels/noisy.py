@@ -76,6 +76,15 @@ def _quant(x, step, nbits):
     return min(max(k, np.int64(0)), top)
 
 
+@njit(cache=True, inline="always")
+def _in_r1(x, lo, theta):
+    """TRQ's range detection on a real sample: R1 when lo - 1/2 <= x < lo + theta - 1/2 (lossless
+    LSBs). Like every SAR threshold, each detection threshold sits half an LSB below its edge, so
+    an integer sample is detected as the exact path detects it (lo <= x < lo + theta) and a sample
+    near an edge goes to the side of the integer it rounds to."""
+    return x >= lo - 0.5 and x < lo + theta - 0.5
+
+
 @njit(cache=True)
 def real_convert(x, mode, resolution, n_r1, n_r2, m, bias, step):
     """SAR conversion of a real sample x (lossless LSBs): (msb, value in base-step units, A/D
@@ -92,7 +101,7 @@ def real_convert(x, mode, resolution, n_r1, n_r2, m, bias, step):
         return 0, _quant(x, step, n_r2), n_r2
     lo = bias * (1 << m) * step
     nu = 1 if bias == 0 else 2
-    if x >= lo and x < lo + (1 << n_r1) * step:
+    if _in_r1(x, lo, (1 << n_r1) * step):
         return 0, bias * (1 << m) + _quant(x - lo, step, n_r1), nu + n_r1
     return 1, _quant(x, step * (1 << m), n_r2) << m, nu + n_r2
 
@@ -108,7 +117,7 @@ def search_convert(x, mode, resolution, n_r1, n_r2, m, bias, step):
         return 0, np.int64(_search(x, step, n_r2)), n_r2
     lo = bias * (1 << m) * step
     nu = 1 if bias == 0 else 2
-    if x >= lo and x < lo + (1 << n_r1) * step:
+    if _in_r1(x, lo, (1 << n_r1) * step):
         return 0, np.int64(bias * (1 << m) + _search(x - lo, step, n_r1)), nu + n_r1
     return 1, np.int64(_search(x, step * (1 << m), n_r2)) << m, nu + n_r2
 
