@@ -47,12 +47,16 @@ class ADCConfig(Node):
     offset_lsb: float = Field(
         0.0, ge=-1e3, le=1e3,
         description="Comparator offset in lossless LSBs, added to every bit-line sample before the SAR decides "
-                    "(fixed; 0 is ideal). Non-ideal datapath: docs/nonideal.md.",
+                    "(fixed; 0 is ideal). No sourced typical value (CrossSim's SAR model defaults its comparator "
+                    "offset to 0); below one LSB is an assumption for a calibrated comparator. Non-ideal datapath: "
+                    "docs/nonideal.md.",
     )
     noise_lsb: float = Field(
         0.0, ge=0, le=1e3,
         description="Comparator input-referred noise in lossless LSBs: the sigma of a Gaussian drawn once per "
-                    "conversion (0 is ideal). Non-ideal datapath: docs/nonideal.md.",
+                    "conversion (0 is ideal). Typical: at most about 1.3, aihwkit's default analog output noise "
+                    "(0.06 against a 9-bit ADC step of 24/510), which covers the whole summation, not the comparator "
+                    "alone. Non-ideal datapath: docs/nonideal.md.",
     )
     early_termination: bool = Field(
         True,

@@ -170,27 +170,38 @@ class DeviceConfig(Node):
 
     program_sigma: float = Field(
         0.0, ge=0, le=1.0,
-        description="Programming variation: relative sigma of each programmed cell's conductance, fixed for a "
-                    "programmed chip (0 is ideal; a few percent is typical of multi-level ReRAM, e.g. the "
-                    "device models of NeuroSim, Chen et al., IEEE TCAD 2018).",
+        description="Programming variation: relative sigma of each programmed cell's conductance above G_min, fixed "
+                    "for a programmed chip (0 is ideal). Typical for 2-bit cells: 0.016 to 0.065 from the top level "
+                    "to level 1 (Milo et al., IEEE IRPS 2021, as fitted in CrossSim's RRAM_Milo model), 0.028 to "
+                    "0.17 (Wan et al., Nature 2022, as fitted in aihwkit's ReRamWan2022NoiseModel), 0.05 to 0.06 "
+                    "(MNSIM 2.0 default, 5% of the resistance); docs/nonideal.md has the conversions.",
     )
     read_sigma: float = Field(
-        0.0, ge=0, le=1.0,
-        description="Read noise: sigma of each cell's conductance per read, relative to one on-conductance step "
-                    "(0 is ideal).",
+        0.0, ge=0, le=10.0,
+        description="Read noise: sigma of each cell's conductance per read, in on-conductance steps (0 is ideal). "
+                    "Typical: 1% to 3% of the cell's conductance range, i.e. 0.01 to 0.03 times (2^cell_bits - 1) "
+                    "steps, 0.03 to 0.09 for 2-bit cells (aihwkit's ReRamWan2022NoiseModel note: about 1%; "
+                    "NeuroSim V3.0 measured-device default 0.0289 of the conductance). Up to 10, as 8-bit cells "
+                    "reach 7.4.",
     )
     stuck_at_gmin: float = Field(
-        0.0, ge=0, le=1.0, description="Fraction of cells stuck at G_min (level 0), fixed per programmed chip."
+        0.0, ge=0, le=1.0,
+        description="Fraction of cells stuck at G_min (level 0), fixed per programmed chip. Typical: 0.09 (MNSIM "
+                    "2.0 default Device_SAF, stuck at HRS).",
     )
     stuck_at_gmax: float = Field(
         0.0, ge=0, le=1.0,
         description="Fraction of cells stuck at G_max (the top level), fixed per programmed chip; "
-                    "stuck_at_gmin + stuck_at_gmax is at most 1.",
+                    "stuck_at_gmin + stuck_at_gmax is at most 1. Typical: 0.01 (MNSIM 2.0 default Device_SAF, stuck "
+                    "at LRS); the two together, about 10%, match the faulty cells of an HfO2 RRAM test chip "
+                    "(Aguirre et al., Electronics 2021).",
     )
     on_off_ratio: float | None = Field(
         None, gt=1, le=1e9,
         description="G_max / G_min of a cell; null is infinite (G_min = 0, ideal). A finite ratio adds G_min "
-                    "of every cell on a driven row to its bit-line sum.",
+                    "of every cell on a driven row to its bit-line sum. Typical: 4.5 to 150 (CrossSim RRAM_Milo "
+                    "4.5, MNSIM 2.0 5, CrossSim and DNN+NeuroSim inference defaults 10, MLP+NeuroSim V3.0 21, "
+                    "DNN+NeuroSim V1.3 Param.cpp 150).",
     )
 
     @model_validator(mode="after")
