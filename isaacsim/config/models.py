@@ -193,7 +193,7 @@ class DeviceConfig(Node):
         0.0, ge=0, le=1.0,
         description="Fraction of cells stuck at G_max (the top level), fixed per programmed chip; "
                     "stuck_at_gmin + stuck_at_gmax is at most 1. Typical: 0.01 (MNSIM 2.0 default Device_SAF, stuck "
-                    "at LRS); the two together, about 10%, match the faulty cells of an HfO2 RRAM test chip "
+                    "at LRS); the two together, about 10%, match the faulty cells of an RRAM test chip "
                     "(Aguirre et al., Electronics 2021).",
     )
     on_off_ratio: float | None = Field(
