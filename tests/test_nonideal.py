@@ -83,7 +83,7 @@ def reference(x, w, arch, noise, **bits):
                 hist += np.bincount(np.clip(np.floor(xs + 0.5).astype(np.int64), 0, geo.max_sample),
                                     minlength=hist.size)
                 for col in range(n_cols):
-                    msb, units, _ = search_convert(xs[col], *args)
+                    msb, units, _ = search_convert(xs[col], *args, noise.thresholds == "grid")
                     r2[p, col] += msb
                     val = psum[col] + (int(units) << int(shift[c])) * int(sign[c])
                     wrapped = (val + wrap) % (2 * wrap) - wrap
@@ -110,6 +110,9 @@ CASES = {
     "offset weights, signed inputs": ("trq", {"datapath.weight_encoding": "offset", "datapath.input_signed": True},
                                       {"input_signed": True}),
     "uniform, non-dyadic step": ("isaac", {"adc.mode": "uniform", "adc.bits": 5, "adc.delta": 3.3}, {}),
+    "uniform, non-dyadic step, nominal thresholds": ("isaac", {"adc.mode": "uniform", "adc.bits": 5,
+                                                               "adc.delta": 3.3, "adc.thresholds": "nominal"}, {}),
+    "trq, nominal thresholds": ("trq", {"adc.thresholds": "nominal"}, {}),
     "trq with bias, narrow psum": ("trq", {"adc.bias": 1, "adc.n_r1": 3, "adc.m": 3, "adc.n_r2": 4,
                                            "datapath.psum_bits": 12}, {}),
 }
@@ -124,7 +127,7 @@ def test_kernel_matches_numpy_reference(case):
     signed = bits.get("input_signed", False)
     x = rng.integers(-128 if signed else 0, 128 if signed else 256, (3, 150))
     w = rng.integers(-127, 128, (150, 5))
-    noise = Noise(**ALL_ON, seed=11).for_layer("conv1", 0, first_vector=40)
+    noise = Noise(**ALL_ON, thresholds=arch.adc.thresholds, seed=11).for_layer("conv1", 0, first_vector=40)
     y, st = mvm(x, w, arch, weight_bits=8, input_bits=8, noise=noise, **bits)
     y_ref, hist, r2, ovf = reference(x, w, arch, noise, weight_bits=8, input_bits=8, **bits)
     np.testing.assert_array_equal(y, y_ref)
@@ -169,56 +172,70 @@ def test_ideal_defaults_take_the_exact_path(monkeypatch):
 
 
 @pytest.mark.filterwarnings("ignore::isaacsim.errors.ConfigWarning")
-def test_near_ideal_noisy_path_equals_the_exact_one():
-    """The noisy kernel with a negligible positive offset decides as the exact path on every sample
-    (the exact path rounds ties up); with the 1-LSB steps of the ideal ADC, so does any offset
-    within half an LSB either way."""
+@pytest.mark.parametrize("regs", [None, "lossy"])
+def test_near_ideal_noisy_path_equals_the_exact_one(regs):
+    """With grid thresholds, the noisy kernel under any offset within half an LSB either way decides
+    as the exact path on every sample; with nominal thresholds, under a negligible positive offset
+    (the exact path rounds ties up)."""
     rng = np.random.default_rng(2)
     x, w = rng.integers(0, 256, (5, 150)), rng.integers(-127, 128, (150, 7))
-    for preset, regs, offsets in (("trq", None, (1e-9,)), ("trq", LOSSY_TRQ, (1e-9,)),
-                                  ("isaac", None, (1e-9, -1e-9, 0.49, -0.49))):
+    regs = LOSSY_TRQ if regs else None
+    for preset in ("trq", "isaac"):
         arch = _arch(preset)
         y0, s0 = mvm(x, w, arch, regs, weight_bits=8, input_bits=8, trace=True)
-        for offset in offsets:
-            y1, s1 = mvm(x, w, arch, regs, weight_bits=8, input_bits=8, trace=True, noise=Noise(offset_lsb=offset))
-            np.testing.assert_array_equal(y0, y1)
-            for k in ("sample_hist", "ops_hist", "crossbar_ad_ops", "crossbar_r2", "ad_ops_trace"):
-                np.testing.assert_array_equal(s0[k], s1[k])
+        for thresholds, offsets in (("grid", (1e-9, -1e-9, 0.49, -0.49)), ("nominal", (1e-9,))):
+            for offset in offsets:
+                noise = Noise(offset_lsb=offset, thresholds=thresholds)
+                y1, s1 = mvm(x, w, arch, regs, weight_bits=8, input_bits=8, trace=True, noise=noise)
+                np.testing.assert_array_equal(y0, y1)
+                for k in ("sample_hist", "ops_hist", "crossbar_ad_ops", "crossbar_r2", "ad_ops_trace"):
+                    np.testing.assert_array_equal(s0[k], s1[k])
 
 
-LOSSY_TRQ = {"mode": "trq", "n_r1": 1, "n_r2": 7, "m": 1, "delta_r1": 1}
-"""Registers like a calibration's: R1 = [0, 2) ends on an integer that is also one of R2's levels."""
+LOSSY_TRQ = {"mode": "trq", "n_r1": 1, "n_r2": 6, "m": 2, "delta_r1": 1}
+"""Registers like a calibration's: R1 = [0, 2), R2's step 4, so R2's nominal thresholds 2, 6, 10, ...
+fall on integers (one of them on R1's edge)."""
+
+REGISTER_SETS = [(TRQ, 0, 1.0, 1), (TRQ, 0, 1.0, 3), (TRQ, 1, 1.0, 3), (TRQ, 0, 2.0, 2), (TRQ, 2, 2.0, 1),
+                 (TRQ, 1, 1.37, 2), (UNIFORM, 0, 4.0, 0), (UNIFORM, 0, 3.3, 0), (UNIFORM, 0, 1.0, 0)]
+"""(mode, bias, step, m) of `sar_convert`'s registers at R = 8 (n_r1 = 2, n_r2 = 8 - m; uniform: 5 bits)."""
 
 
-def _is_tie(xi, args):
-    """Whether integer sample xi sits on a threshold (k - 1/2) D of the step that quantizes it."""
-    _, msb, _, _ = sar_convert(xi, *args)
-    _, _, _, m, bias, d1 = args[1:]
-    d = d1 * 2**m if msb else d1
-    r = (xi - (0 if msb else bias * d1 * 2**m)) % d
-    return r == d / 2
+def _conv_args(mode, bias, step, m):
+    return (mode, 8, 2, 8 - m if mode == TRQ else 5, m, bias, step)
 
 
-@pytest.mark.parametrize("bias, d1, m", [(0, 1, 1), (0, 1, 3), (1, 1, 3), (0, 2, 2), (2, 2, 1)])
-def test_trq_detection_thresholds_sit_half_an_lsb_below_the_edges(bias, d1, m):
-    """A real sample within half an LSB of an integer decides as that integer does, detection
-    edges included, unless the integer is itself a rounding tie of its range (ties at integers
-    split under noise: the exact path rounds them up)."""
-    res, n_r1 = 8, 2
-    args = (TRQ, res, n_r1, res - m, m, bias, float(d1))
-    edge = bias * d1 * 2**m + d1 * 2**n_r1
-    assert sar_convert(edge, *args)[1] == 1 and sar_convert(edge - 1, *args)[1] == 0
-    checked = 0
-    for xi in range(2**res - 1):
-        if _is_tie(xi, args):
-            continue
+@pytest.mark.parametrize("regs", REGISTER_SETS)
+def test_grid_thresholds_decide_as_the_nearest_integer(regs):
+    """Grid thresholds: a real sample within half an LSB of an integer decides exactly as the exact
+    path decides that integer, at every sample, range edges and rounding ties included; the
+    rounding form (`real_convert`) and the moved-threshold search (`search_convert`) agree."""
+    args = _conv_args(*regs)
+    for xi in range(2**8 - 1):
         _, want_msb, want_units, want_ops = sar_convert(xi, *args)
-        for dx in (-0.49, -1e-7, 0.0, 1e-7, 0.49):
+        for dx in (-0.5, -0.49, -1e-7, 0.0, 1e-7, 0.49):
             for conv in (real_convert, search_convert):
-                got = tuple(int(v) for v in conv(xi + dx, *args))
+                got = tuple(int(v) for v in conv(xi + dx, *args, True))
                 assert got == (want_msb, want_units, want_ops), (conv.__name__, xi, dx)
-        checked += xi in (edge - 1, edge)
-    assert checked == sum(not _is_tie(v, args) for v in (edge - 1, edge)) >= 1
+
+
+@pytest.mark.parametrize("regs", REGISTER_SETS)
+def test_nominal_thresholds_sit_at_k_minus_half_d(regs):
+    """Nominal thresholds: `real_convert` agrees with the comparison-by-comparison search on random
+    real samples, integers just above themselves decide as the exact path, and a tie at an integer
+    (a nominal threshold t = (k - 1/2) D that is whole) splits: just below t decides one level lower."""
+    args = _conv_args(*regs)
+    rng = np.random.default_rng(5)
+    for x in np.concatenate([rng.uniform(-2, 258, 3000), np.arange(256) + 1e-7]):
+        assert tuple(real_convert(x, *args)) == tuple(search_convert(x, *args)), x
+    for xi in range(2**8 - 1):
+        assert tuple(real_convert(xi + 1e-7, *args)) == tuple(sar_convert(xi, *args)[1:]), xi
+    mode, bias, step, m = regs
+    d = step * 2**m if mode == TRQ else step
+    ties = [t for t in (d * (k - 0.5) for k in range(1, 6)) if t == int(t) and t >= 1 and t < 255
+            and sar_convert(int(t), *args)[1] == (mode == TRQ)]
+    for t in ties:
+        assert real_convert(t - 1e-7, *args)[1] < sar_convert(int(t), *args)[2]
 
 
 def _samples(g, n_vec, noise: Noise, rows=128):
@@ -229,7 +246,7 @@ def _samples(g, n_vec, noise: Noise, rows=128):
     for wd in range(words):
         k = min(64, rows - 64 * wd)
         xw[..., wd] = np.uint64((1 << k) - 1) if k < 64 else np.uint64(2**64 - 1)
-    args = (noise.read_key(), noise.first_vector, noise.g_min(1), noise.read_sigma, noise.offset_lsb, noise.noise_lsb)
+    args = (*noise.kernel_args(1)[:6], False)  # nominal thresholds: the fine ADC reads the analog sample
     out = noisy_layer(xw, g, (UNIFORM, 16, 0, 16, 0, 0, 1 / 256), args, np.zeros(n_vec, np.int64), 1,
                       np.zeros(1, np.int64), np.ones(1, np.int64), 1, 1, 1, 64, 1 << 12, 2)[0]
     return out / 256

@@ -14,23 +14,29 @@ For each workload:
    (the registers calibrated without noise, on the noisy chip: a ConfigWarning says so and is
    silenced here), timing off.
 
-Every run scores the first N eval samples (default 300) with one seed (default 0: one
-programmed chip per sigma). Results are cached in WORK/study.json (default runs/nonideal), and
+Every run scores the first N eval samples (default 300) on each seed of --seeds (default 0; each
+seed is another programmed chip, with its own read-noise draws); with several seeds the table gives
+the mean accuracy over the chips and the lowest and highest, and noisy calibrations are made per
+chip. Results are cached in WORK/study.json (default runs/nonideal), and
 calibrations resume from their state files, so a re-run only prints. It prints a markdown table
 and writes WORK/nonideal.png (matplotlib; not committed).
 
-    python docs/scripts/nonideal_study.py [--work runs/nonideal] [--eval 300] [--seed 0]
+    python docs/scripts/nonideal_study.py [--work runs/nonideal] [--eval 300] [--seeds 0,1,2]
+                                          [--thresholds grid|nominal]
                                           [--sigmas 0,0.02,0.05,0.1,0.2] [--only lenet5] [--noisy-calib]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
 import warnings
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = {"lenet5": "lenet5_mnist5k", "resnet20": "resnet20_digits"}
@@ -48,11 +54,11 @@ def _calibrate(wl: str, path: Path, eval_n: int, seed: int, over: dict) -> Path:
     return path
 
 
-def _point(preset: str, wl: str, key: str, sigma: float, eval_n: int, seed: int, regs: Path | None) -> dict:
+def _point(preset: str, wl: str, over: dict, eval_n: int, seed: int, regs: Path | None) -> dict:
     import isaacsim
     from isaacsim.errors import ConfigWarning
 
-    arch = isaacsim.load_arch(preset, {key: sigma})
+    arch = isaacsim.load_arch(preset, over)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConfigWarning)
@@ -75,20 +81,42 @@ def study(args) -> dict:
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
     for short in args.only:
         wl = WORKLOADS[short]
-        ideal_regs = _calibrate(wl, work / f"{wl}_ideal.yaml", args.eval, args.seed, {})
-        for key in KEYS:
-            for s in args.sigmas:
-                runs = {"uniform8": ("trq_baseline", None), "trq": ("trq", ideal_regs)}
-                if args.noisy_calib and s > 0:
-                    path = work / f"{wl}_{key.split('.')[1]}_{_label(s)}_seed{args.seed}.yaml"
-                    runs["trq_noisy_cal"] = ("trq", _calibrate(wl, path, args.eval, args.seed, {key: s}))
-                for name, (preset, regs) in runs.items():
-                    ck = f"{wl}|{key}|{_label(s)}|{name}|{args.eval}|{args.seed}"
-                    if ck not in cache:
-                        cache[ck] = _point(preset, wl, key, s, args.eval, args.seed, regs)
-                        cache_path.write_text(json.dumps(cache, indent=1))
-                        print(f"{ck}: {cache[ck]['accuracy']:.2%} ({cache[ck]['wall_s']:.1f} s)", file=sys.stderr)
+        ideal_regs = _calibrate(wl, work / f"{wl}_ideal.yaml", args.eval, 0, {})
+        for key, s, seed in itertools.product(KEYS, args.sigmas, args.seeds):
+            over = {key: s, "adc.thresholds": args.thresholds}
+            runs = {"uniform8": ("trq_baseline", None), "trq": ("trq", ideal_regs)}
+            if args.noisy_calib and s > 0:
+                tag = "" if args.thresholds == "grid" else f"_{args.thresholds}"
+                path = work / f"{wl}_{key.split('.')[1]}_{_label(s)}_seed{seed}{tag}.yaml"
+                runs["trq_noisy_cal"] = ("trq", _calibrate(wl, path, args.eval, seed, over))
+            for name, (preset, regs) in runs.items():
+                ck = _key(wl, key, s, name, args, seed)
+                if ck not in cache:
+                    cache[ck] = _point(preset, wl, over, args.eval, seed, regs)
+                    cache_path.write_text(json.dumps(cache, indent=1))
+                    print(f"{ck}: {cache[ck]['accuracy']:.2%} ({cache[ck]['wall_s']:.1f} s)", file=sys.stderr)
     return cache
+
+
+def _key(wl: str, key: str, s: float, name: str, args, seed: int) -> str:
+    return f"{wl}|{key}|{_label(s)}|{name}|{args.eval}|{seed}|{args.thresholds}"
+
+
+def _over_seeds(cache: dict, wl: str, key: str, s: float, name: str, args) -> dict | None:
+    """The run's figures averaged over --seeds (None if any seed is missing), with the lowest and
+    highest accuracy over the chips."""
+    runs = [cache.get(_key(wl, key, s, name, args, seed)) for seed in args.seeds]
+    if not all(runs):
+        return None
+    acc = [r["accuracy"] for r in runs]
+    mean = {k: float(np.mean([r[k] for r in runs])) for k in ("accuracy", "ops_per_conversion", "r1_share")}
+    return {**mean, "lo": min(acc), "hi": max(acc)}
+
+
+def _acc(r: dict | None, several: bool) -> str:
+    if not r:
+        return "-"
+    return f"{r['accuracy']:.1%}" + (f" ({r['lo']:.1%}-{r['hi']:.1%})" if several else "")
 
 
 def table(cache: dict, args) -> str:
@@ -101,12 +129,12 @@ def table(cache: dict, args) -> str:
         wl = WORKLOADS[short]
         for key in KEYS:
             for s in args.sigmas:
-                get = {c: cache.get(f"{wl}|{key}|{_label(s)}|{c}|{args.eval}|{args.seed}") for c in cols}
-                accs = [f"{get[c]['accuracy']:.1%}" if get[c] else "-" for c in cols]
+                get = {c: _over_seeds(cache, wl, key, s, c, args) for c in cols}
+                accs = [_acc(get[c], len(args.seeds) > 1) for c in cols]
                 t = get["trq"] or {"ops_per_conversion": float("nan"), "r1_share": float("nan")}
                 if args.noisy_calib:
-                    nc = get["trq_noisy_cal"] or (t if s == 0 else None)
-                    accs[2] = f"{nc['accuracy']:.1%}" if nc else "-"
+                    nc = get["trq_noisy_cal"] or (get["trq"] if s == 0 else None)
+                    accs[2] = _acc(nc, len(args.seeds) > 1)
                     accs.append(f"{nc['ops_per_conversion']:.2f}" if nc else "-")
                 row = [wl, key.split(".")[1], _label(s), *accs,
                        f"{t['ops_per_conversion']:.2f}", f"{t['r1_share']:.1%}"]
@@ -127,7 +155,7 @@ def figure(cache: dict, args) -> Path:
         for j, key in enumerate(KEYS):
             ax = axes[i][j]
             for c, label in names.items():
-                pts = [(s, cache.get(f"{wl}|{key}|{_label(s)}|{c}|{args.eval}|{args.seed}")) for s in args.sigmas]
+                pts = [(s, _over_seeds(cache, wl, key, s, c, args)) for s in args.sigmas]
                 pts = [(s, p["accuracy"]) for s, p in pts if p]
                 if pts:
                     ax.plot(*zip(*pts, strict=True), marker="o", label=label)
@@ -146,15 +174,21 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--work", default=str(ROOT / "runs" / "nonideal"))
     p.add_argument("--eval", type=int, default=300, help="eval samples of every run and calibration")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", default="0", help="comma list of seeds (one programmed chip each)")
     p.add_argument("--sigmas", default="0,0.02,0.05,0.1,0.2")
     p.add_argument("--only", default="lenet5,resnet20", help="comma list of lenet5, resnet20")
+    p.add_argument("--thresholds", choices=("grid", "nominal"), default="grid",
+                   help="adc.thresholds of every noisy run and noisy calibration")
     p.add_argument("--noisy-calib", action="store_true", help="also calibrate TRQ on each noisy chip")
     args = p.parse_args()
     try:
         args.sigmas = [float(v) for v in args.sigmas.split(",")]
     except ValueError:
         p.error(f"--sigmas: expected comma-separated numbers, got {args.sigmas!r}")
+    try:
+        args.seeds = [int(v) for v in args.seeds.split(",")]
+    except ValueError:
+        p.error(f"--seeds: expected comma-separated whole numbers, got {args.seeds!r}")
     args.only = [s.strip() for s in args.only.split(",")]
     bad = [s for s in args.only if s not in WORKLOADS]
     if bad:

@@ -58,6 +58,14 @@ class ADCConfig(Node):
                     "(0.06 against a 9-bit ADC step of 24/510), which covers the whole summation, not the comparator "
                     "alone. Non-ideal datapath: docs/nonideal.md.",
     )
+    thresholds: Literal["grid", "nominal"] = Field(
+        "grid",
+        description="Where the SAR's thresholds sit for real-valued samples (non-ideal datapath only; integer "
+                    "samples decide the same either way). grid: on the reference levels of the R-bit "
+                    "converter, half-way between integer samples (a nominal threshold (k - 1/2) D that falls on "
+                    "an integer moves half an LSB down, as the exact path rounds ties up); nominal: at "
+                    "(k - 1/2) D itself, TRQ's range detection at lo and lo + 2^n_r1 D1. docs/nonideal.md.",
+    )
     early_termination: bool = Field(
         True,
         description="A TRQ conversion that ends early frees the ADC (latency and energy fall); false: energy only.",

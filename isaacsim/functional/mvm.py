@@ -108,8 +108,7 @@ def _geometry(x, w, arch: Arch, bits: dict):
 def _run_noisy(xw, ww, geo, arch, regs, noise, vec_copy, copies, shift, sign, col_sign, trace, segments):
     """The non-ideal kernel's (out, hist, overflows, ad_ops, r2, ops_hist, trace or None) for `mvm`."""
     g = conductances(ww, geo.cell_bits, noise)
-    args = (noise.read_key(), noise.first_vector, noise.g_min(geo.cell_bits), noise.read_sigma, noise.offset_lsb,
-            noise.noise_lsb)
+    args = noise.kernel_args(geo.cell_bits)
     slots, n_seg, lanes = None, 0, 0
     if trace:
         lanes = geo.lanes(arch.pe.adcs)

@@ -17,6 +17,8 @@ import numpy as np
 from isaacsim.config.models import Arch
 
 MAX_SEED = 2**63 - 1
+THRESHOLDS = ("grid", "nominal")
+"""Where the SAR's thresholds sit for real samples (`adc.thresholds`, docs/nonideal.md)."""
 
 
 def check_seed(seed) -> int:
@@ -39,18 +41,21 @@ class Noise:
     on_off_ratio: float | None = None
     offset_lsb: float = 0.0
     noise_lsb: float = 0.0
+    thresholds: str = "grid"
     seed: int = 0
     layer: int = 0
     first_vector: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "seed", check_seed(self.seed))
+        if self.thresholds not in THRESHOLDS:
+            raise ValueError(f"thresholds must be one of {', '.join(THRESHOLDS)}, got {self.thresholds!r}")
 
     @classmethod
     def of(cls, arch: Arch, seed: int = 0) -> Noise:
         d = arch.device
         return cls(d.program_sigma, d.read_sigma, d.stuck_at_gmin, d.stuck_at_gmax, d.on_off_ratio,
-                   arch.adc.offset_lsb, arch.adc.noise_lsb, seed)
+                   arch.adc.offset_lsb, arch.adc.noise_lsb, arch.adc.thresholds, seed)
 
     @property
     def ideal(self) -> bool:
@@ -72,6 +77,12 @@ class Noise:
     def g_min(self, cell_bits: int) -> float:
         """G_min in on-steps: (2^cell_bits - 1) / (on_off_ratio - 1); 0 when the ratio is infinite."""
         return 0.0 if self.on_off_ratio is None else (2**cell_bits - 1) / (self.on_off_ratio - 1)
+
+    def kernel_args(self, cell_bits: int) -> tuple:
+        """`noisy.noisy_layer`'s noise_args: (read key, first vector, g_min, read_sigma, offset_lsb,
+        noise_lsb, grid thresholds)."""
+        return (self.read_key(), self.first_vector, self.g_min(cell_bits), self.read_sigma, self.offset_lsb,
+                self.noise_lsb, self.thresholds == "grid")
 
     def read_key(self) -> int:
         """The uint64 stream key of the read-noise hash (seed and layer)."""

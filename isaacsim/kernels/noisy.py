@@ -9,8 +9,9 @@ v_r the row's DAC level in the cycle, G the cells' conductances in on-steps (pro
 and stuck-at faults already applied, float32, `isaacsim.functional.nonideal.conductances`), z a
 standard normal deviate drawn per read by a counter-based hash (`normal_of`) of the seed, the layer
 and (vector, cycle, row partition, column), so the numpy reference computes the same draws. The SAR
-decides on x against the thresholds (k - 1/2) D (`real_convert`), its operations follow the
-decisions, and the decoded value is shifted and added digitally exactly as in the exact path.
+decides on x against the thresholds (k - 1/2) D, by default moved onto the R-bit converter's
+reference grid half-way between integers (`adc.thresholds`; `real_convert`), its operations follow
+the decisions, and the decoded value is shifted and added digitally exactly as in the exact path.
 Work is split over the thread pool by chunks of input vectors (`threads.run_chunks`).
 """
 
@@ -76,21 +77,17 @@ def _quant(x, step, nbits):
     return min(max(k, np.int64(0)), top)
 
 
-@njit(cache=True, inline="always")
-def _in_r1(x, lo, theta):
-    """TRQ's range detection on a real sample: R1 when lo - 1/2 <= x < lo + theta - 1/2 (lossless
-    LSBs). Like every SAR threshold, each detection threshold sits half an LSB below its edge, so
-    an integer sample is detected as the exact path detects it (lo <= x < lo + theta) and a sample
-    near an edge goes to the side of the integer it rounds to."""
-    return x >= lo - 0.5 and x < lo + theta - 0.5
-
-
 @njit(cache=True)
-def real_convert(x, mode, resolution, n_r1, n_r2, m, bias, step):
+def real_convert(x, mode, resolution, n_r1, n_r2, m, bias, step, grid=False):
     """SAR conversion of a real sample x (lossless LSBs): (msb, value in base-step units, A/D
     operations), as `sar.sar_convert` decides on an integer one: x clipped to 0 .. 2^R - 1, the
-    comparator taking x >= (k - 1/2) D; IDEAL rounds to the nearest whole LSB (half up)."""
+    comparator taking x >= (k - 1/2) D, TRQ detecting R1 as lo <= x < lo + 2^n_r1 D1; IDEAL rounds
+    to the nearest whole LSB (half up). grid (`adc.thresholds: grid`): every threshold sits on the
+    R-bit converter's reference grid, half-way between integers (a nominal threshold t becomes
+    ceil(t) - 1/2), which is deciding on x rounded half up to a whole LSB."""
     top = float((1 << resolution) - 1)
+    if grid:
+        x = np.floor(x + 0.5)
     if x < 0.0:
         x = 0.0
     elif x > top:
@@ -101,25 +98,60 @@ def real_convert(x, mode, resolution, n_r1, n_r2, m, bias, step):
         return 0, _quant(x, step, n_r2), n_r2
     lo = bias * (1 << m) * step
     nu = 1 if bias == 0 else 2
-    if _in_r1(x, lo, (1 << n_r1) * step):
+    if x >= lo and x < lo + (1 << n_r1) * step:
         return 0, bias * (1 << m) + _quant(x - lo, step, n_r1), nu + n_r1
     return 1, _quant(x, step * (1 << m), n_r2) << m, nu + n_r2
 
 
 @njit(cache=True)
-def search_convert(x, mode, resolution, n_r1, n_r2, m, bias, step):
-    """`real_convert` by the comparison-by-comparison search (`sar._search`): the tests' check."""
+def search_convert(x, mode, resolution, n_r1, n_r2, m, bias, step, grid=False):
+    """`real_convert` by the comparison-by-comparison search (`sar._search`): the tests' check.
+    grid: each threshold t of the search moved to ceil(t) - 1/2."""
     top = float((1 << resolution) - 1)
     x = min(max(x, 0.0), top)
+    if grid:
+        return _grid_search(x, mode, resolution, n_r1, n_r2, m, bias, step)
     if mode == IDEAL:
         return 0, np.int64(_search(x, 1.0, resolution)), resolution
     if mode == UNIFORM:
         return 0, np.int64(_search(x, step, n_r2)), n_r2
     lo = bias * (1 << m) * step
     nu = 1 if bias == 0 else 2
-    if _in_r1(x, lo, (1 << n_r1) * step):
+    if x >= lo and x < lo + (1 << n_r1) * step:
         return 0, np.int64(bias * (1 << m) + _search(x - lo, step, n_r1)), nu + n_r1
     return 1, np.int64(_search(x, step * (1 << m), n_r2)) << m, nu + n_r2
+
+
+@njit(cache=True)
+def _on_grid(t):
+    """A nominal threshold t moved onto the reference grid: ceil(t) - 1/2."""
+    return np.ceil(t) - 0.5
+
+
+@njit(cache=True)
+def _grid_bits(x, base, step, nbits):
+    """The SAR search of `sar._search`, each trial threshold base + (k - 1/2) step moved onto the grid."""
+    code = 0
+    for i in range(nbits - 1, -1, -1):
+        trial = code | (1 << i)
+        if x >= _on_grid(base + (trial - 0.5) * step):
+            code = trial
+    return code
+
+
+@njit(cache=True)
+def _grid_search(x, mode, resolution, n_r1, n_r2, m, bias, step):
+    """`search_convert` with every threshold on the grid, the detection's edges lo and lo + theta
+    included (their thresholds: lo - 1/2 and lo + theta - 1/2)."""
+    if mode == IDEAL:
+        return 0, np.int64(_grid_bits(x, 0.0, 1.0, resolution)), resolution
+    if mode == UNIFORM:
+        return 0, np.int64(_grid_bits(x, 0.0, step, n_r2)), n_r2
+    lo = bias * (1 << m) * step
+    nu = 1 if bias == 0 else 2
+    if x >= _on_grid(lo) and x < _on_grid(lo + (1 << n_r1) * step):
+        return 0, np.int64(bias * (1 << m) + _grid_bits(x, lo, step, n_r1)), nu + n_r1
+    return 1, np.int64(_grid_bits(x, 0.0, step * (1 << m), n_r2)) << m, nu + n_r2
 
 
 def noisy_layer(xw, g, adc_args, noise_args, vec_acc, n_acc, cyc_shift, cyc_sign, cell_bits, n_slices, n_pol,
@@ -127,8 +159,9 @@ def noisy_layer(xw, g, adc_args, noise_args, vec_acc, n_acc, cyc_shift, cyc_sign
     """Run one layer with real-valued samples; arguments as `fused.fused_layer`, except:
 
     g: float32 (row_parts, rows, n_cols) cell conductances in on-steps (`nonideal.conductances`).
-    adc_args: `ADCRegisters.kernel_args()`. noise_args: (key uint64, first vector, g_min,
-        read_sigma, offset_lsb, noise_lsb). col_slot / n_slots: the trace's slots (None: no trace).
+    adc_args: `ADCRegisters.kernel_args()`. noise_args: `Noise.kernel_args` (key uint64, first
+        vector, g_min, read_sigma, offset_lsb, noise_lsb, grid: bool). col_slot / n_slots: the
+        trace's slots (None: no trace).
 
     Returns (out int64 (N, M) in base-step units, sample histogram int64 (max_sample + 1,) of
     the real samples rounded half up and clipped, overflows, ad_ops and r2 int64 (n_acc,
@@ -152,8 +185,8 @@ def noisy_layer(xw, g, adc_args, noise_args, vec_acc, n_acc, cyc_shift, cyc_sign
     mode, res, n_r1, n_r2, m, bias = (int(a) for a in adc_args[:6])
     step = float(adc_args[6])
     ops0, ops1 = _range_ops(mode, res, n_r1, n_r2, bias)
-    q, u_tab, m_tab = decision_table(mode, res, n_r1, n_r2, m, bias, step)
-    key, first, g_min, read_sigma, offset, noise = noise_args
+    key, first, g_min, read_sigma, offset, noise, grid = noise_args
+    q, u_tab, m_tab = decision_table(mode, res, n_r1, n_r2, m, bias, step, bool(grid))
     sh = np.ascontiguousarray(cyc_shift, np.int64)
     sg = np.ascontiguousarray(cyc_sign, np.int64)
 
@@ -175,25 +208,26 @@ def noisy_layer(xw, g, adc_args, noise_args, vec_acc, n_acc, cyc_shift, cyc_sign
     return out, hist.sum(axis=0), np.int64(ovf.sum()), ad_ops, r2, ops_hist, trace
 
 
-def decision_table(mode, res, n_r1, n_r2, m, bias, step, max_q=8):
+def decision_table(mode, res, n_r1, n_r2, m, bias, step, grid=False, max_q=8):
     """(q, units, msb): when every comparator threshold is a multiple of 2^-q (q <= max_q; a step
-    D with D 2^(q-1) whole), a real sample x decides as the point floor(x 2^q) / 2^q does, so the
-    kernel looks its (msb, units) up at j = floor(x 2^q) clipped to 0 .. (2^R - 1) 2^q, the tables
-    here (`real_convert` at each point). Otherwise (-1, empty, empty): the kernel converts each x."""
+    D with D 2^(q-1) whole; with grid thresholds always, at q = 1), a real sample x decides as the
+    point floor(x 2^q) / 2^q does, so the kernel looks its (msb, units) up at j = floor(x 2^q)
+    clipped to 0 .. (2^R - 1) 2^q, the tables here (`real_convert` at each point). Otherwise
+    (-1, empty, empty): the kernel converts each x."""
     for q in range(1, max_q + 1):
-        if float(step * 2 ** (q - 1)).is_integer():
+        if grid or float(step * 2 ** (q - 1)).is_integer():
             pts = np.arange(((1 << res) - 1) * (1 << q) + 1, dtype=np.float64) / (1 << q)
-            msb, units = _table(pts, mode, res, n_r1, n_r2, m, bias, float(step))
+            msb, units = _table(pts, mode, res, n_r1, n_r2, m, bias, float(step), bool(grid))
             return q, units, msb
     return -1, np.zeros(1, np.int64), np.zeros(1, np.int64)
 
 
 @njit(cache=True)
-def _table(pts, mode, res, n_r1, n_r2, m, bias, step):
+def _table(pts, mode, res, n_r1, n_r2, m, bias, step, grid):
     msb = np.empty(pts.shape[0], np.int64)
     units = np.empty(pts.shape[0], np.int64)
     for i in range(pts.shape[0]):
-        msb[i], units[i], _ = real_convert(pts[i], mode, res, n_r1, n_r2, m, bias, step)
+        msb[i], units[i], _ = real_convert(pts[i], mode, res, n_r1, n_r2, m, bias, step, grid)
     return msb, units
 
 
