@@ -62,8 +62,8 @@ class ADCConfig(Node):
         "grid",
         description="Where the SAR's thresholds sit for real-valued samples (non-ideal datapath only; integer "
                     "samples decide the same either way). grid: on the reference levels of the R-bit "
-                    "converter, half-way between integer samples (a nominal threshold (k - 1/2) D that falls on "
-                    "an integer moves half an LSB down, as the exact path rounds ties up); nominal: at "
+                    "converter, half-way between integer samples (a nominal threshold t moves to ceil(t) - 1/2, "
+                    "so one on an integer moves half an LSB down, as the exact path rounds ties up); nominal: at "
                     "(k - 1/2) D itself, TRQ's range detection at lo and lo + 2^n_r1 D1. docs/nonideal.md.",
     )
     early_termination: bool = Field(
