@@ -88,8 +88,8 @@ def levels(planes: np.ndarray) -> np.ndarray:
     return sum(bits[:, i] << i for i in range(b))
 
 
-def _program(lv: np.ndarray, cell_bits: int, noise: Noise, copy: int) -> np.ndarray:
-    """float32 conductances of copy `copy` from the cells' levels lv (`conductances`)."""
+def _program(lv: np.ndarray, cell_bits: int, noise: Noise, copy: int, out: np.ndarray) -> np.ndarray:
+    """Copy `copy`'s conductances from the cells' float64 levels lv into float32 out (`conductances`)."""
     seed = [noise.seed, noise.layer, 0] + ([int(copy)] if copy else [])
     rng = np.random.default_rng(seed)
     g = rng.standard_normal(lv.shape)
@@ -100,7 +100,8 @@ def _program(lv: np.ndarray, cell_bits: int, noise: Noise, copy: int) -> np.ndar
     u = rng.random(lv.shape)
     g[u < noise.stuck_at_gmin] = 0.0
     g[u >= 1.0 - noise.stuck_at_gmax] = 2**cell_bits - 1
-    return g.astype(np.float32)
+    out[...] = g
+    return out
 
 
 def conductances(planes: np.ndarray, cell_bits: int, noise: Noise, copy: int = 0) -> np.ndarray:
@@ -113,7 +114,8 @@ def conductances(planes: np.ndarray, cell_bits: int, noise: Noise, copy: int = 0
     copy get the same map on every call."""
     if isinstance(copy, bool) or not isinstance(copy, (int, np.integer)) or copy < 0:
         raise ValueError(f"copy must be a whole number >= 0, got {copy!r}")
-    return _program(levels(planes).astype(np.float64), cell_bits, noise, int(copy))
+    lv = levels(planes).astype(np.float64)
+    return _program(lv, cell_bits, noise, int(copy), np.empty(lv.shape, np.float32))
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,7 +138,7 @@ class CopyMaps:
         lv = levels(self.planes).astype(np.float64)
         out = np.empty((len(copies), *lv.shape), np.float32)
         for i, c in enumerate(copies):
-            out[i] = _program(lv, self.cell_bits, self.noise, int(c))
+            _program(lv, self.cell_bits, self.noise, int(c), out[i])
         return out
 
 
