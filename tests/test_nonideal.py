@@ -357,19 +357,41 @@ def test_stuck_at_fractions():
 def test_map_draws_follow_the_documented_seeding():
     """Copy 0 draws from a generator seeded by (seed, layer, 0), as every map did before each copy had
     its own (so a layer of one copy runs as before), copy c > 0 from (seed, layer, 0, c): one normal
-    deviate per cell, then one uniform per cell."""
+    deviate per cell, then one uniform per cell, whichever sources are on."""
     planes, lv = _planes(2, cols=64)
-    noise = Noise(program_sigma=0.1, stuck_at_gmin=0.05, stuck_at_gmax=0.05, seed=3, layer=17)
-    for c, entropy in ((0, [3, 17, 0]), (1, [3, 17, 0, 1]), (5, [3, 17, 0, 5])):
-        rng = np.random.default_rng(entropy)
-        z = rng.standard_normal((1, 128, 64))
-        u = rng.random((1, 128, 64))
-        want = np.maximum(lv[None] * (1 + 0.1 * z), 0)
-        want[u < 0.05] = 0
-        want[u >= 0.95] = 3
-        np.testing.assert_array_equal(conductances(planes, 2, noise, copy=c), want.astype(np.float32))
+    for sigma, low, high in ((0.1, 0.05, 0.05), (0.1, 0, 0), (0, 0.05, 0), (0, 0, 0)):
+        noise = Noise(program_sigma=sigma, stuck_at_gmin=low, stuck_at_gmax=high, read_sigma=0.1, seed=3, layer=17)
+        for c, entropy in ((0, [3, 17, 0]), (1, [3, 17, 0, 1]), (5, [3, 17, 0, 5])):
+            rng = np.random.default_rng(entropy)
+            z = rng.standard_normal((1, 128, 64))
+            u = rng.random((1, 128, 64))
+            want = np.maximum(lv[None] * (1 + sigma * z), 0)
+            want[u < low] = 0
+            want[u >= 1 - high] = 3
+            np.testing.assert_array_equal(conductances(planes, 2, noise, copy=c), want.astype(np.float32))
     with pytest.raises(ValueError, match="copy"):
         conductances(planes, 2, noise, copy=-1)
+
+
+@pytest.mark.filterwarnings("ignore::isaacsim.errors.ConfigWarning")
+def test_copies_share_the_stored_levels_without_programming_noise(monkeypatch):
+    """Without programming variation or stuck cells every copy's map is the stored levels: the
+    kernel draws one map for all copies, and which copy runs a vector changes nothing."""
+    arch = _arch("trq")
+    rng = np.random.default_rng(6)
+    x, w = rng.integers(0, 256, (6, 150)), rng.integers(-127, 128, (150, 5))
+    noise = Noise(read_sigma=0.04, noise_lsb=0.5, on_off_ratio=50.0, seed=2)
+    drawn = []
+    real = CopyMaps.draw
+    monkeypatch.setattr(CopyMaps, "draw", lambda self, copies: drawn.append(len(copies)) or real(self, copies))
+    y0, s0 = mvm(x, w, arch, weight_bits=8, input_bits=8, noise=noise)
+    y1, s1 = mvm(x, w, arch, weight_bits=8, input_bits=8, noise=noise, vector_copy=[0, 1, 2, 3, 4, 5])
+    assert drawn == [1, 1]
+    np.testing.assert_array_equal(y0, y1)
+    np.testing.assert_array_equal(s0["sample_hist"], s1["sample_hist"])
+    np.testing.assert_array_equal(s0["crossbar_r2"][0], s1["crossbar_r2"].sum(axis=0))
+    y_ref, *_ = reference(x, w, arch, noise, [0, 1, 2, 3, 4, 5], weight_bits=8, input_bits=8)
+    np.testing.assert_array_equal(y1, y_ref)
 
 
 @pytest.mark.filterwarnings("ignore::isaacsim.errors.ConfigWarning")

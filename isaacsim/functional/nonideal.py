@@ -89,7 +89,12 @@ def levels(planes: np.ndarray) -> np.ndarray:
 
 
 def _program(lv: np.ndarray, cell_bits: int, noise: Noise, copy: int, out: np.ndarray) -> np.ndarray:
-    """Copy `copy`'s conductances from the cells' float64 levels lv into float32 out (`conductances`)."""
+    """Copy `copy`'s conductances from the cells' float64 levels lv into float32 out (`conductances`).
+    Draws nothing that cannot change the map: no deviates without programming variation or stuck
+    cells (the map is lv), no uniforms without stuck cells (they are drawn last)."""
+    if not _programmed(noise):
+        out[...] = lv
+        return out
     seed = [noise.seed, noise.layer, 0] + ([int(copy)] if copy else [])
     rng = np.random.default_rng(seed)
     g = rng.standard_normal(lv.shape)
@@ -97,11 +102,17 @@ def _program(lv: np.ndarray, cell_bits: int, noise: Noise, copy: int, out: np.nd
     g += 1.0
     g *= lv
     np.maximum(g, 0.0, out=g)
-    u = rng.random(lv.shape)
-    g[u < noise.stuck_at_gmin] = 0.0
-    g[u >= 1.0 - noise.stuck_at_gmax] = 2**cell_bits - 1
+    if noise.stuck_at_gmin or noise.stuck_at_gmax:
+        u = rng.random(lv.shape)
+        g[u < noise.stuck_at_gmin] = 0.0
+        g[u >= 1.0 - noise.stuck_at_gmax] = 2**cell_bits - 1
     out[...] = g
     return out
+
+
+def _programmed(noise: Noise) -> bool:
+    """Whether programming variation or stuck cells make a map differ from the stored levels."""
+    return bool(noise.program_sigma or noise.stuck_at_gmin or noise.stuck_at_gmax)
 
 
 def conductances(planes: np.ndarray, cell_bits: int, noise: Noise, copy: int = 0) -> np.ndarray:
@@ -126,6 +137,12 @@ class CopyMaps:
     planes: np.ndarray
     cell_bits: int
     noise: Noise
+
+    @property
+    def shared(self) -> bool:
+        """Every copy's map is the same, the stored levels (no programming variation, no stuck
+        cells): the kernel draws one map for all copies."""
+        return not _programmed(self.noise)
 
     @property
     def copy_bytes(self) -> int:
