@@ -12,7 +12,8 @@ import isaacsim
 from isaacsim.adc.registers import ADCRegisters
 from isaacsim.functional import mvm as mvm_mod
 from isaacsim.functional.mvm import PackedWeights, mvm
-from isaacsim.functional.nonideal import Noise, conductances, levels
+from isaacsim.functional.nonideal import CopyMaps, Noise, conductances, levels
+from isaacsim.kernels import noisy as noisy_mod
 from isaacsim.kernels.noisy import NORMAL_TABLE, noisy_layer, normal_of, real_convert, search_convert
 from isaacsim.kernels.sar import TRQ, UNIFORM, sar_convert
 from isaacsim.mapping import slicing
@@ -49,33 +50,37 @@ def _sum_rows(gp, rows, lev):
     return acc
 
 
-def reference(x, w, arch, noise, **bits):
-    """The noisy datapath written out plainly: (y, hist, r2 per (row partition, column), overflows)."""
+def reference(x, w, arch, noise, vector_copy=None, **bits):
+    """The noisy datapath written out plainly: (y, hist, r2 per (copy, row partition, column),
+    overflows). Vector n runs on copy vector_copy[n] (default 0) and reads that copy's map."""
     pw = PackedWeights.of(w, arch, **bits)
     geo = pw.geometry
     regs = ADCRegisters.of(arch.adc)
     args = regs.kernel_args()
-    g = conductances(pw.planes, geo.cell_bits, noise)
     x = np.asarray(x, np.int64)
+    vector_copy = np.zeros(len(x), np.int64) if vector_copy is None else np.asarray(vector_copy)
+    copies = int(vector_copy.max()) + 1
+    g = [conductances(pw.planes, geo.cell_bits, noise, copy=c) for c in range(copies)]
     xw, shift, sign = slicing.pack_inputs(x, geo)
     lev = _dac_levels(xw)
     n_vec, n_cyc, n_parts = xw.shape[:3]
-    n_cols = g.shape[2]
+    n_cols = g[0].shape[2]
     g_min = noise.g_min(geo.cell_bits)
     key = noise.read_key()
     wrap = 1 << (arch.datapath.psum_bits - 1)
     col_sign = np.ones((n_parts, n_cols), np.int64) if pw.flipped is None else np.where(pw.flipped, -1, 1)
     out = np.zeros((n_vec, geo.m), np.int64)
     hist = np.zeros(geo.max_sample + 1, np.int64)
-    r2 = np.zeros((n_parts, n_cols), np.int64)
+    r2 = np.zeros((copies, n_parts, n_cols), np.int64)
     ovf = 0
     for n in range(n_vec):
+        cp = vector_copy[n]
         for p in range(n_parts):
             psum = np.zeros(n_cols, np.int64)
             for c in range(n_cyc):
                 rows = np.flatnonzero(lev[n, c, p])
                 v = lev[n, c, p, rows]
-                xs = _sum_rows(g[p], rows, v).astype(np.float64) + (g_min * int(v.sum()) + noise.offset_lsb)
+                xs = _sum_rows(g[cp][p], rows, v).astype(np.float64) + (g_min * int(v.sum()) + noise.offset_lsb)
                 sd = np.sqrt(noise.read_sigma ** 2 * int((v * v).sum()) + noise.noise_lsb ** 2)
                 if sd > 0:
                     ctr = (((noise.first_vector + n) * n_cyc + c) * n_parts + p) * n_cols + np.arange(n_cols)
@@ -84,7 +89,7 @@ def reference(x, w, arch, noise, **bits):
                                     minlength=hist.size)
                 for col in range(n_cols):
                     msb, units, _ = search_convert(xs[col], *args, noise.thresholds == "grid")
-                    r2[p, col] += msb
+                    r2[cp, p, col] += msb
                     val = psum[col] + (int(units) << int(shift[c])) * int(sign[c])
                     wrapped = (val + wrap) % (2 * wrap) - wrap
                     ovf += wrapped != val
@@ -136,6 +141,32 @@ def test_kernel_matches_numpy_reference(case):
     assert st["overflows"] == ovf
     assert st["crossbar_ad_ops"].sum() == st["ad_ops"]
     assert st["ops_hist"].sum() == st["conversions"] == hist.sum()
+
+
+@pytest.mark.filterwarnings("ignore::isaacsim.errors.ConfigWarning")
+@pytest.mark.parametrize("case", ["trq", "isaac uniform, column flip", "trq with bias, narrow psum"])
+@pytest.mark.parametrize("one_map_a_pass", [False, True])
+def test_each_copy_reads_its_own_map(case, one_map_a_pass, monkeypatch):
+    """Several copies, one of them idle (copy 1): the kernel matches the reference, whose vector n
+    reads copy vector_copy[n]'s map, in the outputs and in the counts of each copy, whether it
+    holds every copy's map at once or draws one map a pass (MAP_BYTES of 1 byte)."""
+    if one_map_a_pass:
+        monkeypatch.setattr(noisy_mod, "MAP_BYTES", 1)
+    preset, over, bits = CASES[case]
+    arch = _arch(preset, **over)
+    rng = np.random.default_rng(8)
+    x, w = rng.integers(0, 256, (6, 150)), rng.integers(-127, 128, (150, 5))
+    vc = np.array([2, 0, 3, 2, 0, 3])
+    noise = Noise(**ALL_ON, seed=11).for_layer("conv1", 0, first_vector=40)
+    y, st = mvm(x, w, arch, weight_bits=8, input_bits=8, noise=noise, vector_copy=vc, trace=True)
+    y_ref, hist, r2, ovf = reference(x, w, arch, noise, vc, weight_bits=8, input_bits=8)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(st["sample_hist"], hist)
+    assert st["overflows"] == ovf
+    geo = PackedWeights.of(w, arch, weight_bits=8, input_bits=8).geometry
+    np.testing.assert_array_equal(st["crossbar_r2"], mvm_mod._per_crossbar(r2, geo))
+    assert st["ad_ops_trace"].sum() == st["crossbar_ad_ops"].sum() == st["ad_ops"]
+    assert st["crossbar_ad_ops"][1].sum() == 0
 
 
 @pytest.mark.filterwarnings("ignore::isaacsim.errors.ConfigWarning")
@@ -238,16 +269,16 @@ def test_nominal_thresholds_sit_at_k_minus_half_d(regs):
         assert real_convert(t - 1e-7, *args)[1] < sar_convert(int(t), *args)[2]
 
 
-def _samples(g, n_vec, noise: Noise, rows=128):
+def _samples(g, n_vec, noise: Noise, rows=128, copies=1):
     """Real bit-line samples (to 1/256 LSB) of n_vec vectors driving every row, one cycle, through the
-    kernel with a fine uniform ADC: (n_vec, columns) float."""
+    kernel with a fine uniform ADC, vector n on copy n % copies: (n_vec, columns) float."""
     words = -(-rows // 64)
     xw = np.zeros((n_vec, 1, 1, 1, words), np.uint64)
     for wd in range(words):
         k = min(64, rows - 64 * wd)
         xw[..., wd] = np.uint64((1 << k) - 1) if k < 64 else np.uint64(2**64 - 1)
     args = (*noise.kernel_args(1)[:6], False)  # nominal thresholds: the fine ADC reads the analog sample
-    out = noisy_layer(xw, g, (UNIFORM, 16, 0, 16, 0, 0, 1 / 256), args, np.zeros(n_vec, np.int64), 1,
+    out = noisy_layer(xw, g, (UNIFORM, 16, 0, 16, 0, 0, 1 / 256), args, np.arange(n_vec) % copies, copies,
                       np.zeros(1, np.int64), np.ones(1, np.int64), 1, 1, 1, 64, 1 << 12, 2)[0]
     return out / 256
 
@@ -323,14 +354,95 @@ def test_programming_variation_statistics_and_fixed_map():
 
 
 def test_stuck_at_fractions():
+    """The fractions hold on every copy, each copy's faults on its own cells: two copies share a
+    stuck cell about as often as independent draws do (0.05^2 of the cells)."""
     planes, lv = _planes(2, rows=128, cols=2048)
-    g = conductances(planes, 2, Noise(stuck_at_gmin=0.05, stuck_at_gmax=0.02, seed=8))[0]
-    low = (g == 0) & (lv > 0)
-    high = (g == 3) & (lv < 3)
-    assert low.sum() / (lv > 0).sum() == pytest.approx(0.05, rel=0.1)
-    assert high.sum() / (lv < 3).sum() == pytest.approx(0.02, rel=0.15)
-    same = conductances(planes, 2, Noise(stuck_at_gmin=0.05, stuck_at_gmax=0.02, seed=8))[0]
-    np.testing.assert_array_equal(g, same)
+    noise = Noise(stuck_at_gmin=0.05, stuck_at_gmax=0.02, seed=8)
+    maps = CopyMaps(planes, 2, noise).draw([0, 1, 2])[:, 0]
+    lows = []
+    for c, g in enumerate(maps):
+        low = (g == 0) & (lv > 0)
+        high = (g == 3) & (lv < 3)
+        assert low.sum() / (lv > 0).sum() == pytest.approx(0.05, rel=0.1)
+        assert high.sum() / (lv < 3).sum() == pytest.approx(0.02, rel=0.15)
+        np.testing.assert_array_equal(g, conductances(planes, 2, noise, copy=c)[0])
+        lows.append(low)
+    assert (lows[0] & lows[1]).sum() / (lv > 0).sum() == pytest.approx(0.05**2, rel=0.3)
+    assert (lows[1] & lows[2]).sum() / (lv > 0).sum() == pytest.approx(0.05**2, rel=0.3)
+
+
+def test_map_draws_follow_the_documented_seeding():
+    """Copy 0 draws from a generator seeded by (seed, layer, 0), as every map did before each copy had
+    its own (so a layer of one copy runs as before), copy c > 0 from (seed, layer, 0, c): one normal
+    deviate per cell, then one uniform per cell, whichever sources are on."""
+    planes, lv = _planes(2, cols=64)
+    for sigma, low, high in ((0.1, 0.05, 0.05), (0.1, 0, 0), (0, 0.05, 0), (0, 0, 0)):
+        noise = Noise(program_sigma=sigma, stuck_at_gmin=low, stuck_at_gmax=high, read_sigma=0.1, seed=3, layer=17)
+        for c, entropy in ((0, [3, 17, 0]), (1, [3, 17, 0, 1]), (5, [3, 17, 0, 5])):
+            rng = np.random.default_rng(entropy)
+            z = rng.standard_normal((1, 128, 64))
+            u = rng.random((1, 128, 64))
+            want = np.maximum(lv[None] * (1 + sigma * z), 0)
+            want[u < low] = 0
+            want[u >= 1 - high] = 3
+            np.testing.assert_array_equal(conductances(planes, 2, noise, copy=c), want.astype(np.float32))
+    with pytest.raises(ValueError, match="copy"):
+        conductances(planes, 2, noise, copy=-1)
+
+
+@pytest.mark.filterwarnings("ignore::isaacsim.errors.ConfigWarning")
+def test_copies_share_the_stored_levels_without_programming_noise(monkeypatch):
+    """Without programming variation or stuck cells every copy's map is the stored levels: the
+    kernel draws one map for all copies, and which copy runs a vector changes nothing."""
+    arch = _arch("trq")
+    rng = np.random.default_rng(6)
+    x, w = rng.integers(0, 256, (6, 150)), rng.integers(-127, 128, (150, 5))
+    noise = Noise(read_sigma=0.04, noise_lsb=0.5, on_off_ratio=50.0, seed=2)
+    drawn = []
+    real = CopyMaps.draw
+    monkeypatch.setattr(CopyMaps, "draw", lambda self, copies: drawn.append(len(copies)) or real(self, copies))
+    y0, s0 = mvm(x, w, arch, weight_bits=8, input_bits=8, noise=noise)
+    y1, s1 = mvm(x, w, arch, weight_bits=8, input_bits=8, noise=noise, vector_copy=[0, 1, 2, 3, 4, 5])
+    assert drawn == [1, 1]
+    np.testing.assert_array_equal(y0, y1)
+    np.testing.assert_array_equal(s0["sample_hist"], s1["sample_hist"])
+    np.testing.assert_array_equal(s0["crossbar_r2"][0], s1["crossbar_r2"].sum(axis=0))
+    y_ref, *_ = reference(x, w, arch, noise, [0, 1, 2, 3, 4, 5], weight_bits=8, input_bits=8)
+    np.testing.assert_array_equal(y1, y_ref)
+
+
+@pytest.mark.filterwarnings("ignore::isaacsim.errors.ConfigWarning")
+def test_copies_have_their_own_fixed_maps():
+    """Two copies of one matrix are programmed apart (different maps, uncorrelated deviations);
+    each keeps its map across calls, reads and batches, whichever other copies run."""
+    planes, lv = _planes(2)
+    noise = Noise(program_sigma=0.08, seed=3, layer=17)
+    maps = [conductances(planes, 2, noise, copy=c) for c in range(3)]
+    for c, g in enumerate(maps):
+        np.testing.assert_array_equal(conductances(planes, 2, noise, copy=c), g)
+        assert (g[0][lv == 2] / 2 - 1).std() == pytest.approx(0.08, rel=0.05)
+    on = lv > 0
+    dev = [g[0][on] / lv[on] - 1 for g in maps]
+    assert not np.array_equal(maps[0], maps[1]) and not np.array_equal(maps[1], maps[2])
+    assert abs(np.corrcoef(dev[0], dev[1])[0, 1]) < 0.02
+    np.testing.assert_array_equal(CopyMaps(planes, 2, noise).draw([2, 0]), np.stack([maps[2], maps[0]]))
+    # the kernel: without read noise, vector n on copy n % 2 sees its copy's column sums on every read
+    s = _samples(CopyMaps(planes, 2, noise), 8, noise, copies=2)
+    assert (s[0::2] == s[0]).all() and (s[1::2] == s[1]).all() and not np.array_equal(s[0], s[1])
+    np.testing.assert_array_equal(s, _samples(np.stack(maps[:2]), 8, noise, copies=2))
+    np.testing.assert_array_equal(s[0], _samples(maps[0], 1, noise)[0])
+    # through mvm: one input vector on copies 0 and 1, then on copy 1 alone in a later batch
+    arch = _arch("trq")
+    rng = np.random.default_rng(4)
+    x, w = np.repeat(rng.integers(0, 256, (1, 150)), 4, axis=0), rng.integers(-127, 128, (150, 9))
+    nz = Noise(program_sigma=0.1, seed=3)
+    y, _ = mvm(x, w, arch, weight_bits=8, input_bits=8, noise=nz.for_layer("fc", 0), vector_copy=[0, 1, 0, 1])
+    np.testing.assert_array_equal(y[0], y[2])
+    np.testing.assert_array_equal(y[1], y[3])
+    assert not np.array_equal(y[0], y[1])
+    later, _ = mvm(x[:2], w, arch, weight_bits=8, input_bits=8, noise=nz.for_layer("fc", 0, first_vector=50),
+                   vector_copy=[1, 1])
+    np.testing.assert_array_equal(later, y[[1, 3]])
 
 
 def test_normal_table_and_hash():

@@ -71,8 +71,9 @@ def _matmul(arch: Arch, mapping: NetworkMapping, stats: dict[str, LayerStats], b
     of its sample (n_windows = rows per sample, 1 for linear) and runs on copy
     (r % n_windows) % copies, which the per-crossbar counts follow (`LayerStats.xbar_ad_ops`).
 
-    noise: the run's non-ideal settings (None: exact); each (layer, group) matrix gets its own
-    programmed map, and row r of the batch is the run's input vector start x n_windows + r."""
+    noise: the run's non-ideal settings (None: exact); each copy of each (layer, group) matrix
+    gets its own programmed map, and row r of the batch is the run's input vector
+    start x n_windows + r."""
     regs = {lp.name: lp.adc for lp in mapping.layers}
     bits = {lp.name: lp.geometry.bits for lp in mapping.layers}  # each layer at its own widths
     groups = {lp.name: lp.layer.groups for lp in mapping.layers}

@@ -12,7 +12,7 @@ import numpy as np
 from isaacsim.adc.config import ADCConfig
 from isaacsim.adc.registers import ADCRegisters
 from isaacsim.config.models import Arch
-from isaacsim.functional.nonideal import Noise, conductances
+from isaacsim.functional.nonideal import CopyMaps, Noise
 from isaacsim.kernels.fused import fused_layer, fused_layer_traced
 from isaacsim.kernels.noisy import noisy_layer
 from isaacsim.mapping import slicing
@@ -107,7 +107,7 @@ def _geometry(x, w, arch: Arch, bits: dict):
 
 def _run_noisy(xw, ww, geo, arch, regs, noise, vec_copy, copies, shift, sign, col_sign, trace, segments):
     """The non-ideal kernel's (out, hist, overflows, ad_ops, r2, ops_hist, trace or None) for `mvm`."""
-    g = conductances(ww, geo.cell_bits, noise)
+    g = CopyMaps(ww, geo.cell_bits, noise)  # each copy's map, drawn for the copies that run vectors
     args = noise.kernel_args(geo.cell_bits)
     slots, n_seg, lanes = None, 0, 0
     if trace:
@@ -168,7 +168,9 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
     integer path. A Noise whose settings are all ideal takes the exact path too; any other runs
     the real-valued samples of docs/nonideal.md (`isaacsim.kernels.noisy`): y, the counts and the
     trace then follow the SAR's decisions on them, and sample_hist counts the real samples
-    rounded half up and clipped to 0 .. max_sample.
+    rounded half up and clipped to 0 .. max_sample. Each copy of the layer (`vector_copy`) is
+    programmed on its own: input vector n reads copy vector_copy[n]'s conductance map
+    (`isaacsim.functional.nonideal.conductances`).
     """
     x, geo, ww, flipped = _geometry(x, w, arch, {"weight_bits": weight_bits, "input_bits": input_bits,
                                                  "input_signed": input_signed})

@@ -2,9 +2,10 @@
 
 `Noise.of(arch, seed)` gathers `device.*`, `adc.offset_lsb` and `adc.noise_lsb`; when every one
 is at its ideal default `Noise.ideal` is True and `isaacsim.mvm` runs the exact integer path.
-`conductances` applies programming variation and stuck-at faults to a matrix's stored cell
-levels, from a generator seeded by (seed, layer key) alone, so a programmed chip keeps its map
-across reads, samples and batches. docs/nonideal.md states the model.
+`conductances` applies programming variation and stuck-at faults to the stored cell levels of
+one copy of a matrix, from a generator seeded by (seed, layer key, copy) alone, so a programmed
+chip keeps each copy's map across reads, samples and batches; `CopyMaps` draws them for the
+kernel. docs/nonideal.md states the model.
 """
 
 from __future__ import annotations
@@ -98,19 +99,75 @@ def levels(planes: np.ndarray) -> np.ndarray:
     return sum(bits[:, i] << i for i in range(b))
 
 
-def conductances(planes: np.ndarray, cell_bits: int, noise: Noise) -> np.ndarray:
-    """float32 (row_parts, words * 64, cols) conductances in on-steps of the stored cells:
-    level x (1 + program_sigma x N(0, 1)), clipped at 0; a cell stuck at G_min is 0 and one stuck
-    at G_max is 2^cell_bits - 1 (G_min itself is added per driven row by the kernel). Drawn from
-    a generator seeded by (seed, layer) alone: the same matrix gets the same map on every call."""
+def _program(lv: np.ndarray, cell_bits: int, noise: Noise, copy: int, out: np.ndarray) -> np.ndarray:
+    """Copy `copy`'s conductances from the cells' float64 levels lv into float32 out (`conductances`).
+    Draws nothing that cannot change the map: no deviates without programming variation or stuck
+    cells (the map is lv), no uniforms without stuck cells (they are drawn last)."""
+    if not _programmed(noise):
+        out[...] = lv
+        return out
+    seed = [noise.seed, noise.layer, 0] + ([int(copy)] if copy else [])
+    rng = np.random.default_rng(seed)
+    g = rng.standard_normal(lv.shape)
+    g *= noise.program_sigma
+    g += 1.0
+    g *= lv
+    np.maximum(g, 0.0, out=g)
+    if noise.stuck_at_gmin or noise.stuck_at_gmax:
+        u = rng.random(lv.shape)
+        g[u < noise.stuck_at_gmin] = 0.0
+        g[u >= 1.0 - noise.stuck_at_gmax] = 2**cell_bits - 1
+    out[...] = g
+    return out
+
+
+def _programmed(noise: Noise) -> bool:
+    """Whether programming variation or stuck cells make a map differ from the stored levels."""
+    return bool(noise.program_sigma or noise.stuck_at_gmin or noise.stuck_at_gmax)
+
+
+def conductances(planes: np.ndarray, cell_bits: int, noise: Noise, copy: int = 0) -> np.ndarray:
+    """float32 (row_parts, words * 64, cols) conductances in on-steps of copy `copy` of the stored
+    cells: level x (1 + program_sigma x N(0, 1)), clipped at 0; a cell stuck at G_min is 0 and one
+    stuck at G_max is 2^cell_bits - 1 (G_min itself is added per driven row by the kernel).
+
+    Each copy of a replicated layer is programmed on its own: copy 0 draws from a generator seeded
+    by (seed, layer, 0), copy c > 0 from one seeded by (seed, layer, 0, c). The same matrix and
+    copy get the same map on every call."""
+    if isinstance(copy, bool) or not isinstance(copy, (int, np.integer)) or copy < 0:
+        raise ValueError(f"copy must be a whole number >= 0, got {copy!r}")
     lv = levels(planes).astype(np.float64)
-    rng = np.random.default_rng([noise.seed, noise.layer, 0])
-    dev = rng.standard_normal(lv.shape)
-    u = rng.random(lv.shape)
-    g = np.maximum(lv * (1.0 + noise.program_sigma * dev), 0.0)
-    g[u < noise.stuck_at_gmin] = 0.0
-    g[u >= 1.0 - noise.stuck_at_gmax] = 2**cell_bits - 1
-    return np.ascontiguousarray(g, np.float32)
+    return _program(lv, cell_bits, noise, int(copy), np.empty(lv.shape, np.float32))
 
 
-__all__ = ["Noise", "check_seed", "conductances", "levels"]
+@dataclass(frozen=True, eq=False)
+class CopyMaps:
+    """The programmed maps of a matrix's copies, drawn when the kernel asks for them
+    (`isaacsim.kernels.noisy.noisy_layer`): `draw(copies)` stacks `conductances` of each."""
+
+    planes: np.ndarray
+    cell_bits: int
+    noise: Noise
+
+    @property
+    def shared(self) -> bool:
+        """Every copy's map is the same, the stored levels (no programming variation, no stuck
+        cells): the kernel draws one map for all copies."""
+        return not _programmed(self.noise)
+
+    @property
+    def copy_bytes(self) -> int:
+        """Bytes of one copy's float32 map."""
+        p, _, w, c = self.planes.shape
+        return 4 * p * w * 64 * c
+
+    def draw(self, copies) -> np.ndarray:
+        """float32 (len(copies), row_parts, words * 64, cols): the maps of these copies."""
+        lv = levels(self.planes).astype(np.float64)
+        out = np.empty((len(copies), *lv.shape), np.float32)
+        for i, c in enumerate(copies):
+            _program(lv, self.cell_bits, self.noise, int(c), out[i])
+        return out
+
+
+__all__ = ["CopyMaps", "Noise", "check_seed", "conductances", "levels"]

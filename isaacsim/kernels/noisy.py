@@ -5,8 +5,9 @@ LSBs (docs/nonideal.md):
 
     x = sum_rows v_r * G[r, col] + g_min * sum_rows v_r + offset + sqrt(read^2 * sum_rows v_r^2 + noise^2) * z
 
-v_r the row's DAC level in the cycle, G the cells' conductances in on-steps (programming variation
-and stuck-at faults already applied, float32, `isaacsim.functional.nonideal.conductances`), z a
+v_r the row's DAC level in the cycle, G the conductances in on-steps of the cells of the copy of the
+layer that runs the vector (programming variation and stuck-at faults already applied, float32,
+`isaacsim.functional.nonideal.conductances`; each copy has its own map), z a
 standard normal deviate drawn per read by a counter-based hash (`normal_of`) of the seed, the layer
 and (vector, cycle, row partition, column), so the numpy reference computes the same draws. The SAR
 decides on x against the thresholds (k - 1/2) D, by default moved onto the R-bit converter's
@@ -15,6 +16,7 @@ the decisions, and the decoded value is shifted and added digitally exactly as i
 Work is split over the thread pool by chunks of input vectors (`threads.run_chunks`).
 """
 
+import functools
 from statistics import NormalDist
 
 import numpy as np
@@ -154,11 +156,43 @@ def _grid_search(x, mode, resolution, n_r1, n_r2, m, bias, step):
     return 1, np.int64(_grid_bits(x, 0.0, step * (1 << m), n_r2)) << m, nu + n_r2
 
 
+MAP_BYTES = 1 << 28
+"""The most bytes of copies' conductance maps `noisy_layer` holds at once (256 MiB): a layer whose
+copies need more runs its vectors in passes, each over the copies whose maps fit."""
+
+
+def _map_passes(g, vec_acc, n_vec):
+    """(maps float32 (k, row_parts, rows, n_cols), slot int64 (n_vec,)) for each pass of
+    `noisy_layer`: vector n reads maps[slot[n]] and is skipped where slot[n] is -1. A map array
+    is one pass; `CopyMaps` is drawn lazily, copy by copy, for the copies that run vectors only
+    (one map for all when `CopyMaps.shared`)."""
+    if hasattr(g, "draw") and g.shared:  # every copy's map is the same: one map for all
+        g = g.draw([0])[0]
+    if not hasattr(g, "draw"):
+        g = np.ascontiguousarray(g, np.float32)
+        if g.ndim == 3:
+            yield g[None], np.zeros(n_vec, np.int64)
+            return
+        if n_vec and vec_acc.max() >= g.shape[0]:
+            raise ValueError(f"a vector runs on copy {int(vec_acc.max())}, but g holds {g.shape[0]} maps")
+        yield g, vec_acc
+        return
+    used, slot = np.unique(vec_acc, return_inverse=True)
+    per = max(1, MAP_BYTES // max(g.copy_bytes, 1))
+    for first in range(0, max(len(used), 1), per):  # no vectors: one empty pass
+        s = slot - first
+        s[(s < 0) | (s >= per)] = -1
+        yield g.draw(used[first:first + per]), np.ascontiguousarray(s, np.int64)
+
+
 def noisy_layer(xw, g, adc_args, noise_args, vec_acc, n_acc, cyc_shift, cyc_sign, cell_bits, n_slices, n_pol,
                 psum_bits, max_sample, n_threads, col_sign=None, col_slot=None, n_slots=0):
     """Run one layer with real-valued samples; arguments as `fused.fused_layer`, except:
 
-    g: float32 (row_parts, rows, n_cols) cell conductances in on-steps (`nonideal.conductances`).
+    g: the cell conductances in on-steps of the copies of the layer (`nonideal.conductances`):
+        a `nonideal.CopyMaps`, drawn for the copies in vec_acc only, at most `MAP_BYTES` of maps
+        at a time; or float32 (n_acc, row_parts, rows, n_cols), vector n reading g[vec_acc[n]];
+        or float32 (row_parts, rows, n_cols), one map every vector reads.
     adc_args: `ADCRegisters.kernel_args()`. noise_args: `Noise.kernel_args` (key uint64, first
         vector, g_min, read_sigma, offset_lsb, noise_lsb, grid: bool). col_slot / n_slots: the
         trace's slots (None: no trace).
@@ -168,10 +202,11 @@ def noisy_layer(xw, g, adc_args, noise_args, vec_acc, n_acc, cyc_shift, cyc_sign
     row_parts, n_cols), ops histogram int64 (resolution + 3,), trace int32 (N, cycles, n_slots)).
     """
     xw = np.ascontiguousarray(xw, np.uint64)
-    g = np.ascontiguousarray(g, np.float32)
     vec_acc = np.ascontiguousarray(vec_acc, np.int64)
     n_vec, n_cyc, n_parts = xw.shape[:3]
-    n_cols = g.shape[2]
+    passes = _map_passes(g, vec_acc, n_vec)
+    g, slot = next(passes)
+    n_cols = g.shape[3]
     col_sign = np.ones((n_parts, n_cols), np.int64) if col_sign is None else np.ascontiguousarray(col_sign, np.int64)
     traced = col_slot is not None
     col_slot = np.zeros((n_parts, n_cols), np.int64) if col_slot is None else np.ascontiguousarray(col_slot, np.int64)
@@ -190,14 +225,17 @@ def noisy_layer(xw, g, adc_args, noise_args, vec_acc, n_acc, cyc_shift, cyc_sign
     sh = np.ascontiguousarray(cyc_shift, np.int64)
     sg = np.ascontiguousarray(cyc_sign, np.int64)
 
-    def chunk(w: int, lo: int, hi: int) -> None:
-        ovf[w] += _noisy_chunk(xw, g, vec_acc, sh, sg, mode, res, n_r1, n_r2, m, bias, step, q, u_tab, m_tab, ops0,
-                               ops1 - ops0,
+    def chunk(g, slot, w: int, lo: int, hi: int) -> None:
+        ovf[w] += _noisy_chunk(xw, g, slot, vec_acc, sh, sg, mode, res, n_r1, n_r2, m, bias, step, q, u_tab, m_tab,
+                               ops0, ops1 - ops0,
                                np.uint64(key), int(first), float(g_min), float(read_sigma), float(offset),
                                float(noise), NORMAL_TABLE, 64 - int(psum_bits), int(n_pol), int(n_slices),
                                int(cell_bits), col_sign, col_slot, traced, lo, hi, out, hist[w], r2[w], trace)
 
-    threads.run_chunks(chunk, chunks, n_threads)
+    while g is not None:
+        threads.run_chunks(functools.partial(chunk, g, slot), chunks, n_threads)
+        del g, slot  # one pass's maps held at a time
+        g, slot = next(passes, (None, None))
     r2 = r2.sum(axis=0)
     conv = np.bincount(vec_acc, minlength=int(n_acc)).astype(np.int64) * n_cyc
     ad_ops = ops0 * conv[:, None, None] + (ops1 - ops0) * r2
@@ -292,14 +330,15 @@ def _accumulate(gp, rows, lev, k, acc):
 
 
 @njit(cache=True, nogil=True)
-def _noisy_chunk(xw, g, vec_acc, cyc_shift, cyc_sign, mode, res, n_r1, n_r2, m, bias, step, q, u_tab, m_tab, ops0,
+def _noisy_chunk(xw, g, slot, vec_acc, cyc_shift, cyc_sign, mode, res, n_r1, n_r2, m, bias, step, q, u_tab, m_tab, ops0,
                  d_ops, key, first,
                  g_min, read_sigma, offset, noise, table, wsh, n_pol, n_slices, cell_bits, col_sign, col_slot, traced,
                  lo, hi, out, h, r2_w, trace):
-    """Input vectors lo .. hi - 1 (`noisy_layer`); one worker's counts (sample histogram, R2
-    conversions per column; A/D operations are ops0 + d_ops x msb). Returns the overflows."""
+    """Input vectors lo .. hi - 1 (`noisy_layer`) whose map is in g (vector n reads g[slot[n]]; -1:
+    another pass's); one worker's counts (sample histogram, R2 conversions per column; A/D
+    operations are ops0 + d_ops x msb). Returns the overflows."""
     n_cyc, n_parts = xw.shape[1], xw.shape[2]
-    n_rows, n_cols = g.shape[1], g.shape[2]
+    n_rows, n_cols = g.shape[2], g.shape[3]
     acc = np.empty(n_cols, np.float32)
     xs = np.empty(n_cols, np.float64)
     scale = np.float64(1 << max(q, 0))
@@ -310,12 +349,15 @@ def _noisy_chunk(xw, g, vec_acc, cyc_shift, cyc_sign, mode, res, n_r1, n_r2, m, 
     top = h.shape[0] - 1
     n_ovf = 0
     for n in range(lo, hi):
+        if slot[n] < 0:
+            continue
+        gn = g[slot[n]]
         a_r2 = r2_w[vec_acc[n]]
         for p in range(n_parts):
             psum[:] = 0
             for c in range(n_cyc):
                 k, s1, s2 = _rows(xw, n, c, p, rows, lev)
-                _accumulate(g[p], rows, lev, k, acc)
+                _accumulate(gn[p], rows, lev, k, acc)
                 base = g_min * s1 + offset
                 sd = np.sqrt(read_sigma * read_sigma * s2 + noise * noise)
                 ctr0 = ((first + n) * n_cyc + c) * n_parts + p
