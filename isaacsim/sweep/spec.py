@@ -410,7 +410,7 @@ def _points(workloads: list[Workload], rows: list[dict], base_tree: dict[str, An
                     set_dotted(tree, k, v)
             arch, err = _validate(tree, f"point {len(points)}")
             seed = int(values.get(SEED, run.seed))
-            calib = run.calibrate is not None and arch is not None and arch.adc.mode == "trq"
+            calib = run.calibrate is not None and arch is not None and arch.adc.kind.calibrated
             h = config_hash(arch, tree, wl, run, seed, run.calibrate if calib else None)
             points.append(Point(len(points), wl, dict(values), tree, h, err, seed=seed, calibrate=calib))
     return points
