@@ -129,8 +129,8 @@ def test_unknown_and_unregistered_kinds_are_refused(flash):
 
 
 def test_shipped_kinds_answer_the_interface():
-    got = {name: (k.has_ranges, k.config_registers_per_adc) for name, k in kinds.KINDS.items()}
-    assert got == {"ideal": (False, 0), "uniform": (False, 0), "trq": (True, 1)}
+    got = {name: (k.has_ranges, k.config_registers_per_adc, k.calibrated) for name, k in kinds.KINDS.items()}
+    assert got == {"ideal": (False, 0, False), "uniform": (False, 0, False), "trq": (True, 1, True)}
     cases = {
         "ideal": ({"mode": "ideal", "resolution": 7}, "ideal 7b", "ideal 7b"),
         "uniform": ({"mode": "uniform", "resolution": 8, "bits": 5}, "uniform 5b", "uniform 5b step 8"),

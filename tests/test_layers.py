@@ -37,10 +37,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("timing",),  # 8
     ("energy",),  # 9
     ("pipeline",),  # 10
-    ("calibrate", "sweep", "train", "importers"),  # 11: siblings, none may import another
-    ("report",),  # 12
-    ("commands",),  # 13
-    ("cli",),  # 14
+    ("calibrate", "train", "importers"),  # 11: siblings, none may import another
+    ("sweep",),  # 12: calibrates a sweep's calibrated points (run.calibrate)
+    ("report",),  # 13
+    ("commands",),  # 14
+    ("cli",),  # 15
 )
 """The sub-packages of isaacsim, lowest layer first (index = layer number). A new sub-package or top-level
 module goes into the layer of the packages it sits beside (or a new tuple inserted where it belongs, which

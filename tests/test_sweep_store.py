@@ -37,7 +37,7 @@ def test_rows_reach_journal_and_tables(tmp_path):
     root = tmp_path / "out"
     lines = (root / st.JOURNAL).read_text().splitlines()
     assert [json.loads(x)["hash"] for x in lines] == ["c", "a", "b"]
-    want_cols = st.META + ["pe.adcs"] + st.METRICS + st.RUN_INFO
+    want_cols = st.META + ["pe.adcs"] + st.POINT_INFO + st.METRICS + st.RUN_INFO
     for df in (read_table(root), pd.read_csv(root / st.CSV)):
         assert list(df.columns) == want_cols
         assert list(df["point"]) == [0, 1, 2] and list(df["hash"]) == ["a", "b", "c"]

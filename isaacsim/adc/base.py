@@ -36,6 +36,10 @@ class ADCKind(ABC):
     config_registers_per_adc: ClassVar[int] = 0
     """Per-ADC config register units (component `trq_config`) written once per layer."""
 
+    calibrated: ClassVar[bool] = False
+    """True when `isaacsim calibrate` chooses this kind's registers per layer (a sweep's
+    `run.calibrate` then calibrates the points of this kind before running them)."""
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
 

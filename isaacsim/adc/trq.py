@@ -29,6 +29,7 @@ class TwinRangeADC(ADCKind):
     registers = ("mode", "resolution", "n_r1", "n_r2", "m", "delta_r1", "bias")
     has_ranges = True
     config_registers_per_adc = 1
+    calibrated = True
 
     def check(self, cfg: ADCConfig) -> None:
         r = cfg.resolution

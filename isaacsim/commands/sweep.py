@@ -72,6 +72,10 @@ def _dry_run(path: str, out: str | None) -> int:
           f"{sum(p.hash in done for p in sw.points)} already done in {dest}")
     for p in sw.points:
         vals = ", ".join(f"{k}={v}" for k, v in p.values.items())
+        if "seed" not in p.values and p.seed:
+            vals += f", seed={p.seed}"
+        if p.calibrate:
+            vals += ", calibrated first"
         state = "done" if p.hash in done else ("INVALID: " + p.error if p.error else "to run")
         print(f"  {p.index:4d} {p.hash} {p.workload.label}: {vals}  [{state}]")
     return 0

@@ -4,6 +4,8 @@ This module owns what a sweep's report holds and which rows each part shows: the
 (`pareto_front`), the heat-map cells over two swept keys (`heatmap_cells`), the design point whose
 per-tile power is drawn (`default_points`, `find_point`), the options resolved against a sweep
 (`select`), the figures and `summary.csv` (`write_report`) and the summary table (`print_summary`).
+Points that differ only in their seed are folded by `isaacsim.report.sweep_seeds` (heat maps of the
+mean, `seeds.csv`).
 The drawing style, units and file writing come from `isaacsim.report.figures`; the directory's
 layout from `isaacsim.sweep.store`. Matplotlib is imported only when figures are drawn.
 """
@@ -21,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from isaacsim.errors import ConfigError
+from isaacsim.report.sweep_seeds import mean_over_seeds, seed_table, seeds_of
 from isaacsim.sweep import store as st
 
 NULL = "null"
@@ -157,7 +160,7 @@ def _load(root: Path) -> tuple[pd.DataFrame, list[str], list[str], list[list[str
     keys = [str(k) for k in spec.get("keys") or []]
     df = st.ResultStore(root, keys, read_only=True).frame()
     keys = [c for c in df.columns if c not in st.RESERVED]
-    for c in st.METRICS + ["sim_s", "point_s"]:
+    for c in st.METRICS + ["sim_s", "calib_s", "point_s", "seed"]:
         df[c] = pd.to_numeric(df[c], errors="coerce")
     order = [w.get("label") for w in spec.get("workloads") or []]
     workloads = [w for w in dict.fromkeys(order + list(df["workload"])) if w in set(df["workload"])]
@@ -189,7 +192,7 @@ def _heat_keys(ok: pd.DataFrame, keys: list[str], heatmap: str | None,
 
 
 def _metrics(df: pd.DataFrame, keys: list[str], metric: list[str] | None) -> list[str]:
-    numeric = [c for c in df.columns if c not in st.META and c not in keys
+    numeric = [c for c in df.columns if c not in st.META and c not in keys and c not in st.POINT_INFO
                and pd.api.types.is_numeric_dtype(df[c]) and c != "point"]
     for m in metric or []:
         if m not in numeric:
@@ -386,7 +389,9 @@ def _pareto_figure(fg: Any, ok: pd.DataFrame, workloads: list[str], keys: list[s
 
 
 def _heatmap_figure(fg: Any, ok: pd.DataFrame, workloads: list[str], keys: list[str], hx: str, hy: str,
-                    metric: str, stem: Path) -> list[Path]:
+                    metric: str, stem: Path, seeds: list[int] | None = None) -> list[Path]:
+    """`metric` over `hx` x `hy`, one panel per workload; with several `seeds`, `ok` holds one row
+    per setting with the mean over them (`mean_over_seeds`), and the title says so."""
     import matplotlib as mpl
 
     xs, ys = axis_order(ok[hx]), axis_order(ok[hy])
@@ -420,12 +425,16 @@ def _heatmap_figure(fg: Any, ok: pd.DataFrame, workloads: list[str], keys: list[
         bar.formatter = mpl.ticker.FuncFormatter(lambda v, _p, f=factor: f"{v / f:.3g}")
         bar.set_label(f"{metric} ({unit})" if unit else metric)
     sub = f"each cell: the lowest-energy point of those sharing it ({', '.join(others)} vary)" if others else ""
+    if seeds and len(seeds) > 1:
+        what = f"mean over seeds {', '.join(map(str, seeds))}" + (" (pN: the setting's first point)" if others else "")
+        sub = f"{what}; {sub}" if sub else what
     _suptitle(fig, f"{metric} over {hx} \u00d7 {hy}", sub)
     return fg.save(fig, stem)
 
 
 def _draw(fg: Any, ok: pd.DataFrame, workloads: list[str], keys: list[str], heat: tuple[str, str] | None,
-          metrics: list[str], chosen: pd.DataFrame, root: Path, dest: Path, notes: list[str]) -> list[Path]:
+          metrics: list[str], chosen: pd.DataFrame, root: Path, dest: Path, notes: list[str],
+          seeds: list[int] | None = None) -> list[Path]:
     written: list[Path] = []
     with_acc = [w for w in workloads if ok.loc[ok["workload"] == w, "accuracy"].notna().any()]
     for w in workloads:
@@ -437,12 +446,13 @@ def _draw(fg: Any, ok: pd.DataFrame, workloads: list[str], keys: list[str], heat
     if heat is None:
         notes.append("heat maps need two swept keys with several values: none drawn")
     else:
+        cells = mean_over_seeds(ok, keys) if seeds and len(seeds) > 1 else ok
         for m in metrics:
-            wls = [w for w in workloads if ok.loc[ok["workload"] == w, m].notna().any()]
+            wls = [w for w in workloads if cells.loc[cells["workload"] == w, m].notna().any()]
             if not wls:
                 notes.append(f"heatmap_{m}: no point has a value of {m}: not drawn")
                 continue
-            written += _heatmap_figure(fg, ok, wls, keys, heat[0], heat[1], m, dest / f"heatmap_{m}")
+            written += _heatmap_figure(fg, cells, wls, keys, heat[0], heat[1], m, dest / f"heatmap_{m}", seeds)
     for _, r in chosen.iterrows():
         path = root / st.POINTS / f"{r['hash']}.json"
         try:
@@ -467,7 +477,8 @@ def _draw(fg: Any, ok: pd.DataFrame, workloads: list[str], keys: list[str], heat
 class Selection:
     """What a sweep's report shows: all rows (`df`) and the finished ones (`ok`), the swept keys,
     the workloads (in sweep order, and those with a finished point), the heat-map keys, the
-    metrics drawn as heat maps, the chosen points, and whether the metrics were the defaults."""
+    metrics drawn as heat maps, the chosen points, whether the metrics were the defaults, and the
+    seeds of the finished points."""
 
     df: pd.DataFrame
     ok: pd.DataFrame
@@ -478,6 +489,7 @@ class Selection:
     metrics: list[str]
     chosen: pd.DataFrame
     default_metrics: bool
+    seeds: list[int] | None = None
 
 
 def select(root: str, point: str | None = None, heatmap: str | None = None,
@@ -492,7 +504,7 @@ def select(root: str, point: str | None = None, heatmap: str | None = None,
     metrics = [m for m in _metrics(df, keys, metric) if metric or ok[m].notna().any()]
     chosen = find_point(df, point).to_frame().T if point is not None else default_points(ok)
     ok_wl = [w for w in workloads if (ok["workload"] == w).any()]
-    return Selection(df, ok, keys, workloads, ok_wl, heat, metrics, chosen, metric is None)
+    return Selection(df, ok, keys, workloads, ok_wl, heat, metrics, chosen, metric is None, seeds_of(ok))
 
 
 def write_report(sel: Selection, root: Path, dest: Path) -> tuple[list[Path], list[str]]:
@@ -504,15 +516,21 @@ def write_report(sel: Selection, root: Path, dest: Path) -> tuple[list[Path], li
         notes.append("heatmap_accuracy: no point has an accuracy: not drawn")
     ok = sel.ok
     written = fg._styled(_draw)(fg, ok, sel.ok_workloads, sel.keys, sel.heat, sel.metrics, sel.chosen, root, dest,
-                                notes)
+                                notes, sel.seeds)
     summary = sel.df.copy()
     for name, y, maxi in (("pareto_energy_accuracy", "accuracy", True), ("pareto_energy_latency", "latency_s", False)):
         on = [i for w in sel.ok_workloads for i in pareto_front(ok[ok["workload"] == w], "energy_j", y, not maxi).index]
         summary[name] = summary.index.isin(on)
+    several = sel.seeds is not None and len(sel.seeds) > 1
     try:
         summary.to_csv(dest / "summary.csv", index=False)
+        if several:
+            seed_table(ok, sel.keys, sel.metrics).to_csv(dest / "seeds.csv", index=False)
     except OSError as e:
         raise ConfigError(f"--out {dest}: cannot write ({e.__class__.__name__}: {e.strerror or e})") from None
+    if several:
+        notes.append(f"the points differ in their seed ({', '.join(map(str, sel.seeds))}): the heat maps show the "
+                     f"mean over the seeds of each setting; {dest / 'seeds.csv'} has the mean and std per setting")
     return written, notes
 
 
@@ -527,6 +545,7 @@ def print_summary(sel: Selection, written: list[Path], notes: list[str], dest: P
     from isaacsim.report import figures as fg
 
     df, ok, keys, chosen = sel.df, sel.ok, sel.keys, sel.chosen
+    several = sel.seeds is not None and len(sel.seeds) > 1
     con = console
     if con is None:
         con = Console(highlight=False)
@@ -545,7 +564,8 @@ def print_summary(sel: Selection, written: list[Path], notes: list[str], dest: P
         tab.add_row(w, str(len(g)), str(len(bad)),
                     "-" if be is None else f"{fg._fmt_j(be['energy_j'])} (p{be['point']})",
                     "-" if ba is None else f"{ba['accuracy']:.1%} (p{ba['point']})",
-                    "\n".join("\n".join([f"p{r['point']} {r['hash'][:8]}"] + [f"{k}={value_label(r[k])}" for k in keys])
+                    "\n".join("\n".join([f"p{r['point']} {r['hash'][:8]}"] + [f"{k}={value_label(r[k])}" for k in keys]
+                                        + ([f"seed={value_label(r['seed'])}"] if several else []))
                               for _, r in ch.iterrows()) or "-")
     con.print(tab)
     for _, r in df[df["status"] != "ok"].iterrows():

@@ -18,7 +18,7 @@ from isaacsim.progress import TerminalProgress
 from isaacsim.sweep import store as st
 from isaacsim.sweep.execute import payload
 from isaacsim.sweep.executors import cpu_count, run_dask, run_local
-from isaacsim.sweep.spec import Sweep, load_sweep
+from isaacsim.sweep.spec import SEED, Point, Sweep, load_sweep
 
 DEFAULT_ROOT = Path("runs") / "sweeps"
 """Default parent of a sweep's output folder: runs/sweeps/<sweep name>."""
@@ -57,8 +57,8 @@ def _spec_doc(sw: Sweep) -> dict[str, Any]:
         "groups": [{"kind": kind, "keys": keys} for kind, keys in sw.groups],
         "workloads": [{"label": w.label, "ref": w.ref, "fingerprint": w.fingerprint, "samples": w.samples}
                       for w in dict.fromkeys(p.workload for p in sw.points)],
-        "points": [{"point": p.index, "hash": p.hash, "workload": p.workload.label, "values": p.values}
-                   for p in sw.points],
+        "points": [{"point": p.index, "hash": p.hash, "workload": p.workload.label, "values": p.values,
+                    "seed": p.seed, "calibrate": p.calibrate} for p in sw.points],
     }
 
 
@@ -75,6 +75,27 @@ def _check_out(out: Path, name: str) -> None:
             raise ConfigError(f"--out {out}: holds the results of sweep {old!r}, not {name!r}; choose another --out")
 
 
+def _payload(p: Point, sw: Sweep, store: st.ResultStore) -> dict[str, Any]:
+    """The point's payload; a calibrated point brings the register file an earlier run wrote
+    (one that does not read is calibrated again) and where its calibration keeps its state."""
+    if not p.calibrate:
+        return payload(p, sw.spec.run)
+    from isaacsim.adc.regfile import parse_registers
+
+    regs = None
+    path = store.registers_path(p.hash)
+    if path.is_file():
+        import yaml
+
+        try:
+            regs = yaml.safe_load(path.read_text(encoding="utf-8"))
+            parse_registers(regs, str(path))
+        except (OSError, ValueError, yaml.YAMLError, ConfigError):
+            regs = None
+    state = path.parent / f"{p.hash}{st.CALIB_STATE}"
+    return payload(p, sw.spec.run, registers=regs, calib_state=str(state.resolve()))
+
+
 def run_sweep(path: str | os.PathLike, *, out: str | os.PathLike | None = None, workers: int | None = None,
               scheduler: str | None = None, threads: int | None = None, retry_failed: bool = False,
               progress: bool = False,
@@ -84,7 +105,7 @@ def run_sweep(path: str | os.PathLike, *, out: str | os.PathLike | None = None, 
     called as the i-th of the n points to run is committed."""
     sw = load_sweep(path)
     for k in sw.keys:
-        if k in st.RESERVED:
+        if k in st.RESERVED and k != SEED:
             raise ConfigError(f"{sw.path}: axis {k!r} has the name of a result column; sweep a dotted key")
     out = Path(out) if out is not None else DEFAULT_ROOT / sw.name
     if workers is not None and workers < 1:
@@ -103,7 +124,7 @@ def run_sweep(path: str | os.PathLike, *, out: str | os.PathLike | None = None, 
         seen.add(p.hash)
         pending.append(p)
     outcome = SweepOutcome(out=out, points=len(sw.points), skipped=len(sw.points) - len(pending))
-    payloads = [payload(p, sw.spec.run) for p in pending]
+    payloads = [_payload(p, sw, store) for p in pending]
     if progress and payloads:  # the sweep file is checked; the workers compile on a cold cache
         announce_compile()
     if scheduler is not None:

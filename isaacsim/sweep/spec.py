@@ -2,9 +2,10 @@
 each point a config hash.
 
 A sweep names a base arch (preset or file, plus dotted overrides), one or more workloads, and
-axes over dotted arch keys. Axes are groups: a `grid` group crosses its keys, a `zip` group
-walks its keys in step; the groups cross each other, and the workloads cross everything
-(outermost). docs/sweeps.md is the user's page.
+axes over dotted arch keys (and `seed`, the one axis that is not an arch key). Axes are groups: a
+`grid` group crosses its keys, a `zip` group walks its keys in step; the groups cross each other,
+and the workloads cross everything (outermost). Each point carries its seed and whether it is
+calibrated first (`run.calibrate`, TRQ points only). docs/sweeps.md is the user's page.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from isaacsim.config.loader import (
     format_validation_error,
@@ -31,11 +32,14 @@ from isaacsim.config.loader import (
 )
 from isaacsim.config.models import Arch
 from isaacsim.errors import ConfigError, WorkloadError
+from isaacsim.functional.nonideal import MAX_SEED
 from isaacsim.workload.resolve import ZOO_PREFIX, zoo_name
 
 HASH_VERSION = 1
 """Bumped when what a point's metrics mean changes, so old rows stop matching new points."""
 MAX_POINTS = 1_000_000
+SEED = "seed"
+"""The axis key of the non-ideal datapath's seed (`simulate(..., seed=)`): not an arch key."""
 
 
 # ------------------------------------------------------------------------------ file models
@@ -57,10 +61,28 @@ class WorkloadEntry(_Strict):
                                 description="Samples per point (default: run.samples, else the whole eval set).")
 
 
+class CalibrateOptions(_Strict):
+    """`calibrate`'s options for the points that are calibrated first (isaacsim.calibrate.loop)."""
+
+    max_drop: float = Field(0.005, ge=0, lt=1, description="Allowed accuracy drop, a fraction (0.005 = 0.5 pp).")
+    calib: StrictInt = Field(32, ge=1, description="Calibration samples captured.")
+    eval_samples: StrictInt | None = Field(None, ge=1,
+                                           description="Eval samples of each evaluation (default: the point's).")
+    refine: bool = Field(True, description="The per-layer greedy refinement.")
+    refine_passes: StrictInt | None = Field(None, ge=1, description="Refinement passes at most (default: until "
+                                            "one keeps nothing).")
+    min_n_r2: StrictInt | None = Field(None, ge=1, description="Lowest n_r2 of the step loop (default: calibrate's).")
+    max_n_r2: StrictInt | None = Field(None, ge=1, description="Cap on R2's bits (default: none).")
+
+
 class RunOptions(_Strict):
     samples: int | None = Field(None, ge=1, description="Default samples per point.")
     timing: bool = Field(True, description="Run the cycle-level timing model (latency, power).")
     batch_size: int | None = Field(None, ge=1, description="Samples per simulate batch (default: automatic).")
+    seed: StrictInt = Field(0, ge=0, le=MAX_SEED, description="Seed of the non-ideal datapath's draws (the "
+                            "programmed chip and read noise) of every point; a `seed` axis overrides it.")
+    calibrate: CalibrateOptions | None = Field(None, description="Calibrate each TRQ point's registers on its own "
+                                               "arch and seed before simulating it (null: the arch's registers).")
 
 
 class SweepFile(_Strict):
@@ -103,6 +125,8 @@ class Point:
     arch: dict[str, Any]  # the merged raw arch tree of this point (not yet validated)
     hash: str
     error: str | None = None  # set when this point's arch does not validate
+    seed: int = 0  # the seed axis's value, else run.seed
+    calibrate: bool = False  # run.calibrate is set and the point's ADC is TRQ: calibrated before it runs
 
 
 @dataclass
@@ -270,9 +294,11 @@ def _resolve_workload(entry: WorkloadEntry, base_dir: Path, default_samples: int
     return Workload(label=label, ref=ref, fingerprint=workload_fingerprint(ref), samples=samples)
 
 
-def config_hash(arch: Arch | None, raw: dict[str, Any], workload: Workload, run: RunOptions) -> str:
+def config_hash(arch: Arch | None, raw: dict[str, Any], workload: Workload, run: RunOptions, seed: int = 0,
+                calibrate: CalibrateOptions | None = None) -> str:
     """16 hex digits of sha256 over the validated arch (or the raw tree when it does not
-    validate), the workload's fingerprint and samples, and the run options."""
+    validate), the workload's fingerprint and samples, the run options, the seed and the
+    calibration options of a point that is calibrated."""
     doc = {
         "v": HASH_VERSION,
         "arch": arch.model_dump(mode="json") if arch is not None else raw,
@@ -280,6 +306,12 @@ def config_hash(arch: Arch | None, raw: dict[str, Any], workload: Workload, run:
         "samples": workload.samples,
         "timing": run.timing,
     }
+    # Seed 0 and no calibration add nothing: every point of a sweep written before the seed and
+    # run.calibrate existed ran at seed 0, uncalibrated, so its hash stays valid (HASH_VERSION kept).
+    if seed:
+        doc["seed"] = seed
+    if calibrate is not None:
+        doc["calibrate"] = calibrate.model_dump(mode="json")
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -327,8 +359,16 @@ def _base_tree(base: BaseArch, base_dir: Path, where: str) -> dict[str, Any]:
     return tree
 
 
+def _check_seed(v: Any, where: str) -> None:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 0 <= v <= MAX_SEED:
+        raise ConfigError(f"{where}: axis {SEED}: a seed is a whole number in 0 .. 2^63 - 1, got {v!r}")
+
+
 def _check_axis_value(base_tree: dict[str, Any], key: str, v: Any, where: str) -> None:
     """One axis value on the base: an unknown key or a value out of the key's range raises."""
+    if key == SEED:
+        _check_seed(v, where)
+        return
     tree = copy.deepcopy(base_tree)
     try:
         set_dotted(tree, key, v, f"{where}: axis {key}")
@@ -366,10 +406,13 @@ def _points(workloads: list[Workload], rows: list[dict], base_tree: dict[str, An
         for values in rows:
             tree = copy.deepcopy(base_tree)
             for k, v in values.items():
-                set_dotted(tree, k, v)
+                if k != SEED:
+                    set_dotted(tree, k, v)
             arch, err = _validate(tree, f"point {len(points)}")
-            h = config_hash(arch, tree, wl, run)
-            points.append(Point(len(points), wl, dict(values), tree, h, err))
+            seed = int(values.get(SEED, run.seed))
+            calib = run.calibrate is not None and arch is not None and arch.adc.kind.calibrated
+            h = config_hash(arch, tree, wl, run, seed, run.calibrate if calib else None)
+            points.append(Point(len(points), wl, dict(values), tree, h, err, seed=seed, calibrate=calib))
     return points
 
 

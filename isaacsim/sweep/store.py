@@ -8,7 +8,10 @@ A sweep directory holds:
   before anything else is said about it. A line cut short by a kill is ignored on reading;
 - `results.parquet` and `results.csv`: the rows so far (the last row per hash), each written
   to a temporary file and renamed over the old one, so a reader never sees a half-written table;
-- `points/<hash>.json`: the full `Result.summary()` of each finished point (per-tile breakdown).
+- `points/<hash>.json`: the full `Result.summary()` of each finished point (per-tile breakdown);
+- `points/<hash>.registers.yaml`: the register file of a point calibrated first (`run.calibrate`),
+  and `points/<hash>.calibrate.json` the calibration's state while it runs (removed once the
+  register file is written).
 
 Resuming reads the journal (and the Parquet table, if the journal is gone) and skips the hashes
 already there.
@@ -28,20 +31,26 @@ from isaacsim.errors import ConfigError
 from isaacsim.files import atomic_write_bytes, atomic_write_text
 
 META = ["point", "hash", "workload", "status", "error"]
-"""Leading columns of every row; the swept keys follow, then METRICS, then RUN_INFO."""
+"""Leading columns of every row; the swept keys follow, then POINT_INFO, METRICS and RUN_INFO."""
+POINT_INFO = ["seed", "calibrated"]
+"""The point's seed (also a swept key when `seed` is an axis) and whether it was calibrated first."""
 METRICS = [
     "energy_j", "latency_cycles", "latency_s", "power_w", "area_mm2", "area_used_mm2",
     "accuracy", "reference_accuracy", "agreement", "ops_per_conversion", "adc_energy_j",
     "adc_share", "conversions", "ad_ops", "samples", "tiles_used",
 ]
-RUN_INFO = ["sim_s", "point_s", "host", "finished_at"]
-RESERVED = set(META) | set(METRICS) | set(RUN_INFO)
+RUN_INFO = ["sim_s", "calib_s", "point_s", "host", "finished_at"]
+RESERVED = set(META) | set(POINT_INFO) | set(METRICS) | set(RUN_INFO)
 
 JOURNAL = "rows.jsonl"
 PARQUET = "results.parquet"
 CSV = "results.csv"
 SPEC = "spec.json"
 POINTS = "points"
+REGISTERS = ".registers.yaml"
+"""Suffix of a calibrated point's register file under POINTS (after its hash)."""
+CALIB_STATE = ".calibrate.json"
+"""Suffix of a calibration's state file under POINTS while the point runs."""
 
 
 def _clean(v: Any) -> Any:
@@ -68,7 +77,7 @@ class ResultStore:
             except OSError as e:
                 raise ConfigError(f"--out {self.root}: cannot create "
                                   f"({e.__class__.__name__}: {e.strerror or e})") from None
-        self.keys = list(keys)
+        self.keys = [k for k in keys if k not in RESERVED]
         self.rows: dict[str, dict[str, Any]] = {}
         self.min_interval_s = min_interval_s
         self._last_write = 0.0
@@ -107,6 +116,7 @@ class ResultStore:
         tables. After this returns, a kill loses nothing of the point."""
         row = {k: _clean(v) for k, v in row.items()}
         if summary is not None:
+            summary = self._write_registers(row["hash"], summary)
             atomic_write_text(self.root / POINTS / f"{row['hash']}.json", json.dumps(summary, default=_json_default))
         line = json.dumps(row, default=_json_default) + "\n"
         with open(self.root / JOURNAL, "a", encoding="utf-8") as f:
@@ -122,6 +132,24 @@ class ResultStore:
         # rewrite the tables at most once a second, and so that writing costs <= 5% of the time
         if now - self._last_write >= max(self.min_interval_s, 20 * self._write_cost):
             self.flush()
+
+    def registers_path(self, point_hash: str) -> Path:
+        return self.root / POINTS / f"{point_hash}{REGISTERS}"
+
+    def _write_registers(self, point_hash: str, summary: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Write the register file a calibrated point's summary carries (`calibration.document`),
+        drop the calibration's state file, and return the summary without the document."""
+        calib = summary.get("calibration")
+        if not isinstance(calib, Mapping) or "document" not in calib:
+            return summary
+        import yaml
+
+        path = self.registers_path(point_hash)
+        doc = json.loads(json.dumps(calib["document"], default=_json_default))  # plain types for YAML
+        atomic_write_text(path, yaml.safe_dump(doc, sort_keys=False))
+        (self.root / POINTS / f"{point_hash}{CALIB_STATE}").unlink(missing_ok=True)
+        rest = {k: v for k, v in calib.items() if k != "document"}
+        return {**summary, "calibration": {**rest, "registers_file": path.name}}
 
     def flush(self, force: bool = False) -> None:
         """Rewrite results.parquet and results.csv from all rows (atomically), if anything changed
@@ -141,10 +169,10 @@ class ResultStore:
         self._dirty = False
 
     def frame(self):
-        """All rows as a DataFrame sorted by point, columns META + keys + METRICS + RUN_INFO."""
+        """All rows as a DataFrame sorted by point, columns META + keys + POINT_INFO + METRICS + RUN_INFO."""
         import pandas as pd
 
-        cols = META + self.keys + METRICS + RUN_INFO
+        cols = META + self.keys + POINT_INFO + METRICS + RUN_INFO
         rows = sorted(self.rows.values(), key=lambda r: (r.get("point") is None, r.get("point"), r["hash"]))
         return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
 
