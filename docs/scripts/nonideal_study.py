@@ -116,7 +116,7 @@ def _over_seeds(cache: dict, wl: str, key: str, s: float, name: str, args) -> di
 def _acc(r: dict | None, several: bool) -> str:
     if not r:
         return "-"
-    return f"{r['accuracy']:.1%}" + (f" ({r['lo']:.1%}-{r['hi']:.1%})" if several else "")
+    return f"{r['accuracy']:.1%}" + (f" ({100 * r['lo']:.1f}-{100 * r['hi']:.1f})" if several else "")
 
 
 def table(cache: dict, args) -> str:
