@@ -9,6 +9,7 @@ import json
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -19,6 +20,7 @@ from isaacsim.calibrate.loop import write_registers
 from isaacsim.cli import main
 from isaacsim.errors import ConfigWarning
 from isaacsim.functional import mvm as mvm_mod
+from isaacsim.functional import nonideal
 from isaacsim.sweep import store as st
 from isaacsim.sweep.run import run_sweep
 from isaacsim.sweep.spec import load_sweep
@@ -151,3 +153,83 @@ axes:
     sw.write_text(sw.read_text().replace("device.program_sigma: [0.1]", "device.program_sigma: [-0.1]"))
     with pytest.raises(isaacsim.ConfigError, match="program_sigma"):
         load_sweep(sw)
+
+
+REPLICATED = {"mapping.replication": "balance", "device.program_sigma": 0.05, "device.read_sigma": 0.03,
+              "device.stuck_at_gmin": 0.01, "device.stuck_at_gmax": 0.01}
+
+
+def _noisy_run(small, monkeypatch, budget=None):
+    """(result, (layer key, copy) of each map drawn, the run's MapCache) of a replicated noisy
+    run of 12 samples in batches of 4, the first 2 traced; budget: MAP_CACHE_BYTES (None: default)."""
+    if budget is not None:
+        monkeypatch.setattr(nonideal, "MAP_CACHE_BYTES", budget)
+    drawn, caches = [], []
+    real_program, real_init = nonideal._program, nonideal.MapCache.__init__
+
+    def program(lv, cell_bits, noise, copy, out):
+        drawn.append((noise.layer, copy))
+        return real_program(lv, cell_bits, noise, copy, out)
+
+    def init(self, *a, **k):
+        real_init(self, *a, **k)
+        caches.append(self)
+
+    monkeypatch.setattr(nonideal, "_program", program)
+    monkeypatch.setattr(nonideal.MapCache, "__init__", init)
+    arch = isaacsim.load_arch("trq", REPLICATED)
+    res = isaacsim.simulate(arch, small, samples=12, batch_size=4, traces=2, timing=False)
+    assert len(caches) == 1
+    return res, drawn, caches[0]
+
+
+def _same_run(a, b):
+    np.testing.assert_array_equal(a.outputs, b.outputs)
+    for name, la in a.layers.items():
+        lb = b.layers[name]
+        assert (la.conversions, la.ad_ops, la.overflows, la.n_vectors) == (lb.conversions, lb.ad_ops, lb.overflows,
+                                                                           lb.n_vectors)
+        for f in ("sample_hist", "ops_hist", "ad_ops_trace", "xbar_ad_ops"):
+            np.testing.assert_array_equal(getattr(la, f), getattr(lb, f))
+
+
+def test_programmed_maps_are_drawn_once_per_run(small, monkeypatch):
+    """A run keeps each (matrix, copy) programmed map in its MapCache: later batches and both
+    halves of a traced batch read it instead of drawing it again, with identical results; with a
+    budget too small for any map nothing is kept, every call draws, and the results are the same."""
+    res, drawn, cache = _noisy_run(small, monkeypatch)
+    assert max(lay.copies for lay in res.layers.values()) > 1  # replication gives some layer copies
+    assert res.batches == 3 and len(drawn) == len(set(drawn)) == len(cache)
+    assert len(drawn) >= sum(lay.copies for lay in res.layers.values())
+    assert 0 < cache.nbytes <= cache.budget == nonideal.MAP_CACHE_BYTES
+    monkeypatch.undo()
+    off, drawn_off, cache_off = _noisy_run(small, monkeypatch, budget=0)
+    assert len(cache_off) == cache_off.nbytes == 0 and len(drawn_off) > 3 * len(drawn)  # every call draws
+    assert set(drawn_off) == set(drawn)
+    _same_run(res, off)
+    monkeypatch.undo()
+    some, drawn_some, cache_some = _noisy_run(small, monkeypatch, budget=cache.nbytes // 2)
+    assert 0 < cache_some.nbytes <= cache.nbytes // 2 and 0 < len(cache_some) < len(cache)
+    assert len(drawn) < len(drawn_some) < len(drawn_off)
+    _same_run(res, some)
+
+
+def test_map_cache_keeps_what_fits_and_never_shared_maps():
+    """CopyMaps.draw reads kept maps and keeps new ones while they fit the budget; maps that
+    need no drawing (no programming variation, no stuck cells) are never kept."""
+    rng = np.random.default_rng(1)
+    planes = rng.integers(0, 2**63, (2, 2, 1, 8), dtype=np.uint64)
+    noise = nonideal.Noise(program_sigma=0.1, stuck_at_gmax=0.02, seed=5, layer=3)
+    ref = nonideal.CopyMaps(planes, 2, noise).draw([0, 1, 2])
+    cache = nonideal.MapCache(budget=2 * ref[0].nbytes)
+    maps = nonideal.CopyMaps(planes, 2, noise, cache)
+    np.testing.assert_array_equal(maps.draw([0, 1, 2]), ref)
+    assert len(cache) == 2 and cache.nbytes == 2 * ref[0].nbytes
+    np.testing.assert_array_equal(maps.draw([2, 1, 0]), ref[::-1])
+    assert cache.get(planes, nonideal.MapCache.key(planes, 2, noise, 2)) is None
+    other = nonideal.CopyMaps(planes.copy(), 2, noise, cache)  # another matrix: its own maps
+    assert cache.get(other.planes, nonideal.MapCache.key(other.planes, 2, noise, 0)) is None
+    np.testing.assert_array_equal(other.draw([1]), ref[1:2])
+    flat = nonideal.CopyMaps(planes, 2, nonideal.Noise(read_sigma=0.1, seed=5), nonideal.MapCache())
+    flat.draw([0, 1])
+    assert len(flat.cache) == 0

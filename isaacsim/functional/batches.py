@@ -17,7 +17,7 @@ import numpy as np
 from isaacsim.config import Arch
 from isaacsim.errors import IsaacsimError, MappingError
 from isaacsim.functional.mvm import PackedWeights, mvm
-from isaacsim.functional.nonideal import Noise
+from isaacsim.functional.nonideal import MapCache, Noise
 from isaacsim.functional.stats import LayerStats
 from isaacsim.mapping.placement import NetworkMapping
 from isaacsim.progress import TerminalProgress
@@ -58,7 +58,7 @@ def reference_matmul(name: str, x2d: np.ndarray, w2d: np.ndarray) -> np.ndarray:
 
 def _matmul(arch: Arch, mapping: NetworkMapping, stats: dict[str, LayerStats], bar: _Bar,
             packed: dict[tuple[str, int], PackedWeights], batch: int = 1, traced: int = 0,
-            noise: Noise | None = None, start: int = 0):
+            noise: Noise | None = None, start: int = 0, maps: MapCache | None = None):
     """The simulated product for one batch. `packed` (shared across batches) holds each layer's
     and group's sliced weights: the reference executor calls a conv's groups in order, once per
     batch, with the same read-only weights, so (layer, group) identifies the matrix.
@@ -73,7 +73,8 @@ def _matmul(arch: Arch, mapping: NetworkMapping, stats: dict[str, LayerStats], b
 
     noise: the run's non-ideal settings (None: exact); each copy of each (layer, group) matrix
     gets its own programmed map, and row r of the batch is the run's input vector
-    start x n_windows + r."""
+    start x n_windows + r. maps: the run's `MapCache`, given to the matrices packed here, so a
+    copy's map is drawn once per run, not once per batch."""
     regs = {lp.name: lp.adc for lp in mapping.layers}
     bits = {lp.name: lp.geometry.bits for lp in mapping.layers}  # each layer at its own widths
     groups = {lp.name: lp.layer.groups for lp in mapping.layers}
@@ -92,7 +93,7 @@ def _matmul(arch: Arch, mapping: NetworkMapping, stats: dict[str, LayerStats], b
         try:
             pw = packed.get(key)
             if pw is None or (pw.geometry.k, pw.geometry.m) != w2d.shape:
-                pw = packed[key] = PackedWeights.of(w2d, arch, **bits[name])
+                pw = packed[key] = PackedWeights.of(w2d, arch, maps=maps, **bits[name])
             if rows:
                 y, st = mvm(x2d[:rows], pw, arch, adc=regs[name], trace=True, vector_copy=vec_copy[:rows],
                             trace_segments=stats[name].trace_segments, noise=nz)
@@ -164,10 +165,13 @@ def run_batches(run: BatchRun, wl: Workload, arch: Arch, mapping: NetworkMapping
     """Run the samples `x` in batches of `batch_size` into `run`, keeping the A/D-operation traces
     of the first `traced` samples (`LayerStats.ad_ops_trace`). An error or KeyboardInterrupt in a
     batch ends the loop with `run.error` and `run.exception` set, never raised. noise: the
-    non-ideal settings and seed (`Noise.of(arch, seed)`), None for the exact datapath."""
+    non-ideal settings and seed (`Noise.of(arch, seed)`), None for the exact datapath; each copy's
+    programmed map is drawn once per run and kept for later batches (`MapCache`, up to
+    `MAP_CACHE_BYTES`)."""
     n = int(x.shape[0])
     n_batches = -(-n // batch_size)
     packed: dict[tuple[str, int], PackedWeights] = {}
+    maps = MapCache()  # the programmed maps, kept across batches up to MAP_CACHE_BYTES
     with _Bar(progress, n, wl.name) as bar:
         for b, start in enumerate(range(0, n, batch_size)):
             xb = x[start:start + batch_size]
@@ -176,7 +180,7 @@ def run_batches(run: BatchRun, wl: Workload, arch: Arch, mapping: NetworkMapping
                 t0 = time.perf_counter()
                 keep = max(0, min(traced - start, len(xb)))
                 out = execute(wl, xb, matmul=_matmul(arch, mapping, stats, bar, packed, len(xb), keep,
-                                                           noise, start))
+                                                           noise, start, maps))
                 t1 = time.perf_counter()
                 bar.layer("reference")
                 ref = execute(wl, xb, matmul=reference_matmul)

@@ -12,7 +12,7 @@ import numpy as np
 from isaacsim.adc.config import ADCConfig
 from isaacsim.adc.registers import ADCRegisters
 from isaacsim.config.models import Arch
-from isaacsim.functional.nonideal import CopyMaps, Noise
+from isaacsim.functional.nonideal import CopyMaps, MapCache, Noise
 from isaacsim.kernels.fused import fused_layer, fused_layer_traced
 from isaacsim.kernels.noisy import noisy_layer
 from isaacsim.mapping import slicing
@@ -24,22 +24,27 @@ class PackedWeights:
     """A weight matrix sliced into cell bit-planes for one arch: the crossbars programmed once.
 
     Pass it to `mvm` in place of w to reuse the slicing and packing across calls (the
-    simulated executor does this across batches); `PackedWeights.of(w, arch)`.
+    simulated executor does this across batches); `PackedWeights.of(w, arch)`. With `maps` (a
+    `MapCache`, shared by a run's matrices) the noisy path keeps each copy's programmed map there
+    and reuses it on later calls instead of drawing it again; the results are the same.
     """
 
     geometry: MatrixGeometry
     planes: np.ndarray
     flipped: np.ndarray | None = None
     """bool (row_parts, mapped_cols): columns stored complemented (ISAAC's column flip), or None."""
+    maps: MapCache | None = None
+    """Where the programmed maps of this matrix's copies are kept across calls, or None (drawn per call)."""
 
     @classmethod
     def of(cls, w, arch: Arch, *, weight_bits: int | None = None, input_bits: int | None = None,
-           input_signed: bool | None = None) -> PackedWeights:
-        """Slice and pack w for a layer of these weight / input bits (None: the arch's widest)."""
+           input_signed: bool | None = None, maps: MapCache | None = None) -> PackedWeights:
+        """Slice and pack w for a layer of these weight / input bits (None: the arch's widest);
+        maps: the run's `MapCache` (None: maps drawn on every noisy call)."""
         _, w = slicing.check_operands(np.zeros((0, np.shape(w)[0]), np.int64), w)
         geo = MatrixGeometry.of(w.shape[0], w.shape[1], arch, weight_bits=weight_bits, input_bits=input_bits,
                                 input_signed=input_signed)
-        return cls(geo, *_pack(w, geo))
+        return cls(geo, *_pack(w, geo), maps)
 
 
 def _pack(w: np.ndarray, geo: MatrixGeometry) -> tuple[np.ndarray, np.ndarray | None]:
@@ -105,9 +110,10 @@ def _geometry(x, w, arch: Arch, bits: dict):
     return (x, geo, *_pack(w, geo))
 
 
-def _run_noisy(xw, ww, geo, arch, regs, noise, vec_copy, copies, shift, sign, col_sign, trace, segments):
-    """The non-ideal kernel's (out, hist, overflows, ad_ops, r2, ops_hist, trace or None) for `mvm`."""
-    g = CopyMaps(ww, geo.cell_bits, noise)  # each copy's map, drawn for the copies that run vectors
+def _run_noisy(xw, ww, geo, arch, regs, noise, vec_copy, copies, shift, sign, col_sign, trace, segments, maps):
+    """The non-ideal kernel's (out, hist, overflows, ad_ops, r2, ops_hist, trace or None) for `mvm`;
+    maps: the `MapCache` of w's `PackedWeights`, or None."""
+    g = CopyMaps(ww, geo.cell_bits, noise, maps)  # each copy's map, for the copies that run vectors
     args = noise.kernel_args(geo.cell_bits)
     slots, n_seg, lanes = None, 0, 0
     if trace:
@@ -170,7 +176,7 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
     trace then follow the SAR's decisions on them, and sample_hist counts the real samples
     rounded half up and clipped to 0 .. max_sample. Each copy of the layer (`vector_copy`) is
     programmed on its own: input vector n reads copy vector_copy[n]'s conductance map
-    (`isaacsim.functional.nonideal.conductances`).
+    (`isaacsim.functional.nonideal.conductances`), kept in `PackedWeights.maps` when w has one.
     """
     x, geo, ww, flipped = _geometry(x, w, arch, {"weight_bits": weight_bits, "input_bits": input_bits,
                                                  "input_signed": input_signed})
@@ -183,7 +189,8 @@ def mvm(x, w, arch: Arch, adc: ADCRegisters | ADCConfig | Mapping[str, Any] | No
     ops_hist = None
     if noise is not None and not noise.ideal:
         acc, hist, overflows, xb_ops, xb_r2, ops_hist, ad_trace = _run_noisy(
-            xw, ww, geo, arch, regs, noise, vec_copy, copies, shift, sign, col_sign, trace, trace_segments)
+            xw, ww, geo, arch, regs, noise, vec_copy, copies, shift, sign, col_sign, trace, trace_segments,
+            w.maps if isinstance(w, PackedWeights) else None)
     elif trace:
         lanes = geo.lanes(arch.pe.adcs)
         slots, n_seg, widest = _trace_slots(geo, lanes, arch.pe.adcs, trace_segments)

@@ -5,7 +5,8 @@ is at its ideal default `Noise.ideal` is True and `isaacsim.mvm` runs the exact 
 `conductances` applies programming variation and stuck-at faults to the stored cell levels of
 one copy of a matrix, from a generator seeded by (seed, layer key, copy) alone, so a programmed
 chip keeps each copy's map across reads, samples and batches; `CopyMaps` draws them for the
-kernel. docs/nonideal.md states the model.
+kernel, and a run's `MapCache` keeps the drawn maps so that later batches reuse them (up to
+`MAP_CACHE_BYTES`). docs/nonideal.md states the model.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import numpy as np
 from isaacsim.config.models import Arch
 
 MAX_SEED = 2**63 - 1
+MAP_CACHE_BYTES = 1 << 28
+"""The most bytes of drawn maps one `MapCache` keeps (256 MiB, float32, 4 bytes per cell): maps
+beyond it are not kept, but drawn again by every call that runs their copy."""
 THRESHOLDS = ("grid", "nominal")
 """Where the SAR's thresholds sit for real samples (`adc.thresholds`, docs/nonideal.md)."""
 
@@ -140,14 +144,52 @@ def conductances(planes: np.ndarray, cell_bits: int, noise: Noise, copy: int = 0
     return _program(lv, cell_bits, noise, int(copy), np.empty(lv.shape, np.float32))
 
 
+class MapCache:
+    """The programmed maps of one run, kept across its `mvm` calls (its batches, and both halves
+    of a traced batch): each (matrix, copy) map is drawn once, by the first `CopyMaps.draw` that
+    needs it, and later calls read the kept copy. A map is a pure function of the stored planes,
+    cell_bits, the seed, the layer key, the copy, program_sigma and the stuck-at fractions, which
+    (with the planes array itself, held here so its identity stays valid) form the key, so results
+    are the same with or without the cache. At most `budget` bytes (default `MAP_CACHE_BYTES`) are
+    kept: the first maps that fit stay, later ones are drawn on every call. Shared maps (no
+    programming variation, no stuck cells) are never kept: nothing is drawn for them."""
+
+    def __init__(self, budget: int | None = None) -> None:
+        self.budget = MAP_CACHE_BYTES if budget is None else int(budget)
+        self.nbytes = 0
+        self._maps: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return len(self._maps)
+
+    @staticmethod
+    def key(planes: np.ndarray, cell_bits: int, noise: Noise, copy: int) -> tuple:
+        """What a map depends on: the planes (by identity), cell_bits and the drawing settings."""
+        return (id(planes), int(cell_bits), noise.seed, noise.layer, int(copy), noise.program_sigma,
+                noise.stuck_at_gmin, noise.stuck_at_gmax)
+
+    def get(self, planes: np.ndarray, key: tuple) -> np.ndarray | None:
+        """The kept map under key, or None."""
+        hit = self._maps.get(key)
+        return hit[1] if hit is not None and hit[0] is planes else None
+
+    def put(self, planes: np.ndarray, key: tuple, g: np.ndarray) -> None:
+        """Keep a copy of map g under key when it fits the budget."""
+        if key not in self._maps and self.nbytes + g.nbytes <= self.budget:
+            self._maps[key] = (planes, g.copy())
+            self.nbytes += g.nbytes
+
+
 @dataclass(frozen=True, eq=False)
 class CopyMaps:
     """The programmed maps of a matrix's copies, drawn when the kernel asks for them
-    (`isaacsim.kernels.noisy.noisy_layer`): `draw(copies)` stacks `conductances` of each."""
+    (`isaacsim.kernels.noisy.noisy_layer`): `draw(copies)` stacks `conductances` of each, read
+    from `cache` (a run's `MapCache`, or None) where it holds them."""
 
     planes: np.ndarray
     cell_bits: int
     noise: Noise
+    cache: MapCache | None = None
 
     @property
     def shared(self) -> bool:
@@ -163,11 +205,22 @@ class CopyMaps:
 
     def draw(self, copies) -> np.ndarray:
         """float32 (len(copies), row_parts, words * 64, cols): the maps of these copies."""
-        lv = levels(self.planes).astype(np.float64)
-        out = np.empty((len(copies), *lv.shape), np.float32)
-        for i, c in enumerate(copies):
-            _program(lv, self.cell_bits, self.noise, int(c), out[i])
+        p, _, w, c = self.planes.shape
+        out = np.empty((len(copies), p, w * 64, c), np.float32)
+        cache = None if self.shared else self.cache
+        lv = None
+        for i, cp in enumerate(copies):
+            key = None if cache is None else MapCache.key(self.planes, self.cell_bits, self.noise, cp)
+            hit = None if cache is None else cache.get(self.planes, key)
+            if hit is not None:
+                out[i] = hit
+                continue
+            if lv is None:
+                lv = levels(self.planes).astype(np.float64)
+            _program(lv, self.cell_bits, self.noise, int(cp), out[i])
+            if cache is not None:
+                cache.put(self.planes, key, out[i])
         return out
 
 
-__all__ = ["CopyMaps", "Noise", "check_seed", "conductances", "levels"]
+__all__ = ["MAP_CACHE_BYTES", "CopyMaps", "MapCache", "Noise", "check_seed", "conductances", "levels"]

@@ -165,7 +165,7 @@ def _map_passes(g, vec_acc, n_vec):
     """(maps float32 (k, row_parts, rows, n_cols), slot int64 (n_vec,)) for each pass of
     `noisy_layer`: vector n reads maps[slot[n]] and is skipped where slot[n] is -1. A map array
     is one pass; `CopyMaps` is drawn lazily, copy by copy, for the copies that run vectors only
-    (one map for all when `CopyMaps.shared`)."""
+    (one map for all when `CopyMaps.shared`), each read from its `MapCache` where kept there."""
     if hasattr(g, "draw") and g.shared:  # every copy's map is the same: one map for all
         g = g.draw([0])[0]
     if not hasattr(g, "draw"):
