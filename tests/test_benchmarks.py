@@ -29,7 +29,7 @@ BENCHMARKS = {
                                 r"whole run \(timing \+ energy\) +: [\d.]+ s",
                                 r"peak RSS \(timing \+ energy\) +: \d+ MB"]),
     "bench_noise.py": ((), [r"exact : [\d.]+ s, [\d.e+]+ BL samples/s", r"noisy : [\d.]+ s, [\d.e+]+ BL samples/s",
-                            r"noisy / exact samples/s: [\d.]+"]),
+                            r"noisy / exact samples/s: [\d.]+", r"4 copies: .* kept / drawn time: [\d.]+"]),
     "bench_peak.py": ((), [r"\| isaac \| differential \| 16,128 \|", r"ISAAC-CE published"]),
     "bench_sweep.py": ((), [r"metrics identical in all three runs: True", r"speed-up 1 -> 2 workers: [\d.]+x",
                             r"per-point overhead of the sweep vs direct simulate"]),
