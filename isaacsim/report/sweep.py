@@ -491,6 +491,11 @@ class Selection:
     default_metrics: bool
     seeds: list[int] | None = None
 
+    @property
+    def several_seeds(self) -> bool:
+        """The finished points differ in their seed: heat maps show means, seeds.csv is written."""
+        return self.seeds is not None and len(self.seeds) > 1
+
 
 def select(root: str, point: str | None = None, heatmap: str | None = None,
            metric: list[str] | None = None) -> Selection:
@@ -521,7 +526,7 @@ def write_report(sel: Selection, root: Path, dest: Path) -> tuple[list[Path], li
     for name, y, maxi in (("pareto_energy_accuracy", "accuracy", True), ("pareto_energy_latency", "latency_s", False)):
         on = [i for w in sel.ok_workloads for i in pareto_front(ok[ok["workload"] == w], "energy_j", y, not maxi).index]
         summary[name] = summary.index.isin(on)
-    several = sel.seeds is not None and len(sel.seeds) > 1
+    several = sel.several_seeds
     try:
         summary.to_csv(dest / "summary.csv", index=False)
         if several:
@@ -545,7 +550,7 @@ def print_summary(sel: Selection, written: list[Path], notes: list[str], dest: P
     from isaacsim.report import figures as fg
 
     df, ok, keys, chosen = sel.df, sel.ok, sel.keys, sel.chosen
-    several = sel.seeds is not None and len(sel.seeds) > 1
+    several = sel.several_seeds
     con = console
     if con is None:
         con = Console(highlight=False)

@@ -12,16 +12,15 @@ import pandas as pd
 
 from isaacsim.sweep import store as st
 
-SEED = "seed"
 TABLE_METRICS = ("accuracy", "agreement", "ops_per_conversion", "energy_j")
 """The metrics of seeds.csv (with those drawn as heat maps)."""
 
 
 def seeds_of(ok: pd.DataFrame) -> list[int]:
     """The distinct seeds of the rows (none when the column is absent or empty), sorted."""
-    if SEED not in ok.columns:
+    if st.SEED not in ok.columns:
         return []
-    return sorted({int(v) for v in pd.to_numeric(ok[SEED], errors="coerce").dropna()})
+    return sorted({int(v) for v in pd.to_numeric(ok[st.SEED], errors="coerce").dropna()})
 
 
 def _settings(ok: pd.DataFrame, keys: list[str]):
@@ -58,7 +57,7 @@ def seed_table(ok: pd.DataFrame, keys: list[str], metrics: list[str]) -> pd.Data
     rows = []
     for _, g in _settings(ok, keys):
         r = {"workload": g["workload"].iloc[0], **{k: value_label(g[k].iloc[0]) for k in keys},
-             "seeds": " ".join(str(int(s)) for s in g[SEED]), "n": len(g)}
+             "seeds": " ".join(str(int(s)) for s in g[st.SEED]), "n": len(g)}
         for m in cols:
             v = pd.to_numeric(g[m], errors="coerce")
             r[f"{m}_mean"], r[f"{m}_std"] = v.mean(), v.std(ddof=1)

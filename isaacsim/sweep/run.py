@@ -18,7 +18,7 @@ from isaacsim.progress import TerminalProgress
 from isaacsim.sweep import store as st
 from isaacsim.sweep.execute import payload
 from isaacsim.sweep.executors import cpu_count, run_dask, run_local
-from isaacsim.sweep.spec import SEED, Point, Sweep, load_sweep
+from isaacsim.sweep.spec import Point, Sweep, load_sweep
 
 DEFAULT_ROOT = Path("runs") / "sweeps"
 """Default parent of a sweep's output folder: runs/sweeps/<sweep name>."""
@@ -105,7 +105,7 @@ def run_sweep(path: str | os.PathLike, *, out: str | os.PathLike | None = None, 
     called as the i-th of the n points to run is committed."""
     sw = load_sweep(path)
     for k in sw.keys:
-        if k in st.RESERVED and k != SEED:
+        if k in st.RESERVED and k != st.SEED:
             raise ConfigError(f"{sw.path}: axis {k!r} has the name of a result column; sweep a dotted key")
     out = Path(out) if out is not None else DEFAULT_ROOT / sw.name
     if workers is not None and workers < 1:

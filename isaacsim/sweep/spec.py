@@ -33,13 +33,12 @@ from isaacsim.config.loader import (
 from isaacsim.config.models import Arch
 from isaacsim.errors import ConfigError, WorkloadError
 from isaacsim.functional.nonideal import MAX_SEED
+from isaacsim.sweep.store import SEED
 from isaacsim.workload.resolve import ZOO_PREFIX, zoo_name
 
 HASH_VERSION = 1
 """Bumped when what a point's metrics mean changes, so old rows stop matching new points."""
 MAX_POINTS = 1_000_000
-SEED = "seed"
-"""The axis key of the non-ideal datapath's seed (`simulate(..., seed=)`): not an arch key."""
 
 
 # ------------------------------------------------------------------------------ file models

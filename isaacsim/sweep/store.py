@@ -32,7 +32,9 @@ from isaacsim.files import atomic_write_bytes, atomic_write_text
 
 META = ["point", "hash", "workload", "status", "error"]
 """Leading columns of every row; the swept keys follow, then POINT_INFO, METRICS and RUN_INFO."""
-POINT_INFO = ["seed", "calibrated"]
+SEED = "seed"
+"""The seed column, and the axis key of the non-ideal datapath's seed (not an arch key)."""
+POINT_INFO = [SEED, "calibrated"]
 """The point's seed (also a swept key when `seed` is an axis) and whether it was calibrated first."""
 METRICS = [
     "energy_j", "latency_cycles", "latency_s", "power_w", "area_mm2", "area_used_mm2",
